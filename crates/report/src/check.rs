@@ -1,0 +1,579 @@
+//! Evidence gathered by `check`: one record per connection, each step timed.
+
+use serde::{Deserialize, Serialize};
+
+/// How TLS starts on a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsMode {
+    /// Find out what the port speaks.
+    Auto,
+    /// Plain greeting, then STARTTLS.
+    Starttls,
+    /// TLS from the first byte (SMTPS, usually port 465).
+    Implicit,
+    /// No TLS at all.
+    None,
+}
+
+impl TlsMode {
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            TlsMode::Auto => "auto",
+            TlsMode::Starttls => "starttls",
+            TlsMode::Implicit => "implicit",
+            TlsMode::None => "none",
+        }
+    }
+
+    /// How people call it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            TlsMode::Auto => "automatic",
+            TlsMode::Starttls => "STARTTLS",
+            TlsMode::Implicit => "implicit TLS (SSL/TLS)",
+            TlsMode::None => "no encryption",
+        }
+    }
+}
+
+/// What a check was asked to examine.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckTarget {
+    /// The host as given.
+    pub host: String,
+    /// The port tried.
+    pub port: u16,
+    /// The TLS mode asked for.
+    pub tls: TlsMode,
+    /// The name sent in EHLO.
+    pub helo: String,
+    /// The login name, if any (never the secret).
+    pub user: Option<String>,
+    /// The envelope sender, if any.
+    pub from: Option<String>,
+    /// The envelope recipients.
+    pub to: Vec<String>,
+    /// Whether a real message is sent.
+    pub send: bool,
+    /// Whether certificate failures were allowed to continue.
+    pub insecure: bool,
+}
+
+/// A parsed SMTP reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reply {
+    /// The three-digit code.
+    pub code: u16,
+    /// The enhanced status code (RFC 3463) of the first line, when present.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub enhanced: Option<String>,
+    /// The text of each line, without the code and separator.
+    pub lines: Vec<String>,
+}
+
+impl Reply {
+    /// The whole reply as one line of text: `550 5.1.1 User unknown`.
+    pub fn one_line(&self) -> String {
+        let text = self.lines.join(" / ");
+        if text.is_empty() { self.code.to_string() } else { format!("{} {}", self.code, text) }
+    }
+
+    /// The text of all lines joined, without the code.
+    pub fn text(&self) -> String {
+        self.lines.join(" ")
+    }
+
+    /// 2xx or 3xx.
+    pub fn is_positive(&self) -> bool {
+        self.code < 400
+    }
+
+    /// 4xx.
+    pub fn is_transient(&self) -> bool {
+        (400..500).contains(&self.code)
+    }
+}
+
+/// Why a connection attempt failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectFailure {
+    /// RST or ICMP port unreachable: ECONNREFUSED.
+    Refused,
+    /// No answer within the timeout.
+    Timeout,
+    /// EHOSTUNREACH.
+    HostUnreachable,
+    /// ENETUNREACH, or no address of a usable family.
+    NetworkUnreachable,
+    /// Anything else (see the detail).
+    Other,
+}
+
+/// One TCP connection attempt.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConnectAttempt {
+    /// The address tried.
+    pub address: String,
+    /// None when it connected.
+    pub failure: Option<ConnectFailure>,
+    /// The OS error text, when it failed.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub detail: Option<String>,
+    /// How long the attempt took.
+    pub ms: u64,
+}
+
+/// Why a DNS look-up failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DnsFailure {
+    /// The name does not exist.
+    NxDomain,
+    /// The name exists but has no address of the wanted family.
+    NoData,
+    /// The resolver answered with an error (SERVFAIL, REFUSED).
+    ServerFailure,
+    /// No answer in time.
+    Timeout,
+    /// The name is not a valid host name.
+    InvalidName,
+    /// Anything else.
+    Other,
+}
+
+/// The result of resolving the server's name.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResolveEvidence {
+    /// The name looked up.
+    pub name: String,
+    /// Where the addresses came from: `literal`, `--resolve`, `--connect-to`, `dns`.
+    pub source: String,
+    /// The DNS server used, when not the system's.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub server: Option<String>,
+    /// Every address found, in the order they will be tried.
+    pub addresses: Vec<String>,
+    /// Addresses left out by `-4`/`-6`.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub filtered: Vec<String>,
+    /// Why the look-up failed, when it did.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub failure: Option<DnsFailure>,
+    /// The resolver's error text.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub detail: Option<String>,
+    /// How long it took.
+    pub ms: u64,
+}
+
+/// One certificate of the chain the server sent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CertificateInfo {
+    /// Subject distinguished name.
+    pub subject: String,
+    /// Issuer distinguished name.
+    pub issuer: String,
+    /// Subject alternative names (`DNS:mail.test`, `IP:127.0.0.1`).
+    pub sans: Vec<String>,
+    /// Start of validity (RFC 3339).
+    pub not_before: String,
+    /// End of validity (RFC 3339).
+    pub not_after: String,
+    /// Seconds from the run's start to the end of validity (negative when expired).
+    pub expires_in_s: i64,
+    /// Public key algorithm (`RSA`, `EC`, `Ed25519`).
+    pub key_algorithm: String,
+    /// Key size in bits.
+    pub key_bits: u32,
+    /// Whether subject and issuer are the same (self-issued).
+    pub self_issued: bool,
+    /// Whether it is a CA certificate.
+    pub is_ca: bool,
+    /// SHA-256 fingerprint, hex.
+    pub sha256: String,
+}
+
+/// Why certificate verification failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CertProblem {
+    /// The validity period has ended.
+    Expired,
+    /// The validity period has not started.
+    NotYetValid,
+    /// The certificate does not name the host.
+    NameMismatch,
+    /// No chain to a trusted root (self-signed, private CA, or a missing intermediate).
+    UnknownIssuer,
+    /// A signature in the chain does not verify, or uses a weak algorithm or key.
+    BadSignature,
+    /// Revoked.
+    Revoked,
+    /// Not valid for a TLS server.
+    InvalidPurpose,
+    /// Anything else (see the detail).
+    Other,
+}
+
+/// How verification went.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CertVerification {
+    /// Whether the chain verified for the name.
+    pub verified: bool,
+    /// The reason, when it did not.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub problem: Option<CertProblem>,
+    /// The verifier's own words.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub detail: Option<String>,
+    /// The name checked (SNI), or the address when connecting by IP.
+    pub name: String,
+    /// Where the trust anchors came from: `platform`, `bundled`, plus `--ca-file` when given.
+    pub trust: Vec<String>,
+}
+
+/// Why a TLS handshake failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsFailure {
+    /// The server answered in plaintext (an SMTP greeting during the handshake).
+    PlaintextReply,
+    /// The server sent a TLS alert.
+    Alert,
+    /// The server closed the connection.
+    Closed,
+    /// No answer in time.
+    Timeout,
+    /// The certificate was rejected (see `verification`).
+    Certificate,
+    /// Anything else.
+    Other,
+}
+
+/// What the TLS layer saw.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TlsEvidence {
+    /// `TLSv1.3`, `TLSv1.2`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub version: Option<String>,
+    /// The negotiated cipher suite.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cipher: Option<String>,
+    /// The server name sent (none when connecting by IP address).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub sni: Option<String>,
+    /// The chain as sent by the server, leaf first.
+    pub chain: Vec<CertificateInfo>,
+    /// Verification, when a chain was received.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub verification: Option<CertVerification>,
+    /// Why the handshake failed, when it did.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub failure: Option<TlsFailure>,
+    /// The TLS library's error text.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub detail: Option<String>,
+    /// Plaintext the server sent when TLS was expected.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub plaintext_seen: Option<String>,
+    /// Whether the subject names of a `--ca-file` root match the leaf's issuer.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub issuer_in_trust_store: Option<bool>,
+    /// How long the handshake took.
+    pub ms: u64,
+}
+
+/// Why the server's words could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadFailure {
+    /// No complete reply within the step's timeout.
+    Timeout,
+    /// The server closed the connection.
+    Closed,
+    /// A line or reply longer than smtpdoctor accepts.
+    TooLong,
+    /// Not an SMTP reply (binary or another protocol).
+    Malformed,
+    /// The connection was reset.
+    Reset,
+    /// The run's overall deadline passed.
+    Deadline,
+}
+
+/// The greeting.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BannerEvidence {
+    /// The reply, when one came.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reply: Option<Reply>,
+    /// Why none came.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub failure: Option<ReadFailure>,
+    /// Milliseconds until the first byte, when any came.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub first_byte_ms: Option<u64>,
+    /// Milliseconds until the whole greeting.
+    pub ms: u64,
+}
+
+/// One EHLO keyword and its parameters, unknown ones kept as well.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capability {
+    /// Upper-cased keyword.
+    pub keyword: String,
+    /// Parameters as sent.
+    pub params: Vec<String>,
+}
+
+/// The EHLO (or HELO) exchange.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EhloEvidence {
+    /// `EHLO` or `HELO`.
+    pub command: String,
+    /// The server's reply.
+    pub reply: Reply,
+    /// Every capability the reply lists.
+    pub capabilities: Vec<Capability>,
+    /// Whether it ran inside TLS.
+    pub tls: bool,
+}
+
+impl EhloEvidence {
+    /// The capability with this keyword, if advertised.
+    pub fn capability(&self, keyword: &str) -> Option<&Capability> {
+        self.capabilities.iter().find(|c| c.keyword.eq_ignore_ascii_case(keyword))
+    }
+
+    /// Whether a keyword is advertised.
+    pub fn has(&self, keyword: &str) -> bool {
+        self.capability(keyword).is_some()
+    }
+
+    /// The AUTH mechanisms advertised (upper case), empty when AUTH is absent.
+    pub fn auth_mechanisms(&self) -> Vec<String> {
+        let mut mechs: Vec<String> = Vec::new();
+        for cap in &self.capabilities {
+            // `AUTH=PLAIN LOGIN` is an old form some servers still send.
+            let params: Vec<String> = if cap.keyword == "AUTH" {
+                cap.params.clone()
+            } else if let Some(rest) = cap.keyword.strip_prefix("AUTH=") {
+                std::iter::once(rest.to_string()).chain(cap.params.iter().cloned()).collect()
+            } else {
+                continue;
+            };
+            for p in params {
+                let p = p.to_ascii_uppercase();
+                if !mechs.contains(&p) {
+                    mechs.push(p);
+                }
+            }
+        }
+        mechs
+    }
+}
+
+/// The AUTH exchange.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthEvidence {
+    /// The mechanisms offered.
+    pub offered: Vec<String>,
+    /// The mechanism used, when one was.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub mechanism: Option<String>,
+    /// The final reply.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reply: Option<Reply>,
+    /// Why no attempt was made (`no_credentials`, `no_tls`, `no_common_mechanism`, `not_offered`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub skipped: Option<String>,
+}
+
+/// How a connection came about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    /// The settings the user asked for.
+    Requested,
+    /// A second connection to prove which TLS mode the port speaks.
+    ModeProbe,
+}
+
+/// A failure that ended a session before QUIT.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Interruption {
+    /// The step it happened in.
+    pub step: String,
+    /// What happened.
+    pub failure: ReadFailure,
+    /// Details.
+    pub detail: String,
+}
+
+/// Everything one SMTP connection showed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionEvidence {
+    /// The transcript's connection number.
+    pub conn: u32,
+    /// Why this connection was made.
+    pub purpose: Purpose,
+    /// How TLS was started on it.
+    pub mode: TlsMode,
+    /// The port.
+    pub port: u16,
+    /// Every TCP attempt, the last one the one used.
+    pub connects: Vec<ConnectAttempt>,
+    /// The greeting.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub banner: Option<BannerEvidence>,
+    /// EHLO (or HELO) before TLS, or the only one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub ehlo: Option<EhloEvidence>,
+    /// The reply to STARTTLS.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub starttls: Option<Reply>,
+    /// The TLS handshake.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tls: Option<TlsEvidence>,
+    /// EHLO after TLS.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub ehlo_tls: Option<EhloEvidence>,
+    /// AUTH.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub auth: Option<AuthEvidence>,
+    /// MAIL FROM.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub mail: Option<Reply>,
+    /// RCPT TO, per recipient.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub rcpt: Vec<(String, Reply)>,
+    /// DATA.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub data: Option<Reply>,
+    /// The reply after the message's final dot.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub message: Option<Reply>,
+    /// The Message-ID of the test message sent.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub message_id: Option<String>,
+    /// QUIT.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub quit: Option<Reply>,
+    /// What ended the session early.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub interrupted: Option<Interruption>,
+    /// Whether the session ran inside TLS by the end.
+    pub secured: bool,
+    /// Whether the session authenticated.
+    pub authenticated: bool,
+}
+
+impl SessionEvidence {
+    /// A record for a new connection.
+    pub fn new(conn: u32, purpose: Purpose, mode: TlsMode, port: u16) -> Self {
+        SessionEvidence {
+            conn,
+            purpose,
+            mode,
+            port,
+            connects: Vec::new(),
+            banner: None,
+            ehlo: None,
+            starttls: None,
+            tls: None,
+            ehlo_tls: None,
+            auth: None,
+            mail: None,
+            rcpt: Vec::new(),
+            data: None,
+            message: None,
+            message_id: None,
+            quit: None,
+            interrupted: None,
+            secured: false,
+            authenticated: false,
+        }
+    }
+
+    /// Whether TCP connected.
+    pub fn connected(&self) -> bool {
+        self.connects.last().is_some_and(|c| c.failure.is_none())
+    }
+
+    /// The EHLO that counts: after TLS when there was one.
+    pub fn last_ehlo(&self) -> Option<&EhloEvidence> {
+        self.ehlo_tls.as_ref().or(self.ehlo.as_ref())
+    }
+
+    /// Whether a greeting of 2xx arrived.
+    pub fn greeted(&self) -> bool {
+        self.banner.as_ref().and_then(|b| b.reply.as_ref()).is_some_and(|r| r.code == 220)
+    }
+}
+
+/// Outcome of one ladder step, for display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    /// It worked.
+    Ok,
+    /// It worked, with something to note.
+    Warning,
+    /// It failed.
+    Failed,
+    /// Not attempted, and why is in the summary.
+    Skipped,
+}
+
+/// One step of the ladder as shown to people.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Step {
+    /// `resolve`, `connect`, `banner`, `ehlo`, `starttls`, `tls`, `auth`, `mail`, `rcpt`, `data`, `quit`.
+    pub name: String,
+    /// The connection it ran on (0 for resolve).
+    pub conn: u32,
+    /// How it went.
+    pub status: StepStatus,
+    /// Milliseconds since the run started.
+    pub started_ms: u64,
+    /// How long it took (steps sent in one pipelined flight share one timing).
+    pub ms: u64,
+    /// One line for people.
+    pub summary: String,
+}
+
+/// The `check` command's own fields in the report.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CheckBody {
+    /// The ladder, step by step.
+    pub steps: Vec<Step>,
+    /// Name resolution.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub resolve: Option<ResolveEvidence>,
+    /// Every connection made.
+    pub sessions: Vec<SessionEvidence>,
+    /// The settings that worked, when they differ from those asked for or were found by `auto`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub working_settings: Option<WorkingSettings>,
+    /// Round trips the run needed (sends followed by waits).
+    pub round_trips: usize,
+    /// Every line sent and received.
+    pub transcript: crate::Transcript,
+}
+
+/// Settings proven to work.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WorkingSettings {
+    /// Host.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// TLS mode.
+    pub tls: TlsMode,
+    /// The AUTH mechanism that worked, when one did.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub auth_mechanism: Option<String>,
+}

@@ -1,0 +1,17 @@
+//! Probes: the network side of smtpdoctor. They gather evidence — every byte, every timing, every
+//! certificate — and never judge or print.
+
+pub mod auth;
+pub mod conn;
+pub mod ladder;
+pub mod message;
+pub mod record;
+pub mod redact;
+pub mod target;
+pub mod tls;
+pub mod wire;
+
+pub use auth::Credential;
+pub use ladder::{CheckOptions, CheckRun, run_check};
+pub use redact::Secret;
+pub use tls::Trust;
