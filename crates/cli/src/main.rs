@@ -1,1 +1,246 @@
-fn main() {}
+//! smtpdoctor's command line: parses options, reads secrets, runs a command, prints its report.
+//!
+//! The binary is thin: probes, rules and renderers live in the library crates.
+
+mod args;
+mod lab;
+mod secrets;
+
+use args::{CheckArgs, Cli, Command, Format};
+use clap::Parser;
+use smtpdoctor_diagnose::{CheckInput, KNOWLEDGE_VERSION, diagnose_check};
+use smtpdoctor_render::Palette;
+use smtpdoctor_report::check::{CheckBody, TlsMode};
+use smtpdoctor_report::{ExitCode, Report, SCHEMA_VERSION};
+use smtpdoctor_session::target::{self, Resolution};
+use smtpdoctor_session::{CheckOptions, Credential, Trust, run_check};
+use std::io::IsTerminal;
+use std::time::Duration;
+
+/// A usage error: printed with its message, exit code 2.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+fn main() {
+    // A panic is a bug: say so and exit 3. Panic messages never carry secrets (they are never
+    // formatted), and the default hook is replaced so nothing else is printed.
+    std::panic::set_hook(Box::new(|info| {
+        let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        eprintln!("smtpdoctor: internal error{location}: {message}\nThis is a bug in smtpdoctor; please report it.");
+    }));
+    env_logger::Builder::new().parse_env(env_logger::Env::new().filter("RUST_LOG")).init();
+    let code = match std::panic::catch_unwind(run) {
+        Ok(code) => code,
+        Err(_) => ExitCode::Internal,
+    };
+    std::process::exit(code.code() as i32);
+}
+
+fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::Usage } else { ExitCode::Ok };
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("smtpdoctor: cannot start: {e}");
+            return ExitCode::Internal;
+        }
+    };
+    let palette = Palette { color: color_wanted() };
+    let result = match cli.command {
+        Command::Check(args) => runtime.block_on(check(*args, palette)),
+        Command::Lab(args) => runtime.block_on(lab::run(args, palette)),
+    };
+    match result {
+        Ok(code) => code,
+        Err(UsageError(message)) => {
+            eprintln!("smtpdoctor: error: {message}");
+            ExitCode::Usage
+        }
+    }
+}
+
+/// Colour on a terminal only, never with NO_COLOR or TERM=dumb.
+fn color_wanted() -> bool {
+    std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::env::var("TERM").map_or(true, |t| t != "dumb")
+}
+
+/// Turns the command line into check options (reading secrets), or says what is wrong.
+pub fn check_options(args: &CheckArgs, credential: Option<Credential>) -> Result<CheckOptions, UsageError> {
+    let (host, port_in_target) = target::parse_host_port(&args.target).map_err(UsageError)?;
+    let port = match (args.port, port_in_target) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(UsageError(format!("the port is given twice and differs: {} in '{}' and --port {a}", b, args.target)));
+        }
+        (Some(p), _) | (None, Some(p)) => p,
+        (None, None) => 587,
+    };
+    if credential.is_some() && args.user.is_none() {
+        return Err(UsageError("a password or token needs --user (the login name)".into()));
+    }
+    if let Some(mech) = &args.auth_mech {
+        let upper = mech.to_ascii_uppercase();
+        if !smtpdoctor_session::auth::SUPPORTED.contains(&upper.as_str()) {
+            return Err(UsageError(format!("--auth-mech {mech}: smtpdoctor speaks {}", smtpdoctor_session::auth::SUPPORTED.join(", "))));
+        }
+        match &credential {
+            Some(c) if !c.mechanisms().contains(&upper.as_str()) => {
+                return Err(UsageError(format!(
+                    "--auth-mech {upper} does not fit the credential given ({} works with {})",
+                    if matches!(c, Credential::Token(_)) { "a token" } else { "a password" },
+                    c.mechanisms().join(", ")
+                )));
+            }
+            None => return Err(UsageError("--auth-mech needs credentials (--user and a password or token)".into())),
+            _ => {}
+        }
+    }
+    let from = args.from.clone().or_else(|| args.user.clone().filter(|u| u.contains('@')));
+    if !args.to.is_empty() && from.is_none() {
+        return Err(UsageError("--to needs a sender: give --from (or a --user that is an email address)".into()));
+    }
+    if args.send && args.to.is_empty() {
+        return Err(UsageError("--send needs at least one --to".into()));
+    }
+    for address in from.iter().chain(args.to.iter()) {
+        validate_address(address)?;
+    }
+    let trust = Trust::load(args.net.ca_file.as_deref()).map_err(UsageError)?;
+    let secs = |name: &str, v: f64| {
+        if v.is_finite() && v > 0.0 && v <= 86_400.0 { Ok(Duration::from_secs_f64(v)) } else { Err(UsageError(format!("{name} {v}: give a number of seconds above 0"))) }
+    };
+    let timeout = secs("--timeout", args.net.timeout)?;
+    let deadline = secs("--deadline", args.net.deadline)?;
+    let family = match (args.net.ipv4, args.net.ipv6) {
+        (true, false) => Some(target::Family::V4),
+        (false, true) => Some(target::Family::V6),
+        _ => None,
+    };
+    Ok(CheckOptions {
+        host,
+        port,
+        tls: args.tls.into(),
+        helo: args.helo.clone(),
+        user: args.user.clone(),
+        credential,
+        auth_mechanism: args.auth_mech.as_ref().map(|m| m.to_ascii_uppercase()),
+        from,
+        to: args.to.clone(),
+        send: args.send,
+        trust,
+        insecure: args.insecure,
+        resolution: Resolution { overrides: args.net.resolve.clone(), connect_to: args.net.connect_to.clone(), dns: args.net.dns, family },
+        timeout,
+        deadline,
+        sniff_after: Duration::from_secs_f64(args.tls_probe_after).min(timeout),
+    })
+}
+
+fn validate_address(address: &str) -> Result<(), UsageError> {
+    let ok = address.len() <= 254
+        && !address.chars().any(|c| c.is_control() || c == ' ' || c == '<' || c == '>')
+        && address.rsplit_once('@').is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty());
+    if ok || address.is_empty() { Ok(()) } else { Err(UsageError(format!("'{address}' is not an email address (local@domain, without spaces or <>)"))) }
+}
+
+/// Runs the check ladder, judges it, and prints the report.
+async fn check(args: CheckArgs, palette: Palette) -> Result<ExitCode, UsageError> {
+    if args.password_argv.is_some() {
+        return Err(UsageError(
+            "passwords are never taken from the command line (other users can read it): use --password-env VAR, --password-file FILE or the prompt".into(),
+        ));
+    }
+    let opts = check_options(&args, secrets::credential(&args)?)?;
+    let spinner = spinner(args.format == Format::Human);
+    let progress = {
+        let spinner = spinner.clone();
+        move |step: &str| spinner.set_message(format!("{step}…"))
+    };
+    // Every step is bounded; this outer bound only guards against a bug.
+    let outer = opts.deadline + opts.timeout * 2 + Duration::from_secs(5);
+    let run = match tokio::time::timeout(outer, run_check(&opts, &progress)).await {
+        Ok(run) => run,
+        Err(_) => {
+            spinner.finish_and_clear();
+            eprintln!("smtpdoctor: internal error: the run overran its deadline; this is a bug");
+            return Ok(ExitCode::Internal);
+        }
+    };
+    spinner.finish_and_clear();
+    let report = build_report(&opts, run);
+    print_report(&report, args.format, palette, args.transcript);
+    Ok(ExitCode::for_verdict(report.verdict.status, report.verdict.category))
+}
+
+/// Judges a run and wraps it in the shared report shape.
+pub fn build_report(opts: &CheckOptions, run: smtpdoctor_session::CheckRun) -> Report<CheckBody> {
+    let diagnosis = diagnose_check(CheckInput {
+        target: &run.target,
+        resolve: run.resolve.as_ref(),
+        sessions: &run.sessions,
+        transcript: &run.transcript,
+        credentials_given: opts.credential.is_some(),
+        trust_platform_missing: run.trust_platform_missing,
+        deadline_reached: run.deadline_reached,
+    });
+    Report {
+        schema_version: SCHEMA_VERSION,
+        command: "check".into(),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        knowledge_version: KNOWLEDGE_VERSION.into(),
+        target: serde_json::to_value(&run.target).unwrap_or_default(),
+        started_at: run.started_at,
+        duration_ms: run.duration_ms,
+        verdict: diagnosis.verdict,
+        findings: diagnosis.findings,
+        body: CheckBody {
+            steps: run.steps,
+            resolve: run.resolve,
+            sessions: run.sessions,
+            working_settings: diagnosis.working,
+            round_trips: run.transcript.round_trips(),
+            transcript: run.transcript,
+        },
+    }
+}
+
+fn print_report(report: &Report<CheckBody>, format: Format, palette: Palette, transcript: bool) {
+    match format {
+        Format::Json => println!("{}", smtpdoctor_render::json(report)),
+        Format::Human => print!("{}", smtpdoctor_render::human::check(report, palette, transcript)),
+    }
+}
+
+/// A spinner on stderr, shown only when stderr is a terminal.
+fn spinner(human: bool) -> indicatif::ProgressBar {
+    if !human || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.enable_steady_tick(Duration::from_millis(100));
+    bar
+}
+
+impl From<args::TlsArg> for TlsMode {
+    fn from(t: args::TlsArg) -> TlsMode {
+        match t {
+            args::TlsArg::Auto => TlsMode::Auto,
+            args::TlsArg::Starttls => TlsMode::Starttls,
+            args::TlsArg::Implicit => TlsMode::Implicit,
+            args::TlsArg::None => TlsMode::None,
+        }
+    }
+}

@@ -1,1 +1,7 @@
-//! placeholder
+//! Rules: pure functions from evidence to findings and a verdict. No I/O here.
+
+pub mod check;
+pub mod knowledge;
+
+pub use check::{CheckDiagnosis, CheckInput, diagnose_check};
+pub use knowledge::{KNOWLEDGE_VERSION, Stage, classify};

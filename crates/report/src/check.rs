@@ -577,3 +577,17 @@ pub struct WorkingSettings {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub auth_mechanism: Option<String>,
 }
+
+/// The enhanced status code at the start of a reply text, when its class matches the reply's.
+pub fn enhanced_code(code: u16, text: &str) -> Option<String> {
+    let word = text.split_whitespace().next()?;
+    let mut parts = word.split('.');
+    let (class, subject, detail) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let class_ok = matches!(class, "2" | "4" | "5") && class.as_bytes()[0] == (b'0' + (code / 100) as u8);
+    let num = |s: &str, max: usize| !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_digit());
+    (class_ok && num(subject, 3) && num(detail, 3)).then(|| word.to_string())
+}
+

@@ -196,7 +196,7 @@ pub fn certificate_info(der: &[u8], now: i64) -> Option<CertificateInfo> {
     }
     let (key_algorithm, key_bits) = match cert.public_key().parsed() {
         Ok(x509_parser::public_key::PublicKey::RSA(rsa)) => ("RSA".to_string(), rsa.key_size() as u32),
-        Ok(x509_parser::public_key::PublicKey::EC(point)) => ("EC".to_string(), ec_bits(point.key_size())),
+        Ok(x509_parser::public_key::PublicKey::EC(point)) => ("EC".to_string(), point.key_size() as u32),
         Ok(other) => {
             let name = match other {
                 x509_parser::public_key::PublicKey::DSA(_) => "DSA",
@@ -226,15 +226,6 @@ pub fn certificate_info(der: &[u8], now: i64) -> Option<CertificateInfo> {
         is_ca: cert.is_ca(),
         sha256: hex(ring::digest::digest(&ring::digest::SHA256, der).as_ref()),
     })
-}
-
-fn ec_bits(point_bits: usize) -> u32 {
-    // An uncompressed point holds two coordinates plus a prefix byte.
-    match point_bits {
-        0 => 0,
-        b if b > 16 => ((b - 8) / 2) as u32,
-        b => b as u32,
-    }
 }
 
 fn ip_text(bytes: &[u8]) -> String {

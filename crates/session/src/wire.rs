@@ -117,18 +117,7 @@ fn parse_line(line: &[u8]) -> Result<(u16, bool, String), WireError> {
     Ok((code, last, String::from_utf8_lossy(text).into_owned()))
 }
 
-/// The enhanced status code at the start of a reply text, when its class matches the reply's.
-pub fn enhanced_code(code: u16, text: &str) -> Option<String> {
-    let word = text.split_whitespace().next()?;
-    let mut parts = word.split('.');
-    let (class, subject, detail) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() {
-        return None;
-    }
-    let class_ok = matches!(class, "2" | "4" | "5") && class.as_bytes()[0] == (b'0' + (code / 100) as u8);
-    let num = |s: &str, max: usize| !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_digit());
-    (class_ok && num(subject, 3) && num(detail, 3)).then(|| word.to_string())
-}
+pub use smtpdoctor_report::check::enhanced_code;
 
 /// The capabilities listed by an EHLO reply (every line after the first), unknown ones too.
 pub fn capabilities(reply: &Reply) -> Vec<Capability> {

@@ -1,0 +1,149 @@
+//! Every option of every command, in one place (clap derive): help text and parsing.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use smtpdoctor_session::target::{ConnectTo, ResolveOverride};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// smtpdoctor: finds out why mail will not send, and says what to change.
+#[derive(Debug, Parser)]
+#[command(name = "smtpdoctor", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Diagnose a mail server end to end: DNS, TCP, greeting, EHLO, TLS, certificate, AUTH,
+    /// MAIL, RCPT and an optional test message.
+    Check(Box<CheckArgs>),
+    /// Start practice servers with known faults on loopback (try smtpdoctor without a server).
+    Lab(LabArgs),
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For people.
+    Human,
+    /// One versioned JSON document (docs/schema/check.schema.json).
+    Json,
+}
+
+/// How TLS starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TlsArg {
+    /// Find out what the port speaks (never sends credentials in plaintext).
+    Auto,
+    /// Plain greeting, then STARTTLS (usually port 587 or 25).
+    Starttls,
+    /// TLS from the first byte, "SSL/TLS" in mail clients (usually port 465).
+    Implicit,
+    /// No encryption.
+    None,
+}
+
+/// Options every networked command shares.
+#[derive(Debug, Args)]
+pub struct NetArgs {
+    /// Send every DNS query to this server (ADDR:PORT).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub dns: Option<SocketAddr>,
+    /// Use ADDR for HOST (curl's form: HOST[:PORT]:ADDR); repeatable. SNI and verification keep HOST.
+    #[arg(long, value_name = "HOST[:PORT]:ADDR")]
+    pub resolve: Vec<ResolveOverride>,
+    /// Connect to HOST2:PORT2 instead of HOST1:PORT1 (curl's form); repeatable.
+    #[arg(long = "connect-to", value_name = "HOST1:PORT1:HOST2:PORT2")]
+    pub connect_to: Vec<ConnectTo>,
+    /// Extra trust anchors (PEM), added to the system's.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// IPv4 only.
+    #[arg(short = '4', conflicts_with = "ipv6")]
+    pub ipv4: bool,
+    /// IPv6 only.
+    #[arg(short = '6')]
+    pub ipv6: bool,
+    /// Bound on each step, in seconds (connect, greeting, each reply, TLS handshake).
+    #[arg(long, value_name = "SECS", default_value_t = 15.0)]
+    pub timeout: f64,
+    /// Bound on the whole run, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 120.0)]
+    pub deadline: f64,
+}
+
+/// `smtpdoctor check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The server: HOST[:PORT] (port 587 when none is given; [IPv6]:PORT for IPv6 addresses).
+    #[arg(value_name = "HOST[:PORT]")]
+    pub target: String,
+    /// The port (instead of HOST:PORT).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+    /// How TLS starts.
+    #[arg(long, value_enum, default_value_t = TlsArg::Auto)]
+    pub tls: TlsArg,
+    /// Login name (often the full email address).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Read the password from this environment variable.
+    #[arg(long, value_name = "VAR", conflicts_with_all = ["password_file", "oauth_token_env", "oauth_token_file"])]
+    pub password_env: Option<String>,
+    /// Read the password from this file (its first line).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["oauth_token_env", "oauth_token_file"])]
+    pub password_file: Option<PathBuf>,
+    /// Read an OAuth 2 access token from this environment variable (XOAUTH2/OAUTHBEARER).
+    #[arg(long, value_name = "VAR", conflicts_with = "oauth_token_file")]
+    pub oauth_token_env: Option<String>,
+    /// Read an OAuth 2 access token from this file.
+    #[arg(long, value_name = "FILE")]
+    pub oauth_token_file: Option<PathBuf>,
+    /// Use this AUTH mechanism instead of the best one offered (PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER).
+    #[arg(long, value_name = "MECH")]
+    pub auth_mech: Option<String>,
+    /// Envelope sender (default: --user when it is an email address).
+    #[arg(long, value_name = "ADDRESS")]
+    pub from: Option<String>,
+    /// Envelope recipient, tried with RCPT TO (repeatable; no message is sent without --send).
+    #[arg(long, value_name = "ADDRESS")]
+    pub to: Vec<String>,
+    /// Send a real, small test message to the --to recipients.
+    #[arg(long)]
+    pub send: bool,
+    /// The name sent in EHLO (default: this machine's FQDN, else its address literal).
+    #[arg(long, value_name = "NAME")]
+    pub helo: Option<String>,
+    /// Go on past a certificate failure to gather more evidence (it is still reported).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Show every line sent and received (secrets redacted).
+    #[arg(long)]
+    pub transcript: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Seconds a silent port is given before a second connection tries implicit TLS on it.
+    #[arg(long, value_name = "SECS", default_value_t = 2.0, hide = true)]
+    pub tls_probe_after: f64,
+    /// Not accepted: passwords never come from the command line.
+    #[arg(long = "password", hide = true, num_args = 0..=1, value_name = "NEVER")]
+    pub password_argv: Option<Option<String>>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub net: NetArgs,
+}
+
+/// `smtpdoctor lab`.
+#[derive(Debug, Args)]
+pub struct LabArgs {
+    /// Run `check` against each practice server and show the diagnoses, then exit.
+    #[arg(long)]
+    pub demo: bool,
+    /// Stop the servers after this many seconds (default: run until interrupted).
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<u64>,
+}

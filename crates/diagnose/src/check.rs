@@ -1,0 +1,918 @@
+//! The rules of `check`: read the evidence of every connection and name the earliest blocking
+//! problem on the ladder, with the proof and the fix.
+
+use crate::knowledge::{self, Stage};
+use smtpdoctor_report::check::*;
+use smtpdoctor_report::{Category, Confidence, Finding, Retry, Severity, Status, Transcript, Verdict};
+
+/// Days before expiry from which a certificate earns a warning.
+const EXPIRY_WARNING_DAYS: i64 = 21;
+/// A greeting slower than this earns a warning (many clients give up after 30 s).
+const SLOW_BANNER_MS: u64 = 5_000;
+
+/// Everything the rules look at.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckInput<'a> {
+    /// What was asked.
+    pub target: &'a CheckTarget,
+    /// Name resolution.
+    pub resolve: Option<&'a ResolveEvidence>,
+    /// Every connection, in order.
+    pub sessions: &'a [SessionEvidence],
+    /// Every line.
+    pub transcript: &'a Transcript,
+    /// Whether credentials were given.
+    pub credentials_given: bool,
+    /// Whether the platform had no trust anchors.
+    pub trust_platform_missing: bool,
+    /// Whether the run's deadline cut it short.
+    pub deadline_reached: bool,
+}
+
+/// The rules' answer.
+#[derive(Debug, Clone)]
+pub struct CheckDiagnosis {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Every finding, problems first in ladder order.
+    pub findings: Vec<Finding>,
+    /// Settings proven to work.
+    pub working: Option<WorkingSettings>,
+}
+
+struct Rules<'a> {
+    input: CheckInput<'a>,
+    findings: Vec<Finding>,
+    inconclusive: Option<(String, Vec<String>)>,
+}
+
+/// Judges a check run.
+pub fn diagnose_check(input: CheckInput<'_>) -> CheckDiagnosis {
+    let mut rules = Rules { input, findings: Vec::new(), inconclusive: None };
+    let working = rules.run();
+    rules.general_warnings();
+    let verdict = rules.verdict(working.as_ref());
+    let mut findings = rules.findings;
+    // Stable order: problems (in ladder order), then warnings, then info.
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    CheckDiagnosis { verdict, findings, working }
+}
+
+fn conn_ref(s: &SessionEvidence) -> String {
+    format!("conn:{}", s.conn)
+}
+
+fn step_ref(name: &str, s: &SessionEvidence) -> String {
+    format!("step:{name}@{}", s.conn)
+}
+
+fn mode_setting(mode: TlsMode, port: u16) -> String {
+    match mode {
+        TlsMode::Implicit => format!("security SSL/TLS (implicit TLS) on port {port} — smtpdoctor: --tls implicit"),
+        TlsMode::Starttls => format!("security STARTTLS on port {port} — smtpdoctor: --tls starttls"),
+        TlsMode::None => format!("no encryption on port {port} — smtpdoctor: --tls none"),
+        TlsMode::Auto => format!("port {port}"),
+    }
+}
+
+impl<'a> Rules<'a> {
+    fn push(&mut self, finding: Finding) {
+        if !self.findings.iter().any(|f| f.id == finding.id && f.summary == finding.summary) {
+            self.findings.push(finding);
+        }
+    }
+
+    fn problem(&self, id: &str, category: Category, retry: Retry, summary: impl Into<String>) -> Finding {
+        Finding::new(id, Severity::Problem, Some(category), summary).retry(retry)
+    }
+
+    fn main(&self) -> Option<&'a SessionEvidence> {
+        self.input.sessions.iter().find(|s| s.purpose == Purpose::Requested)
+    }
+
+    fn probe(&self, mode: TlsMode) -> Option<&'a SessionEvidence> {
+        self.input.sessions.iter().find(|s| s.purpose == Purpose::ModeProbe && s.mode == mode)
+    }
+
+    /// Runs the ladder's rules; returns the settings proven to work.
+    fn run(&mut self) -> Option<WorkingSettings> {
+        if !self.resolve_rules() {
+            return None;
+        }
+        let main = self.main()?;
+        if !self.connect_rules(main) {
+            return None;
+        }
+        // Which session carries the rest of the ladder: the requested one, or in auto mode (and
+        // for explicit mismatches, as extra evidence) the probe that found the working mode.
+        let effective = self.mode_rules(main);
+        let session = effective?;
+        if !self.banner_rules(session) {
+            return None;
+        }
+        if !self.ehlo_rules(session) {
+            return None;
+        }
+        if !self.tls_rules(session) {
+            return None;
+        }
+        self.auth_rules(session);
+        self.envelope_rules(session);
+        self.interruption_rules(session);
+        self.capability_warnings(session);
+        let blocked = self.findings.iter().any(|f| f.severity == Severity::Problem);
+        let auth_ok = session.authenticated || session.auth.as_ref().is_none_or(|a| a.skipped.as_deref() == Some("no_credentials"));
+        (session.greeted() && session.last_ehlo().is_some() && session.interrupted.is_none() && auth_ok && (!blocked || session.purpose == Purpose::ModeProbe))
+            .then(|| WorkingSettings {
+                host: self.input.target.host.clone(),
+                port: session.port,
+                tls: session.mode,
+                auth_mechanism: session.authenticated.then(|| session.auth.as_ref().and_then(|a| a.mechanism.clone())).flatten(),
+            })
+    }
+
+    fn resolve_rules(&mut self) -> bool {
+        let Some(r) = self.input.resolve else { return true };
+        if !r.addresses.is_empty() {
+            return true;
+        }
+        let host = &r.name;
+        let finding = match r.failure {
+            Some(DnsFailure::NxDomain) => self
+                .problem("dns.nxdomain", Category::Dns, Retry::Permanent, format!("The name {host} does not exist in DNS"))
+                .detail(format!("The DNS answered NXDOMAIN for {host}: {}", r.detail.clone().unwrap_or_default()))
+                .fix(format!("Check the spelling of the server name '{host}' against your provider's documentation."))
+                .fix("Run `smtpdoctor setup you@yourdomain` to find the right server name."),
+            Some(DnsFailure::NoData) => self
+                .problem("dns.no_address", Category::Dns, Retry::Permanent, format!("{host} exists but has no address (no A or AAAA record)"))
+                .detail(r.detail.clone().unwrap_or_default())
+                .fix(format!("Check that '{host}' is the server name (not the mail domain itself)."))
+                .fix("If you run the domain, add an A or AAAA record for it."),
+            Some(DnsFailure::InvalidName) => self
+                .problem("dns.invalid_name", Category::Dns, Retry::Permanent, format!("'{host}' is not a valid host name"))
+                .detail(r.detail.clone().unwrap_or_default())
+                .fix("Remove spaces, 'smtp://' prefixes or typing mistakes from the server name."),
+            Some(DnsFailure::Timeout) => self
+                .problem("dns.timeout", Category::Dns, Retry::Temporary, format!("No DNS answer for {host} in time"))
+                .detail(r.detail.clone().unwrap_or_default())
+                .fix("Check the network connection and the DNS resolver (try another resolver with --dns).")
+                .confidence(Confidence::Medium, &[Category::NetworkUnreachable]),
+            Some(DnsFailure::ServerFailure) => self
+                .problem("dns.server_failure", Category::Dns, Retry::Temporary, format!("The DNS resolver failed to look up {host}"))
+                .detail(r.detail.clone().unwrap_or_default())
+                .fix("Try again later or with another resolver (--dns); if you run the domain, check its DNS servers and DNSSEC."),
+            Some(DnsFailure::Other) => self
+                .problem("dns.error", Category::Dns, Retry::Temporary, format!("Could not look up {host}"))
+                .detail(r.detail.clone().unwrap_or_default())
+                .fix("Check the network connection and the DNS configuration.")
+                .confidence(Confidence::Medium, &[Category::NetworkUnreachable]),
+            None => self
+                .problem("dns.no_address_in_family", Category::NetworkUnreachable, Retry::Permanent, format!("{host} has no address of the family asked for"))
+                .detail(format!("Addresses left out by -4/-6: {}", r.filtered.join(", ")))
+                .fix("Drop -4/-6, or use a network with the other address family."),
+        };
+        self.push(finding.evidence("step:resolve"));
+        false
+    }
+
+    fn connect_rules(&mut self, main: &SessionEvidence) -> bool {
+        let failed: Vec<&ConnectAttempt> = main.connects.iter().filter(|c| c.failure.is_some()).collect();
+        if main.connected() {
+            for attempt in failed {
+                self.push(
+                    Finding::new("net.address.failed", Severity::Warning, None, format!("Address {} did not answer; another one did", attempt.address))
+                        .detail(format!("{:?}: {}", attempt.failure, attempt.detail.clone().unwrap_or_default()))
+                        .fix("Clients that try this address first may hang or fail; check that address family's network path.")
+                        .evidence(conn_ref(main)),
+                );
+            }
+            return true;
+        }
+        let Some(last) = main.connects.last() else { return false };
+        let port = self.input.target.port;
+        let all_refused = failed.iter().all(|c| c.failure == Some(ConnectFailure::Refused));
+        let any_timeout = failed.iter().any(|c| c.failure == Some(ConnectFailure::Timeout));
+        let addresses = failed.iter().map(|c| c.address.as_str()).collect::<Vec<_>>().join(", ");
+        let finding = if all_refused {
+            self.problem("net.connect.refused", Category::ConnectionRefused, Retry::Permanent, format!("Connection refused on port {port}: nothing listens there, or a firewall rejects it"))
+                .detail(format!("Every address ({addresses}) answered the connection with a reset (ECONNREFUSED)."))
+                .fix(format!("Check the port: submission is usually 587 (STARTTLS) or 465 (SSL/TLS); {port} may be wrong."))
+                .fix("If you run the server, check that it listens on this port and address (ss -ltn) and that its firewall allows it.")
+        } else if any_timeout {
+            let mut f = self
+                .problem("net.connect.timeout", Category::TimeoutOrBlockedPort, Retry::Permanent, format!("No answer on port {port}: a firewall drops the connection, or the server is down"))
+                .detail(format!("Connecting to {addresses} got no answer within the timeout: the packets vanished."));
+            if port == 25 {
+                f = f.fix("Many ISPs and cloud providers block outbound port 25: use your provider's submission port 587 or 465 instead.");
+            }
+            f.fix("Check your own firewall (Linux: sudo iptables -L -n or nft list ruleset; macOS: System Settings > Network > Firewall; Windows: Windows Defender Firewall > Outbound rules).")
+                .fix("Try another network (a phone hotspot): if it works there, your network or ISP blocks the port.")
+                .fix("If you run the server, check that its firewall accepts the port.")
+                .confidence(Confidence::Medium, &[Category::NetworkUnreachable])
+        } else {
+            match last.failure {
+                Some(ConnectFailure::HostUnreachable) | Some(ConnectFailure::NetworkUnreachable) => self
+                    .problem("net.connect.unreachable", Category::NetworkUnreachable, Retry::Temporary, format!("No route to {addresses}"))
+                    .detail(last.detail.clone().unwrap_or_default())
+                    .fix("Check that this machine is online and that the address family (IPv4/IPv6) works here; try -4 or -6.")
+                    .fix("A firewall answering 'host unreachable' or 'administratively prohibited' looks the same: check it."),
+                _ => self
+                    .problem("net.connect.failed", Category::NetworkUnreachable, Retry::Temporary, format!("Could not connect to {addresses}"))
+                    .detail(last.detail.clone().unwrap_or_default())
+                    .fix("Check the network connection.")
+                    .confidence(Confidence::Low, &[Category::ConnectionRefused, Category::TimeoutOrBlockedPort]),
+            }
+        };
+        self.push(finding.evidence(conn_ref(main)));
+        false
+    }
+
+    /// Decides the TLS mode question; returns the session the later rules read.
+    fn mode_rules(&mut self, main: &'a SessionEvidence) -> Option<&'a SessionEvidence> {
+        let asked = self.input.target.tls;
+        let port = self.input.target.port;
+        // Implicit TLS tried on a port that answered in plaintext.
+        if main.mode == TlsMode::Implicit
+            && let Some(tls) = &main.tls
+            && tls.version.is_none()
+        {
+            let probe = self.probe(TlsMode::Starttls).filter(|p| p.greeted());
+            let plaintext = tls.failure == Some(TlsFailure::PlaintextReply);
+            if let Some(probe) = probe.filter(|_| plaintext || matches!(tls.failure, Some(TlsFailure::Closed) | Some(TlsFailure::Other))) {
+                let starttls = probe.ehlo.as_ref().is_some_and(|e| e.has("STARTTLS"));
+                let works = if starttls { TlsMode::Starttls } else { TlsMode::None };
+                if asked == TlsMode::Auto {
+                    self.push(
+                        Finding::new("tls.mode.detected", Severity::Info, None, format!("Port {port} speaks plain SMTP{}, not implicit TLS", if starttls { " with STARTTLS" } else { "" }))
+                            .detail("A TLS handshake got an SMTP greeting in plaintext; a second connection confirmed it.")
+                            .evidence(conn_ref(main))
+                            .evidence(conn_ref(probe)),
+                    );
+                    return Some(probe);
+                }
+                let seen = tls.plaintext_seen.clone().unwrap_or_default();
+                let f = self
+                    .problem("tls.mode.starttls_expected", Category::TlsMismatch, Retry::Permanent, format!("Port {port} does not speak implicit TLS (SSL/TLS): it {}", if starttls { "expects STARTTLS" } else { "speaks plain SMTP" }))
+                    .detail(format!(
+                        "The TLS handshake on connection {} got a plaintext SMTP greeting instead ({seen:?}). Connection {} then spoke plain SMTP and {}.",
+                        main.conn,
+                        probe.conn,
+                        if starttls { "the server offered STARTTLS" } else { "the server offered no STARTTLS" }
+                    ))
+                    .fix(if starttls { format!("Use {}.", mode_setting(works, port)) } else { format!("This port offers no TLS at all; find the provider's TLS port (465 for SSL/TLS, 587 for STARTTLS). Plain {}", mode_setting(works, port)) })
+                    .fix("Or keep SSL/TLS and change the port to 465, if the provider offers it.")
+                    .evidence(step_ref("tls", main))
+                    .evidence(conn_ref(probe));
+                self.push(f);
+                return Some(probe);
+            }
+            return Some(main);
+        }
+        // A plain port that never greeted, while a TLS handshake on it succeeded.
+        if main.mode != TlsMode::Implicit
+            && main.banner.as_ref().is_some_and(|b| b.reply.is_none() && b.first_byte_ms.is_none())
+            && let Some(probe) = self.probe(TlsMode::Implicit).filter(|p| p.tls.as_ref().is_some_and(|t| t.version.is_some()))
+        {
+            let waited = main.banner.as_ref().map_or(0, |b| b.ms);
+            if asked == TlsMode::Auto {
+                self.push(
+                    Finding::new("tls.mode.detected", Severity::Info, None, format!("Port {port} speaks implicit TLS (SSL/TLS)"))
+                        .detail(format!("No plaintext greeting came in {waited} ms; a TLS handshake on a second connection succeeded."))
+                        .evidence(conn_ref(main))
+                        .evidence(conn_ref(probe)),
+                );
+                return Some(probe);
+            }
+            let f = self
+                .problem("tls.mode.implicit_expected", Category::TlsMismatch, Retry::Permanent, format!("Port {port} expects implicit TLS (SSL/TLS) from the first byte, not {}", asked.describe()))
+                .detail(format!(
+                    "Connection {} waited {waited} ms and got no greeting: the server was waiting for a TLS handshake. Connection {} started TLS at once and {}.",
+                    main.conn,
+                    probe.conn,
+                    if probe.greeted() { "got the greeting inside TLS" } else { "completed the TLS handshake" }
+                ))
+                .fix(format!("Use {}.", mode_setting(TlsMode::Implicit, port)))
+                .fix("Or keep STARTTLS and change the port to 587, if the provider offers it.")
+                .evidence(step_ref("banner", main))
+                .evidence(conn_ref(probe));
+            self.push(f);
+            return Some(probe);
+        }
+        Some(main)
+    }
+
+    fn banner_rules(&mut self, s: &SessionEvidence) -> bool {
+        // Implicit TLS failures come before the greeting.
+        if s.mode == TlsMode::Implicit && s.tls.as_ref().is_some_and(|t| t.version.is_none()) {
+            self.tls_failure(s);
+            return false;
+        }
+        if s.mode == TlsMode::Implicit && !self.cert_rules(s) {
+            return false;
+        }
+        let Some(banner) = &s.banner else {
+            return false;
+        };
+        if let Some(reply) = &banner.reply {
+            if reply.code == 220 {
+                if banner.ms > SLOW_BANNER_MS {
+                    self.push(
+                        Finding::new("banner.slow", Severity::Warning, None, format!("The greeting took {:.1} s", banner.ms as f64 / 1000.0))
+                            .detail("A greeting delay this long is a deliberate anti-spam pause or an overloaded server; impatient clients give up.")
+                            .evidence(step_ref("banner", s)),
+                    );
+                }
+                return true;
+            }
+            let meaning = knowledge::classify(reply, Stage::Greeting);
+            let category = match meaning.category {
+                Category::BlacklistedIp | Category::GreylistingOrRateLimit | Category::SpamOrPolicyBlock => meaning.category,
+                _ => Category::ServerUnavailable,
+            };
+            let mut f = self
+                .problem("banner.rejected", category, meaning.retry, format!("The server refused the session at the greeting: {}", reply.one_line()))
+                .detail(format!("{} {}", meaning.meaning, if reply.code == 554 { "A 554 greeting means this server will not talk to this client at all." } else { "" }).trim().to_string())
+                .evidence(step_ref("banner", s));
+            for fix in meaning.fix {
+                f = f.fix(fix);
+            }
+            self.push(f);
+            return false;
+        }
+        let probe_tls = self.probe(TlsMode::Implicit).and_then(|p| p.tls.as_ref());
+        let ms = banner.ms;
+        let f = match banner.failure {
+            Some(ReadFailure::Timeout) | Some(ReadFailure::Deadline) if banner.first_byte_ms.is_none() => {
+                let mut f = self
+                    .problem("banner.timeout", Category::ServerUnavailable, Retry::Temporary, format!("Connected, but the server sent no greeting in {:.1} s", ms as f64 / 1000.0))
+                    .detail(format!(
+                        "TCP connected, then nothing came: a tarpit, a hung server, or a proxy that accepts and stalls.{}",
+                        match probe_tls {
+                            Some(t) => format!(" A TLS handshake on the same port failed too ({}), so it is not an implicit-TLS port.", t.detail.clone().unwrap_or_default()),
+                            None => String::new(),
+                        }
+                    ))
+                    .fix("Try again later; if it lasts, the server's administrator should check it (or its greeting delay).")
+                    .fix("Check for an antivirus or firewall on this machine that intercepts mail connections.")
+                    .evidence(step_ref("banner", s));
+                f = f.confidence(Confidence::Medium, &[Category::TlsMismatch, Category::TimeoutOrBlockedPort]);
+                f
+            }
+            Some(ReadFailure::Timeout) | Some(ReadFailure::Deadline) => self
+                .problem("banner.incomplete", Category::ServerUnavailable, Retry::Temporary, "The greeting started but never finished")
+                .detail("Some bytes of a greeting arrived, then nothing before the timeout: a very slow or stalling server.")
+                .fix("Try again later; if it lasts, the server's administrator should check it.")
+                .evidence(step_ref("banner", s)),
+            Some(ReadFailure::Closed) | Some(ReadFailure::Reset) => self
+                .problem("banner.closed", Category::ServerUnavailable, Retry::Temporary, "The server closed the connection before greeting")
+                .detail("TCP connected, then the server hung up without a word: overloaded, limiting connections, or refusing this client.")
+                .fix("Try again later; if it lasts, ask the server's administrator whether your address is blocked or rate-limited.")
+                .confidence(Confidence::Medium, &[Category::GreylistingOrRateLimit, Category::BlacklistedIp])
+                .evidence(step_ref("banner", s)),
+            Some(ReadFailure::Malformed) => self
+                .problem("banner.not_smtp", Category::ServerUnavailable, Retry::Permanent, format!("The service on port {} does not speak SMTP", s.port))
+                .detail("The first bytes were not an SMTP greeting (another protocol, binary data, or a broken server).")
+                .fix("Check the port number: it may belong to another service.")
+                .confidence(Confidence::Medium, &[Category::Other])
+                .evidence(step_ref("banner", s)),
+            Some(ReadFailure::TooLong) => self.too_long(s, "banner"),
+            _ => return false,
+        };
+        self.push(f);
+        false
+    }
+
+    fn too_long(&self, s: &SessionEvidence, step: &str) -> Finding {
+        self.problem("reply.too_long", Category::ServerUnavailable, Retry::Permanent, format!("The server's reply at {step} was too long to be SMTP"))
+            .detail(format!(
+                "{}: smtpdoctor stops reading at {} bytes a line or {} lines a reply, as a mail client would choke.",
+                s.interrupted.as_ref().map(|i| i.detail.clone()).unwrap_or_default(),
+                8 * 1024,
+                512
+            ))
+            .fix("The server is broken or hostile; its administrator must fix it.")
+            .evidence(step_ref(step, s))
+    }
+
+    fn ehlo_rules(&mut self, s: &SessionEvidence) -> bool {
+        let plain = s.ehlo.as_ref();
+        if let Some(ehlo) = plain.filter(|e| e.command == "HELO" && e.reply.code == 250) {
+            self.push(
+                Finding::new("ehlo.not_supported", Severity::Warning, None, "The server refused EHLO; only HELO works")
+                    .detail(format!("Without EHLO there is no STARTTLS, AUTH, SIZE or PIPELINING. HELO answered: {}", ehlo.reply.one_line()))
+                    .evidence(step_ref("ehlo", s)),
+            );
+        }
+        for (name, e) in [("ehlo", s.ehlo.as_ref()), ("ehlo_tls", s.ehlo_tls.as_ref())] {
+            if let Some(e) = e.filter(|e| e.reply.code != 250) {
+                let meaning = knowledge::classify(&e.reply, Stage::Ehlo);
+                let mut f = self
+                    .problem("ehlo.rejected", meaning.category, meaning.retry, format!("The server refused the client's greeting (EHLO {}): {}", self.input.target.helo, e.reply.one_line()))
+                    .detail(meaning.meaning)
+                    .confidence(meaning.confidence.min(Confidence::Medium), &meaning.alternatives)
+                    .fix("Set a proper client name with --helo (a fully qualified name that resolves to this machine's public address).")
+                    .evidence(step_ref(name, s));
+                for fix in meaning.fix {
+                    f = f.fix(fix);
+                }
+                self.push(f);
+                return false;
+            }
+        }
+        if let Some(i) = &s.interrupted
+            && (i.step == "ehlo" || i.step == "ehlo_tls")
+        {
+            self.interruption_rules(s);
+            return false;
+        }
+        true
+    }
+
+    fn tls_failure(&mut self, s: &SessionEvidence) {
+        let Some(tls) = &s.tls else { return };
+        let detail = tls.detail.clone().unwrap_or_default();
+        // A signature failure with a weak key is the key's fault.
+        if tls.failure == Some(TlsFailure::Certificate) || tls.chain.first().is_some_and(|c| is_weak(c)) {
+            if !self.cert_rules(s) {
+                return;
+            }
+        }
+        let f = match tls.failure {
+            Some(TlsFailure::Timeout) => self
+                .problem("tls.handshake.timeout", Category::ServerUnavailable, Retry::Temporary, "The TLS handshake got no answer")
+                .detail("The server accepted the connection but did not answer the TLS ClientHello in time.")
+                .fix("If the port should speak STARTTLS, use --tls starttls; otherwise the server is stalled.")
+                .confidence(Confidence::Medium, &[Category::TlsMismatch, Category::TimeoutOrBlockedPort]),
+            Some(TlsFailure::Alert) => self
+                .problem("tls.handshake.alert", Category::TlsMismatch, Retry::Permanent, "The server aborted the TLS handshake with an alert")
+                .detail(format!("{detail}. Client and server found no TLS version or cipher in common, or the server's TLS set-up is broken."))
+                .fix("If you run the server, check its TLS configuration (certificate and key files, protocol versions); smtpdoctor offers TLS 1.2 and 1.3.")
+                .confidence(Confidence::Medium, &[Category::TlsCertificate, Category::ServerUnavailable]),
+            Some(TlsFailure::PlaintextReply) => self
+                .problem("tls.mode.starttls_expected", Category::TlsMismatch, Retry::Permanent, format!("Port {} answered in plaintext, not TLS", s.port))
+                .detail(format!("The server sent {:?} during the TLS handshake.", tls.plaintext_seen.clone().unwrap_or_default()))
+                .fix(format!("Use {}.", mode_setting(TlsMode::Starttls, s.port))),
+            Some(TlsFailure::Closed) => self
+                .problem("tls.handshake.closed", Category::TlsMismatch, Retry::Permanent, "The server closed the connection during the TLS handshake")
+                .detail(detail)
+                .fix("Check the TLS mode and port (465 = SSL/TLS, 587 = STARTTLS).")
+                .confidence(Confidence::Medium, &[Category::ServerUnavailable]),
+            _ => self
+                .problem("tls.handshake.failed", Category::TlsMismatch, Retry::Permanent, "The TLS handshake failed")
+                .detail(detail)
+                .fix("Check the TLS mode and port (465 = SSL/TLS, 587 = STARTTLS).")
+                .confidence(Confidence::Medium, &[Category::TlsCertificate, Category::Other]),
+        };
+        self.push(f.evidence(step_ref("tls", s)));
+    }
+
+    /// Certificate rules; false when the certificate blocks the ladder.
+    fn cert_rules(&mut self, s: &SessionEvidence) -> bool {
+        let Some(tls) = &s.tls else { return true };
+        let leaf = tls.chain.first();
+        let mut blocked = false;
+        if let Some(leaf) = leaf.filter(|c| is_weak(c)) {
+            self.push(
+                self.problem("tls.cert.weak_key", Category::TlsCertificate, Retry::Permanent, format!("The server's certificate has a weak {}-bit {} key", leaf.key_bits, leaf.key_algorithm))
+                    .detail(format!("{} uses a {}-bit {} key; current clients require at least 2048-bit RSA or 256-bit EC keys and refuse it.", leaf.subject, leaf.key_bits, leaf.key_algorithm))
+                    .fix("The server's administrator must issue a new certificate with a 2048-bit (or larger) RSA key or an EC key.")
+                    .evidence(step_ref("tls", s)),
+            );
+            blocked = true;
+        }
+        if let Some(v) = tls.verification.as_ref().filter(|v| !v.verified) {
+            let name = &v.name;
+            let detail = v.detail.clone().unwrap_or_default();
+            let sans = leaf.map(|c| c.sans.join(", ")).unwrap_or_default();
+            let f = match v.problem {
+                Some(CertProblem::Expired) => {
+                    let when = leaf.map(|c| c.not_after.clone()).unwrap_or_default();
+                    self.problem("tls.cert.expired", Category::TlsCertificate, Retry::Permanent, format!("The server's certificate expired on {when}"))
+                        .detail(format!("{detail}. Mail clients refuse an expired certificate."))
+                        .fix("The server's administrator must renew the certificate (and reload the mail server).")
+                        .fix("If the date is far off, check this machine's clock.")
+                }
+                Some(CertProblem::NotYetValid) => {
+                    let when = leaf.map(|c| c.not_before.clone()).unwrap_or_default();
+                    self.problem("tls.cert.not_yet_valid", Category::TlsCertificate, Retry::Permanent, format!("The server's certificate is not valid until {when}"))
+                        .detail(format!("{detail}."))
+                        .fix("Check this machine's date and time: a clock in the past makes new certificates look not yet valid.")
+                        .fix("If the clock is right, the server's administrator installed a certificate dated in the future.")
+                }
+                Some(CertProblem::NameMismatch) => {
+                    let suggestion = leaf.and_then(|c| c.sans.iter().find_map(|s| s.strip_prefix("DNS:")).map(str::to_string));
+                    let mut f = self
+                        .problem("tls.cert.name_mismatch", Category::TlsCertificate, Retry::Permanent, format!("The certificate is not valid for the name {name}"))
+                        .detail(format!("{detail}. The certificate names: {sans}."));
+                    if let Some(s) = suggestion {
+                        f = f.fix(format!("Connect with a name the certificate carries, e.g. {s}, as the server name."));
+                    }
+                    f.fix("Or the server's administrator must add this name to the certificate.")
+                }
+                Some(CertProblem::UnknownIssuer) => {
+                    let only_leaf = tls.chain.len() == 1;
+                    let self_signed = leaf.is_some_and(|c| c.self_issued);
+                    if self_signed {
+                        self.problem("tls.cert.self_signed", Category::TlsCertificate, Retry::Permanent, "The server's certificate is self-signed: nothing vouches for it")
+                            .detail(format!("{detail}. Subject and issuer are both {}.", leaf.map(|c| c.subject.as_str()).unwrap_or("")))
+                            .fix("The server's administrator should use a certificate from a public CA (e.g. Let's Encrypt).")
+                            .fix("If you trust this server, give its certificate with --ca-file (mail clients have a similar exception).")
+                    } else if only_leaf && tls.issuer_in_trust_store != Some(true) {
+                        let issuer = leaf.map(|c| c.issuer.clone()).unwrap_or_default();
+                        let confidence = if tls.issuer_in_trust_store == Some(false) { Confidence::High } else { Confidence::Medium };
+                        self.problem("tls.cert.incomplete_chain", Category::TlsCertificate, Retry::Permanent, "The server sends only its own certificate, without the intermediate CA")
+                            .detail(format!("{detail}. The chain has one certificate, issued by {issuer}, which is not a trusted root: the intermediate certificate that links them is missing."))
+                            .fix("The server's administrator must configure the full chain (leaf plus intermediates, e.g. fullchain.pem) in the mail server.")
+                            .confidence(confidence, &[Category::TlsCertificate])
+                    } else {
+                        let issuer = leaf.map(|c| c.issuer.clone()).unwrap_or_default();
+                        self.problem("tls.cert.untrusted", Category::TlsCertificate, Retry::Permanent, format!("The server's certificate is issued by an untrusted CA ({issuer})"))
+                            .detail(format!("{detail}."))
+                            .fix("The server's administrator should use a certificate from a public CA.")
+                            .fix("If it is a private CA you trust, give its certificate with --ca-file.")
+                    }
+                }
+                _ => self
+                    .problem("tls.cert.invalid", Category::TlsCertificate, Retry::Permanent, "The server's certificate does not verify")
+                    .detail(detail)
+                    .fix("The server's administrator must install a valid certificate for this name."),
+            };
+            let mut f = f.evidence(step_ref("tls", s));
+            if self.input.target.insecure {
+                f.detail.push_str(" (--insecure: smtpdoctor went on anyway to gather more evidence.)");
+            }
+            self.push(f);
+            blocked = true;
+        }
+        if let Some(leaf) = leaf
+            && !blocked
+            && leaf.expires_in_s < EXPIRY_WARNING_DAYS * 86_400
+        {
+            let days = leaf.expires_in_s / 86_400;
+            self.push(
+                Finding::new("tls.cert.expires_soon", Severity::Warning, Some(Category::TlsCertificate), format!("The certificate expires in {days} days ({})", leaf.not_after))
+                    .fix("Renew it before then; check that automatic renewal works.")
+                    .evidence(step_ref("tls", s)),
+            );
+        }
+        !blocked || self.input.target.insecure
+    }
+
+    fn tls_rules(&mut self, s: &SessionEvidence) -> bool {
+        if s.mode != TlsMode::Starttls {
+            return true;
+        }
+        let port = s.port;
+        let offered = s.ehlo.as_ref().is_some_and(|e| e.has("STARTTLS"));
+        if !offered {
+            if self.input.target.tls == TlsMode::Starttls {
+                self.push(
+                    self.problem("tls.starttls.not_offered", Category::TlsMismatch, Retry::Permanent, format!("The server does not offer STARTTLS on port {port}"))
+                        .detail("Its EHLO reply has no STARTTLS keyword, so the session cannot be encrypted on this port.")
+                        .fix("Use the provider's implicit-TLS port (465, --tls implicit) if it has one.")
+                        .fix("If you run the server, enable TLS (Postfix: smtpd_tls_security_level = may, with a certificate).")
+                        .evidence(step_ref("ehlo", s)),
+                );
+                return false;
+            }
+            return true;
+        }
+        if let Some(reply) = s.starttls.as_ref().filter(|r| r.code != 220) {
+            self.push(
+                self.problem("tls.starttls.refused", Category::ServerUnavailable, knowledge::classify(reply, Stage::Starttls).retry, format!("The server offered STARTTLS but refused it: {}", reply.one_line()))
+                    .detail("smtpdoctor never falls back to plaintext after a refused STARTTLS.")
+                    .fix("Try again later; if it lasts, the server's TLS set-up is broken (its administrator must check the certificate and key files).")
+                    .evidence(step_ref("starttls", s)),
+            );
+            return false;
+        }
+        if s.starttls.is_none() {
+            if s.interrupted.as_ref().is_some_and(|i| i.step == "starttls") {
+                self.interruption_rules(s);
+                return false;
+            }
+            return true;
+        }
+        if s.tls.as_ref().is_some_and(|t| t.version.is_none()) {
+            self.tls_failure(s);
+            return false;
+        }
+        self.cert_rules(s)
+    }
+
+    fn auth_rules(&mut self, s: &SessionEvidence) {
+        let Some(auth) = &s.auth else {
+            // No AUTH advertised and no credentials: nothing to judge here.
+            if self.input.credentials_given {
+                self.no_auth_offered(s);
+            }
+            return;
+        };
+        let port = s.port;
+        match auth.skipped.as_deref() {
+            Some("no_tls") => {
+                let probe = self.probe(TlsMode::Starttls).filter(|p| p.ehlo_tls.as_ref().is_some_and(|e| !e.auth_mechanisms().is_empty()));
+                if let Some(probe) = probe {
+                    self.push(
+                        self.problem("auth.starttls_required", Category::TlsMismatch, Retry::Permanent, format!("Port {port} needs STARTTLS before login"))
+                            .detail(format!(
+                                "Without TLS the server offers {}; connection {} issued STARTTLS and the server then offered AUTH {}. smtpdoctor does not send credentials unencrypted.",
+                                if auth.offered.is_empty() { "no AUTH".to_string() } else { format!("AUTH {}", auth.offered.join(" ")) },
+                                probe.conn,
+                                probe.ehlo_tls.as_ref().map(|e| e.auth_mechanisms().join(" ")).unwrap_or_default()
+                            ))
+                            .fix(format!("Set the connection security to STARTTLS on port {port} (--tls starttls)."))
+                            .evidence(step_ref("ehlo", s))
+                            .evidence(conn_ref(probe)),
+                    );
+                } else {
+                    let starttls = s.ehlo.as_ref().is_some_and(|e| e.has("STARTTLS"));
+                    self.push(
+                        self.problem("auth.credentials_withheld", Category::TlsMismatch, Retry::Permanent, "Credentials withheld: the session is not encrypted")
+                            .detail(if starttls { "The server offers STARTTLS but the session ran without it; smtpdoctor sends no password in plaintext." } else { "The server offers no TLS on this port; smtpdoctor sends no password in plaintext." })
+                            .fix(if starttls { format!("Use STARTTLS on port {port} (--tls starttls).") } else { "Use the provider's TLS port: 465 (SSL/TLS) or 587 (STARTTLS).".to_string() })
+                            .fix("Only on a network you trust: --insecure sends them anyway.")
+                            .confidence(Confidence::Medium, &[Category::AuthRequired])
+                            .evidence(step_ref("auth", s)),
+                    );
+                }
+            }
+            Some("not_offered") => self.no_auth_offered(s),
+            Some("no_common_mechanism") | Some("forced_not_offered") => {
+                let forced = auth.skipped.as_deref() == Some("forced_not_offered");
+                self.push(
+                    self.problem(if forced { "auth.mechanism_not_offered" } else { "auth.no_common_mechanism" }, Category::AuthMechanism, Retry::Permanent, format!("No authentication mechanism in common (the server offers {})", auth.offered.join(" ")))
+                        .detail(format!("smtpdoctor speaks {}; the server offers {}.", crate_mechanisms(), auth.offered.join(" ")))
+                        .fix(format!("Choose one of the server's mechanisms in the client: {}.", auth.offered.join(", ")))
+                        .fix("OAuth-only providers need an OAuth token (--oauth-token-env) instead of a password.")
+                        .evidence(step_ref("auth", s)),
+                );
+            }
+            Some("already_attempted") => {
+                self.push(Finding::new("auth.not_repeated", Severity::Info, None, "Login was not tried again on the second connection").detail("One AUTH attempt per host per run: providers lock accounts after repeated failures."));
+            }
+            _ => {}
+        }
+        if let Some(reply) = auth.reply.as_ref().filter(|r| r.code != 235) {
+            let meaning = knowledge::classify(reply, Stage::Auth);
+            let id = match meaning.category {
+                Category::AuthFailed => "auth.failed",
+                Category::AuthDisabledByProvider => "auth.disabled_by_provider",
+                _ => "auth.rejected",
+            };
+            let mut f = self
+                .problem(id, meaning.category, meaning.retry, format!("Login refused ({}): {}", auth.mechanism.clone().unwrap_or_default(), reply.one_line()))
+                .detail(meaning.meaning)
+                .confidence(meaning.confidence, &meaning.alternatives)
+                .evidence(step_ref("auth", s));
+            for fix in meaning.fix {
+                f = f.fix(fix);
+            }
+            self.push(f);
+        }
+        if s.ehlo.as_ref().is_some_and(|e| !e.auth_mechanisms().is_empty()) && s.ehlo_tls.is_none() && !s.secured {
+            self.push(
+                Finding::new("auth.offered_before_tls", Severity::Warning, None, "The server offers AUTH without encryption")
+                    .detail("A client set to 'no encryption' would send the password in the clear on this port.")
+                    .fix("If you run the server, offer AUTH only after STARTTLS (Postfix: smtpd_tls_auth_only = yes).")
+                    .evidence(step_ref("ehlo", s)),
+            );
+        }
+    }
+
+    fn no_auth_offered(&mut self, s: &SessionEvidence) {
+        let port = s.port;
+        if !s.secured && s.ehlo.as_ref().is_some_and(|e| e.has("STARTTLS")) {
+            let probe = self.probe(TlsMode::Starttls);
+            let mut f = self
+                .problem("auth.starttls_required", Category::TlsMismatch, Retry::Permanent, format!("Port {port} offers login only after STARTTLS"))
+                .detail("Without TLS the EHLO reply lists no AUTH, but it offers STARTTLS.")
+                .fix(format!("Set the connection security to STARTTLS on port {port} (--tls starttls)."))
+                .evidence(step_ref("ehlo", s));
+            if let Some(p) = probe {
+                f = f.evidence(conn_ref(p));
+                if let Some(mechs) = p.ehlo_tls.as_ref().map(|e| e.auth_mechanisms()).filter(|m| !m.is_empty()) {
+                    f.detail.push_str(&format!(" Connection {} proved it: after STARTTLS the server offered AUTH {}.", p.conn, mechs.join(" ")));
+                }
+            }
+            self.push(f);
+            return;
+        }
+        self.push(
+            self.problem("auth.not_offered", Category::AuthMechanism, Retry::Permanent, format!("The server offers no login (AUTH) on port {port}"))
+                .detail("Its EHLO reply has no AUTH keyword: this looks like a receiving (MX) or relay port, not a submission port.")
+                .fix("Use the provider's submission port: 587 (STARTTLS) or 465 (SSL/TLS).")
+                .fix("If this server relays by IP address instead, drop the credentials.")
+                .confidence(Confidence::Medium, &[Category::RelayDenied])
+                .evidence(step_ref("ehlo", s)),
+        );
+    }
+
+    fn envelope_rules(&mut self, s: &SessionEvidence) {
+        let authenticated = s.authenticated;
+        if let Some(mail) = s.mail.as_ref().filter(|r| !r.is_positive()) {
+            self.reply_problem("mail", Stage::Mail, mail, s, None, authenticated);
+            return;
+        }
+        for (to, reply) in s.rcpt.iter().filter(|(_, r)| !r.is_positive()) {
+            self.reply_problem("rcpt", Stage::Rcpt, reply, s, Some(to), authenticated);
+        }
+        if let Some(data) = s.data.as_ref().filter(|r| r.code != 354) {
+            // After refused recipients, a refused DATA says nothing new.
+            if s.rcpt.iter().any(|(_, r)| r.is_positive()) {
+                self.reply_problem("data", Stage::Data, data, s, None, authenticated);
+            }
+        }
+        if let Some(msg) = s.message.as_ref().filter(|r| !r.is_positive()) {
+            self.reply_problem("message", Stage::Message, msg, s, None, authenticated);
+        }
+        if let (Some(msg), Some(id)) = (s.message.as_ref().filter(|r| r.is_positive()), &s.message_id) {
+            self.push(
+                Finding::new("message.accepted", Severity::Info, None, format!("The test message was accepted: {}", msg.one_line()))
+                    .detail(format!("Message-ID {id}. Acceptance is not delivery: look for it in the recipient's mailbox (and spam folder)."))
+                    .evidence(step_ref("message", s)),
+            );
+        }
+        // No credentials and nothing sent: the run could not say whether sending works.
+        let unauth_with_offer = s.auth.as_ref().is_some_and(|a| a.skipped.as_deref() == Some("no_credentials"));
+        if unauth_with_offer && s.mail.is_none() && !self.findings.iter().any(|f| f.severity == Severity::Problem) {
+            self.inconclusive = Some((
+                format!("The server works up to login, which it offers ({}), but no credentials were given", s.auth.as_ref().map(|a| a.offered.join(" ")).unwrap_or_default()),
+                vec![
+                    "Add --user NAME with the password from --password-env VAR, --password-file FILE or the prompt, to test the login.".into(),
+                    "Add --from and --to to test the envelope as well.".into(),
+                ],
+            ));
+        }
+    }
+
+    fn reply_problem(&mut self, step: &str, stage: Stage, reply: &Reply, s: &SessionEvidence, to: Option<&String>, authenticated: bool) {
+        let meaning = knowledge::classify(reply, stage);
+        let mut category = meaning.category;
+        let mut confidence = meaning.confidence;
+        let mut alternatives = meaning.alternatives.clone();
+        // "Access denied" to a client that did log in is not about logging in.
+        if category == Category::AuthRequired && authenticated {
+            category = Category::SpamOrPolicyBlock;
+            confidence = Confidence::Low;
+            alternatives = vec![Category::SenderRejected, Category::RelayDenied];
+        }
+        let (id, what) = match step {
+            "mail" => ("mail.rejected", format!("The server refused the sender {}", self.input.target.from.clone().unwrap_or_default())),
+            "rcpt" => ("rcpt.rejected", format!("The server refused the recipient {}", to.cloned().unwrap_or_default())),
+            "data" => ("data.rejected", "The server refused to take the message (DATA)".to_string()),
+            _ => ("message.rejected", "The server refused the message after receiving it".to_string()),
+        };
+        let mut f = self
+            .problem(id, category, meaning.retry, format!("{what}: {}", reply.one_line()))
+            .detail(match meaning.entry {
+                Some(e) => format!("{} (knowledge entry {})", meaning.meaning, e.id),
+                None => format!("{} (no knowledge entry matched; judged from the reply codes)", meaning.meaning),
+            })
+            .confidence(confidence, &alternatives)
+            .evidence(step_ref(step, s));
+        let mut fixes = meaning.fix;
+        if category == Category::AuthRequired && !self.input.credentials_given {
+            fixes.insert(0, "Log in: add --user and a password (this port accepts mail only from authenticated users).".into());
+        }
+        if category == Category::TlsMismatch {
+            fixes.insert(0, format!("Use STARTTLS on port {} (--tls starttls).", s.port));
+        }
+        for fix in fixes {
+            f = f.fix(fix);
+        }
+        self.push(f);
+    }
+
+    fn interruption_rules(&mut self, s: &SessionEvidence) {
+        let Some(i) = &s.interrupted else { return };
+        if i.step == "banner" {
+            return;
+        }
+        let f = match i.failure {
+            ReadFailure::TooLong => self.too_long(s, &i.step),
+            ReadFailure::Malformed => self
+                .problem("reply.malformed", Category::ServerUnavailable, Retry::Permanent, format!("The server answered {} with something that is not SMTP", i.step))
+                .detail(i.detail.clone())
+                .fix("The server (or something between, such as an antivirus proxy) is broken; its administrator must fix it.")
+                .confidence(Confidence::Medium, &[Category::Other]),
+            ReadFailure::Closed | ReadFailure::Reset => self
+                .problem("session.dropped", Category::ServerUnavailable, Retry::Temporary, format!("The server dropped the connection during {}", i.step))
+                .detail(format!("{}: the server hung up without a final reply.", i.detail))
+                .fix("Try again later; if it lasts, the server's administrator should check its logs for this time.")
+                .confidence(Confidence::Medium, &[Category::SpamOrPolicyBlock, Category::GreylistingOrRateLimit]),
+            ReadFailure::Timeout => self
+                .problem("session.timeout", Category::ServerUnavailable, Retry::Temporary, format!("The server did not answer {} in time", i.step))
+                .detail(i.detail.clone())
+                .fix("Try again later; if it lasts, the server is overloaded or stalled.")
+                .confidence(Confidence::Medium, &[Category::TimeoutOrBlockedPort]),
+            ReadFailure::Deadline => self
+                .problem("run.deadline", Category::ServerUnavailable, Retry::Temporary, format!("The run's deadline passed during {}", i.step))
+                .detail(i.detail.clone())
+                .fix("Raise --deadline, or look at which step was slow in the transcript.")
+                .confidence(Confidence::Low, &[Category::TimeoutOrBlockedPort]),
+        };
+        self.push(f.evidence(step_ref(&i.step, s)));
+    }
+
+    fn capability_warnings(&mut self, s: &SessionEvidence) {
+        let Some(ehlo) = s.last_ehlo().filter(|e| e.command == "EHLO") else { return };
+        if !ehlo.has("PIPELINING") {
+            self.push(
+                Finding::new("ehlo.no_pipelining", Severity::Warning, None, "The server does not offer PIPELINING")
+                    .detail("Every command then costs a full round trip; sending is slower, especially over long distances (RFC 2920).")
+                    .evidence(step_ref(if ehlo.tls { "ehlo_tls" } else { "ehlo" }, s)),
+            );
+        }
+        if let Some(size) = ehlo.capability("SIZE").and_then(|c| c.params.first()).and_then(|p| p.parse::<u64>().ok()).filter(|n| *n > 0) {
+            self.push(Finding::new("ehlo.size_limit", Severity::Info, None, format!("The server accepts messages up to {:.1} MB", size as f64 / 1_048_576.0)).detail("Attachments grow by a third when encoded: the usable size is about three quarters of this."));
+        }
+    }
+
+    fn general_warnings(&mut self) {
+        if self.input.trust_platform_missing {
+            self.push(
+                Finding::new("trust.platform_roots_missing", Severity::Warning, None, "This machine has no trusted root certificates; smtpdoctor used its bundled ones")
+                    .fix("Install the system CA bundle (Debian: apt-get install ca-certificates)."),
+            );
+        }
+        if self.input.target.insecure {
+            self.push(Finding::new("tls.insecure_used", Severity::Info, None, "--insecure: certificate failures were reported but did not stop the run"));
+        }
+    }
+
+    fn verdict(&self, working: Option<&WorkingSettings>) -> Verdict {
+        if let Some(p) = self.findings.iter().find(|f| f.severity == Severity::Problem) {
+            let mut evidence = p.evidence.clone();
+            evidence.push(format!("finding:{}", p.id));
+            let mut fix = p.fix.clone();
+            if let Some(w) = working {
+                if !matches!(p.category, Some(Category::TlsMismatch)) || w.tls != self.input.target.tls {
+                    // The mismatch fix already names the mode; add what was proven to work.
+                    let auth = w.auth_mechanism.as_ref().map(|m| format!(", login {m} works")).unwrap_or_default();
+                    fix.push(format!("Proven by smtpdoctor: {}{auth}.", mode_setting(w.tls, w.port)));
+                }
+            }
+            return Verdict {
+                status: Status::Problem,
+                category: p.category,
+                retry: p.retry.or(Some(Retry::Permanent)),
+                confidence: p.confidence,
+                alternatives: p.alternatives.clone(),
+                summary: p.summary.clone(),
+                fix,
+                evidence,
+            };
+        }
+        if let Some((summary, fix)) = &self.inconclusive {
+            return Verdict { status: Status::Inconclusive, category: None, retry: None, confidence: Confidence::High, alternatives: vec![], summary: summary.clone(), fix: fix.clone(), evidence: vec![] };
+        }
+        if self.input.deadline_reached {
+            return Verdict { status: Status::Inconclusive, category: None, retry: None, confidence: Confidence::Low, alternatives: vec![], summary: "The run's deadline passed before the ladder finished".into(), fix: vec!["Raise --deadline.".into()], evidence: vec![] };
+        }
+        let Some(w) = working else {
+            return Verdict { status: Status::Inconclusive, category: None, retry: None, confidence: Confidence::Low, alternatives: vec![], summary: "The run ended without a clear result; see the transcript".into(), fix: vec![], evidence: vec![] };
+        };
+        let t = self.input.target;
+        let mut parts = vec![format!("{}:{} with {}", t.host, w.port, w.tls.describe())];
+        if let Some(m) = &w.auth_mechanism {
+            parts.push(format!("login with {m} works"));
+        }
+        let session = self.input.sessions.iter().rev().find(|s| s.port == w.port && s.mode == w.tls && s.greeted());
+        if let Some(s) = session {
+            if s.message.as_ref().is_some_and(Reply::is_positive) {
+                parts.push("the test message was accepted".into());
+            } else if !s.rcpt.is_empty() && s.rcpt.iter().all(|(_, r)| r.is_positive()) {
+                parts.push(format!("{} recipient(s) accepted", s.rcpt.len()));
+            } else if s.mail.as_ref().is_some_and(Reply::is_positive) {
+                parts.push("the sender was accepted".into());
+            }
+        }
+        let mut fix = Vec::new();
+        if t.tls == TlsMode::Auto {
+            fix.push(format!("Use {}.", mode_setting(w.tls, w.port)));
+        }
+        Verdict {
+            status: Status::Ok,
+            category: None,
+            retry: None,
+            confidence: Confidence::High,
+            alternatives: vec![],
+            summary: format!("Mail can be sent: {}", parts.join("; ")),
+            fix,
+            evidence: vec![],
+        }
+    }
+}
+
+fn crate_mechanisms() -> &'static str {
+    "PLAIN, LOGIN, CRAM-MD5, XOAUTH2 and OAUTHBEARER"
+}
+
+fn is_weak(cert: &CertificateInfo) -> bool {
+    match cert.key_algorithm.as_str() {
+        "RSA" | "DSA" => cert.key_bits > 0 && cert.key_bits < 2048,
+        "EC" => cert.key_bits > 0 && cert.key_bits < 224,
+        _ => false,
+    }
+}
