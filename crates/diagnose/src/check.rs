@@ -271,7 +271,7 @@ impl<'a> Rules<'a> {
         // A plain port that never greeted, while a TLS handshake on it succeeded.
         if main.mode != TlsMode::Implicit
             && main.banner.as_ref().is_some_and(|b| b.reply.is_none() && b.first_byte_ms.is_none())
-            && let Some(probe) = self.probe(TlsMode::Implicit).filter(|p| p.tls.as_ref().is_some_and(|t| t.version.is_some()))
+            && let Some(probe) = self.probe(TlsMode::Implicit).filter(|p| p.tls.as_ref().is_some_and(|t| t.version.is_some() || !t.chain.is_empty()))
         {
             let waited = main.banner.as_ref().map_or(0, |b| b.ms);
             if asked == TlsMode::Auto {
@@ -289,7 +289,13 @@ impl<'a> Rules<'a> {
                     "Connection {} waited {waited} ms and got no greeting: the server was waiting for a TLS handshake. Connection {} started TLS at once and {}.",
                     main.conn,
                     probe.conn,
-                    if probe.greeted() { "got the greeting inside TLS" } else { "completed the TLS handshake" }
+                    if probe.greeted() {
+                        "got the greeting inside TLS"
+                    } else if probe.tls.as_ref().is_some_and(|t| t.version.is_some()) {
+                        "completed the TLS handshake"
+                    } else {
+                        "received the server's TLS certificate"
+                    }
                 ))
                 .fix(format!("Use {}.", mode_setting(TlsMode::Implicit, port)))
                 .fix("Or keep STARTTLS and change the port to 587, if the provider offers it.")

@@ -62,7 +62,7 @@ pub fn check(report: &Report<CheckBody>, p: Palette, show_transcript: bool) -> S
         let _ = writeln!(out, "  Why: {}", primary.detail);
     }
     if !v.fix.is_empty() {
-        let _ = writeln!(out, "  Fix:");
+        let _ = writeln!(out, "  {}", if v.status == Status::Ok { "Settings:" } else { "Fix:" });
         for (i, fix) in v.fix.iter().enumerate() {
             let _ = writeln!(out, "    {}. {fix}", i + 1);
         }

@@ -275,7 +275,8 @@ impl Ladder<'_> {
         if sniff && matches!(&banner, Err(e) if e.failure == ReadFailure::Timeout && !e.got_bytes) {
             self.rec.note(id, false, format!("no greeting after {} ms: trying implicit TLS on a second connection", self.rec.now_ms() - t));
             let probe = Box::pin(self.session(TlsMode::Implicit, Purpose::ModeProbe)).await;
-            let tls_works = probe.tls.as_ref().is_some_and(|t| t.version.is_some());
+            // A server that sent a certificate speaks TLS here, even if the handshake then failed.
+            let tls_works = probe.tls.as_ref().is_some_and(|t| t.version.is_some() || !t.chain.is_empty());
             self.sessions.push(probe);
             if tls_works {
                 ev.banner = Some(BannerEvidence { reply: None, failure: Some(ReadFailure::Timeout), first_byte_ms: None, ms: self.rec.now_ms() - t });
