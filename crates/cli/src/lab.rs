@@ -18,32 +18,99 @@ struct DemoCase {
 }
 
 const DEMO: [DemoCase; 7] = [
-    DemoCase { fault: Fault::Healthy, tls: TlsArg::Auto, credentials: true, expect: None, story: "a healthy server, automatic TLS mode" },
-    DemoCase { fault: Fault::ImplicitTlsOnly, tls: TlsArg::Starttls, credentials: true, expect: Some(Category::TlsMismatch), story: "a client set to STARTTLS against an implicit-TLS port" },
-    DemoCase { fault: Fault::StarttlsRequired, tls: TlsArg::None, credentials: true, expect: Some(Category::TlsMismatch), story: "a client set to no encryption where STARTTLS is required" },
-    DemoCase { fault: Fault::Tarpit, tls: TlsArg::Auto, credentials: false, expect: Some(Category::ServerUnavailable), story: "a server that never greets" },
-    DemoCase { fault: Fault::Greeting421, tls: TlsArg::Auto, credentials: false, expect: Some(Category::ServerUnavailable), story: "a server that refuses at the greeting" },
-    DemoCase { fault: Fault::UntrustedCert, tls: TlsArg::Auto, credentials: true, expect: Some(Category::TlsCertificate), story: "a self-signed certificate" },
-    DemoCase { fault: Fault::DropMidSession, tls: TlsArg::Auto, credentials: false, expect: Some(Category::ServerUnavailable), story: "a server that hangs up mid-session" },
+    DemoCase {
+        fault: Fault::Healthy,
+        tls: TlsArg::Auto,
+        credentials: true,
+        expect: None,
+        story: "a healthy server, automatic TLS mode",
+    },
+    DemoCase {
+        fault: Fault::ImplicitTlsOnly,
+        tls: TlsArg::Starttls,
+        credentials: true,
+        expect: Some(Category::TlsMismatch),
+        story: "a client set to STARTTLS against an implicit-TLS port",
+    },
+    DemoCase {
+        fault: Fault::StarttlsRequired,
+        tls: TlsArg::None,
+        credentials: true,
+        expect: Some(Category::TlsMismatch),
+        story: "a client set to no encryption where STARTTLS is required",
+    },
+    DemoCase {
+        fault: Fault::Tarpit,
+        tls: TlsArg::Auto,
+        credentials: false,
+        expect: Some(Category::ServerUnavailable),
+        story: "a server that never greets",
+    },
+    DemoCase {
+        fault: Fault::Greeting421,
+        tls: TlsArg::Auto,
+        credentials: false,
+        expect: Some(Category::ServerUnavailable),
+        story: "a server that refuses at the greeting",
+    },
+    DemoCase {
+        fault: Fault::UntrustedCert,
+        tls: TlsArg::Auto,
+        credentials: true,
+        expect: Some(Category::TlsCertificate),
+        story: "a self-signed certificate",
+    },
+    DemoCase {
+        fault: Fault::DropMidSession,
+        tls: TlsArg::Auto,
+        credentials: false,
+        expect: Some(Category::ServerUnavailable),
+        story: "a server that hangs up mid-session",
+    },
 ];
 
 pub async fn run(args: LabArgs, palette: Palette) -> Result<ExitCode, UsageError> {
-    let lab = Lab::start(&Fault::LAB).await.map_err(|e| UsageError(format!("cannot start the lab on 127.0.0.1: {e}")))?;
-    let ca_file = std::env::temp_dir().join(format!("smtpdoctor-lab-{}-ca.pem", std::process::id()));
-    std::fs::write(&ca_file, &lab.certs.ca_pem).map_err(|e| UsageError(format!("cannot write {}: {e}", ca_file.display())))?;
-    let result = if args.demo { demo(&lab, &ca_file, palette).await } else { serve(&lab, &ca_file, args.duration).await };
+    let lab = Lab::start(&Fault::LAB)
+        .await
+        .map_err(|e| UsageError(format!("cannot start the lab on 127.0.0.1: {e}")))?;
+    let ca_file =
+        std::env::temp_dir().join(format!("smtpdoctor-lab-{}-ca.pem", std::process::id()));
+    std::fs::write(&ca_file, &lab.certs.ca_pem)
+        .map_err(|e| UsageError(format!("cannot write {}: {e}", ca_file.display())))?;
+    let result = if args.demo {
+        demo(&lab, &ca_file, palette).await
+    } else {
+        serve(&lab, &ca_file, args.duration).await
+    };
     let _ = std::fs::remove_file(&ca_file);
     result
 }
 
-async fn serve(lab: &Lab, ca_file: &std::path::Path, duration: Option<u64>) -> Result<ExitCode, UsageError> {
-    println!("smtpdoctor lab: practice servers on loopback (login {LAB_USER}, password in SMTPDOCTOR_LAB_PASSWORD below)");
+async fn serve(
+    lab: &Lab,
+    ca_file: &std::path::Path,
+    duration: Option<u64>,
+) -> Result<ExitCode, UsageError> {
+    println!(
+        "smtpdoctor lab: practice servers on loopback (login {LAB_USER}, password in SMTPDOCTOR_LAB_PASSWORD below)"
+    );
     println!("  export SMTPDOCTOR_LAB_PASSWORD={LAB_PASSWORD}   # a public practice value");
     for s in &lab.servers {
-        println!("  {:<18} {:<16} {}", s.fault.name(), s.addr, s.fault.describe());
+        println!(
+            "  {:<18} {:<16} {}",
+            s.fault.name(),
+            s.addr,
+            s.fault.describe()
+        );
     }
-    let healthy = lab.server(Fault::Healthy).map(|s| s.addr.to_string()).unwrap_or_default();
-    println!("\nTry: smtpdoctor check {healthy} --ca-file {} --user {LAB_USER} --password-env SMTPDOCTOR_LAB_PASSWORD --to friend@lab.test", ca_file.display());
+    let healthy = lab
+        .server(Fault::Healthy)
+        .map(|s| s.addr.to_string())
+        .unwrap_or_default();
+    println!(
+        "\nTry: smtpdoctor check {healthy} --ca-file {} --user {LAB_USER} --password-env SMTPDOCTOR_LAB_PASSWORD --to friend@lab.test",
+        ca_file.display()
+    );
     println!("Stop with Ctrl-C.");
     match duration {
         Some(secs) => tokio::time::sleep(std::time::Duration::from_secs(secs)).await,
@@ -54,10 +121,16 @@ async fn serve(lab: &Lab, ca_file: &std::path::Path, duration: Option<u64>) -> R
     Ok(ExitCode::Ok)
 }
 
-async fn demo(lab: &Lab, ca_file: &std::path::Path, palette: Palette) -> Result<ExitCode, UsageError> {
+async fn demo(
+    lab: &Lab,
+    ca_file: &std::path::Path,
+    palette: Palette,
+) -> Result<ExitCode, UsageError> {
     let mut all_as_expected = true;
     for case in &DEMO {
-        let Some(server) = lab.server(case.fault) else { continue };
+        let Some(server) = lab.server(case.fault) else {
+            continue;
+        };
         let args = CheckArgs {
             target: server.addr.to_string(),
             port: None,
@@ -89,19 +162,35 @@ async fn demo(lab: &Lab, ca_file: &std::path::Path, palette: Palette) -> Result<
             },
         };
         // The lab's password is built in; it goes through the same Secret handling as any other.
-        let credential = case.credentials.then(|| Credential::Password(Secret::new(LAB_PASSWORD.to_string())));
+        let credential = case
+            .credentials
+            .then(|| Credential::Password(Secret::new(LAB_PASSWORD.to_string())));
         let opts = crate::check_options(&args, credential)?;
-        println!("{}", palette.bold(&format!("━━ lab server '{}': {} ━━", case.fault.name(), case.story)));
+        println!(
+            "{}",
+            palette.bold(&format!(
+                "━━ lab server '{}': {} ━━",
+                case.fault.name(),
+                case.story
+            ))
+        );
         let shown = format!(
             "$ smtpdoctor check {} --tls {}{} --from {LAB_USER} --to friend@lab.test --ca-file lab-ca.pem",
             server.addr,
             format!("{:?}", case.tls).to_lowercase(),
-            if case.credentials { format!(" --user {LAB_USER} --password-env SMTPDOCTOR_LAB_PASSWORD") } else { String::new() }
+            if case.credentials {
+                format!(" --user {LAB_USER} --password-env SMTPDOCTOR_LAB_PASSWORD")
+            } else {
+                String::new()
+            }
         );
         println!("{}", palette.dim(&shown));
         let run = run_check(&opts, &|_: &str| {}).await;
         let report = build_report(&opts, run);
-        print!("{}", smtpdoctor_render::human::check(&report, palette, false));
+        print!(
+            "{}",
+            smtpdoctor_render::human::check(&report, palette, false)
+        );
         println!();
         let as_expected = match case.expect {
             None => report.verdict.status == Status::Ok,
@@ -109,5 +198,9 @@ async fn demo(lab: &Lab, ca_file: &std::path::Path, palette: Palette) -> Result<
         };
         all_as_expected &= as_expected;
     }
-    Ok(if all_as_expected { ExitCode::Ok } else { ExitCode::Problem })
+    Ok(if all_as_expected {
+        ExitCode::Ok
+    } else {
+        ExitCode::Problem
+    })
 }

@@ -25,16 +25,23 @@ fn main() {
     // A panic is a bug: say so and exit 3. Panic messages never carry secrets (they are never
     // formatted), and the default hook is replaced so nothing else is printed.
     std::panic::set_hook(Box::new(|info| {
-        let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
         let message = info
             .payload()
             .downcast_ref::<&str>()
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_default();
-        eprintln!("smtpdoctor: internal error{location}: {message}\nThis is a bug in smtpdoctor; please report it.");
+        eprintln!(
+            "smtpdoctor: internal error{location}: {message}\nThis is a bug in smtpdoctor; please report it."
+        );
     }));
-    env_logger::Builder::new().parse_env(env_logger::Env::new().filter("RUST_LOG")).init();
+    env_logger::Builder::new()
+        .parse_env(env_logger::Env::new().filter("RUST_LOG"))
+        .init();
     let code = match std::panic::catch_unwind(run) {
         Ok(code) => code,
         Err(_) => ExitCode::Internal,
@@ -47,17 +54,26 @@ fn run() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::Usage } else { ExitCode::Ok };
+            return if e.use_stderr() {
+                ExitCode::Usage
+            } else {
+                ExitCode::Ok
+            };
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("smtpdoctor: cannot start: {e}");
             return ExitCode::Internal;
         }
     };
-    let palette = Palette { color: color_wanted() };
+    let palette = Palette {
+        color: color_wanted(),
+    };
     let result = match cli.command {
         Command::Check(args) => runtime.block_on(check(*args, palette)),
         Command::Lab(args) => runtime.block_on(lab::run(args, palette)),
@@ -79,38 +95,62 @@ fn color_wanted() -> bool {
 }
 
 /// Turns the command line into check options (reading secrets), or says what is wrong.
-pub fn check_options(args: &CheckArgs, credential: Option<Credential>) -> Result<CheckOptions, UsageError> {
+pub fn check_options(
+    args: &CheckArgs,
+    credential: Option<Credential>,
+) -> Result<CheckOptions, UsageError> {
     let (host, port_in_target) = target::parse_host_port(&args.target).map_err(UsageError)?;
     let port = match (args.port, port_in_target) {
         (Some(a), Some(b)) if a != b => {
-            return Err(UsageError(format!("the port is given twice and differs: {} in '{}' and --port {a}", b, args.target)));
+            return Err(UsageError(format!(
+                "the port is given twice and differs: {} in '{}' and --port {a}",
+                b, args.target
+            )));
         }
         (Some(p), _) | (None, Some(p)) => p,
         (None, None) => 587,
     };
     if credential.is_some() && args.user.is_none() {
-        return Err(UsageError("a password or token needs --user (the login name)".into()));
+        return Err(UsageError(
+            "a password or token needs --user (the login name)".into(),
+        ));
     }
     if let Some(mech) = &args.auth_mech {
         let upper = mech.to_ascii_uppercase();
         if !smtpdoctor_session::auth::SUPPORTED.contains(&upper.as_str()) {
-            return Err(UsageError(format!("--auth-mech {mech}: smtpdoctor speaks {}", smtpdoctor_session::auth::SUPPORTED.join(", "))));
+            return Err(UsageError(format!(
+                "--auth-mech {mech}: smtpdoctor speaks {}",
+                smtpdoctor_session::auth::SUPPORTED.join(", ")
+            )));
         }
         match &credential {
             Some(c) if !c.mechanisms().contains(&upper.as_str()) => {
                 return Err(UsageError(format!(
                     "--auth-mech {upper} does not fit the credential given ({} works with {})",
-                    if matches!(c, Credential::Token(_)) { "a token" } else { "a password" },
+                    if matches!(c, Credential::Token(_)) {
+                        "a token"
+                    } else {
+                        "a password"
+                    },
                     c.mechanisms().join(", ")
                 )));
             }
-            None => return Err(UsageError("--auth-mech needs credentials (--user and a password or token)".into())),
+            None => {
+                return Err(UsageError(
+                    "--auth-mech needs credentials (--user and a password or token)".into(),
+                ));
+            }
             _ => {}
         }
     }
-    let from = args.from.clone().or_else(|| args.user.clone().filter(|u| u.contains('@')));
+    let from = args
+        .from
+        .clone()
+        .or_else(|| args.user.clone().filter(|u| u.contains('@')));
     if !args.to.is_empty() && from.is_none() {
-        return Err(UsageError("--to needs a sender: give --from (or a --user that is an email address)".into()));
+        return Err(UsageError(
+            "--to needs a sender: give --from (or a --user that is an email address)".into(),
+        ));
     }
     if args.send && args.to.is_empty() {
         return Err(UsageError("--send needs at least one --to".into()));
@@ -120,7 +160,13 @@ pub fn check_options(args: &CheckArgs, credential: Option<Credential>) -> Result
     }
     let trust = Trust::load(args.net.ca_file.as_deref()).map_err(UsageError)?;
     let secs = |name: &str, v: f64| {
-        if v.is_finite() && v > 0.0 && v <= 86_400.0 { Ok(Duration::from_secs_f64(v)) } else { Err(UsageError(format!("{name} {v}: give a number of seconds above 0"))) }
+        if v.is_finite() && v > 0.0 && v <= 86_400.0 {
+            Ok(Duration::from_secs_f64(v))
+        } else {
+            Err(UsageError(format!(
+                "{name} {v}: give a number of seconds above 0"
+            )))
+        }
     };
     let timeout = secs("--timeout", args.net.timeout)?;
     let deadline = secs("--deadline", args.net.deadline)?;
@@ -142,7 +188,12 @@ pub fn check_options(args: &CheckArgs, credential: Option<Credential>) -> Result
         send: args.send,
         trust,
         insecure: args.insecure,
-        resolution: Resolution { overrides: args.net.resolve.clone(), connect_to: args.net.connect_to.clone(), dns: args.net.dns, family },
+        resolution: Resolution {
+            overrides: args.net.resolve.clone(),
+            connect_to: args.net.connect_to.clone(),
+            dns: args.net.dns,
+            family,
+        },
         timeout,
         deadline,
         sniff_after: Duration::from_secs_f64(args.tls_probe_after).min(timeout),
@@ -151,9 +202,19 @@ pub fn check_options(args: &CheckArgs, credential: Option<Credential>) -> Result
 
 fn validate_address(address: &str) -> Result<(), UsageError> {
     let ok = address.len() <= 254
-        && !address.chars().any(|c| c.is_control() || c == ' ' || c == '<' || c == '>')
-        && address.rsplit_once('@').is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty());
-    if ok || address.is_empty() { Ok(()) } else { Err(UsageError(format!("'{address}' is not an email address (local@domain, without spaces or <>)"))) }
+        && !address
+            .chars()
+            .any(|c| c.is_control() || c == ' ' || c == '<' || c == '>')
+        && address
+            .rsplit_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty());
+    if ok || address.is_empty() {
+        Ok(())
+    } else {
+        Err(UsageError(format!(
+            "'{address}' is not an email address (local@domain, without spaces or <>)"
+        )))
+    }
 }
 
 /// Runs the check ladder, judges it, and prints the report.
@@ -182,7 +243,10 @@ async fn check(args: CheckArgs, palette: Palette) -> Result<ExitCode, UsageError
     spinner.finish_and_clear();
     let report = build_report(&opts, run);
     print_report(&report, args.format, palette, args.transcript);
-    Ok(ExitCode::for_verdict(report.verdict.status, report.verdict.category))
+    Ok(ExitCode::for_verdict(
+        report.verdict.status,
+        report.verdict.category,
+    ))
 }
 
 /// Judges a run and wraps it in the shared report shape.
@@ -220,7 +284,10 @@ pub fn build_report(opts: &CheckOptions, run: smtpdoctor_session::CheckRun) -> R
 fn print_report(report: &Report<CheckBody>, format: Format, palette: Palette, transcript: bool) {
     match format {
         Format::Json => println!("{}", smtpdoctor_render::json(report)),
-        Format::Human => print!("{}", smtpdoctor_render::human::check(report, palette, transcript)),
+        Format::Human => print!(
+            "{}",
+            smtpdoctor_render::human::check(report, palette, transcript)
+        ),
     }
 }
 

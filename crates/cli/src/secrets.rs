@@ -13,15 +13,23 @@ pub fn credential(args: &CheckArgs) -> Result<Option<Credential>, UsageError> {
         return Ok(Some(Credential::Password(from_env(var, "--password-env")?)));
     }
     if let Some(path) = &args.password_file {
-        return Ok(Some(Credential::Password(from_file(path, "--password-file")?)));
+        return Ok(Some(Credential::Password(from_file(
+            path,
+            "--password-file",
+        )?)));
     }
     if let Some(var) = &args.oauth_token_env {
         return Ok(Some(Credential::Token(from_env(var, "--oauth-token-env")?)));
     }
     if let Some(path) = &args.oauth_token_file {
-        return Ok(Some(Credential::Token(from_file(path, "--oauth-token-file")?)));
+        return Ok(Some(Credential::Token(from_file(
+            path,
+            "--oauth-token-file",
+        )?)));
     }
-    let Some(user) = &args.user else { return Ok(None) };
+    let Some(user) = &args.user else {
+        return Ok(None);
+    };
     if !std::io::stdin().is_terminal() {
         return Err(UsageError(format!(
             "--user {user} needs a password, and stdin is not a terminal to prompt on: use --password-env VAR or --password-file FILE"
@@ -38,8 +46,12 @@ pub fn credential(args: &CheckArgs) -> Result<Option<Credential>, UsageError> {
 
 fn from_env(var: &str, option: &str) -> Result<Secret, UsageError> {
     let value = std::env::var(var).map_err(|e| match e {
-        std::env::VarError::NotPresent => UsageError(format!("{option} {var}: that environment variable is not set")),
-        std::env::VarError::NotUnicode(_) => UsageError(format!("{option} {var}: the value is not valid UTF-8")),
+        std::env::VarError::NotPresent => UsageError(format!(
+            "{option} {var}: that environment variable is not set"
+        )),
+        std::env::VarError::NotUnicode(_) => {
+            UsageError(format!("{option} {var}: the value is not valid UTF-8"))
+        }
     })?;
     let secret = Secret::new(value);
     if secret.is_empty() {
@@ -49,12 +61,16 @@ fn from_env(var: &str, option: &str) -> Result<Secret, UsageError> {
 }
 
 fn from_file(path: &Path, option: &str) -> Result<Secret, UsageError> {
-    let text = std::fs::read_to_string(path).map_err(|e| UsageError(format!("{option} {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| UsageError(format!("{option} {}: {e}", path.display())))?;
     // The first line only: files made with `echo` end in a newline, and nothing else belongs there.
     let first = text.lines().next().unwrap_or("").to_string();
     let secret = Secret::new(first);
     if secret.is_empty() {
-        return Err(UsageError(format!("{option} {}: the file's first line is empty", path.display())));
+        return Err(UsageError(format!(
+            "{option} {}: the file's first line is empty",
+            path.display()
+        )));
     }
     Ok(secret)
 }

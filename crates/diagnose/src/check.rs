@@ -3,7 +3,9 @@
 
 use crate::knowledge::{self, Stage};
 use smtpdoctor_report::check::*;
-use smtpdoctor_report::{Category, Confidence, Finding, Retry, Severity, Status, Transcript, Verdict};
+use smtpdoctor_report::{
+    Category, Confidence, Finding, Retry, Severity, Status, Transcript, Verdict,
+};
 
 /// Days before expiry from which a certificate earns a warning.
 const EXPIRY_WARNING_DAYS: i64 = 21;
@@ -48,14 +50,22 @@ struct Rules<'a> {
 
 /// Judges a check run.
 pub fn diagnose_check(input: CheckInput<'_>) -> CheckDiagnosis {
-    let mut rules = Rules { input, findings: Vec::new(), inconclusive: None };
+    let mut rules = Rules {
+        input,
+        findings: Vec::new(),
+        inconclusive: None,
+    };
     let working = rules.run();
     rules.general_warnings();
     let verdict = rules.verdict(working.as_ref());
     let mut findings = rules.findings;
     // Stable order: problems (in ladder order), then warnings, then info.
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
-    CheckDiagnosis { verdict, findings, working }
+    CheckDiagnosis {
+        verdict,
+        findings,
+        working,
+    }
 }
 
 fn conn_ref(s: &SessionEvidence) -> String {
@@ -68,8 +78,12 @@ fn step_ref(name: &str, s: &SessionEvidence) -> String {
 
 fn mode_setting(mode: TlsMode, port: u16) -> String {
     match mode {
-        TlsMode::Implicit => format!("security SSL/TLS (implicit TLS) on port {port} — smtpdoctor: --tls implicit"),
-        TlsMode::Starttls => format!("security STARTTLS on port {port} — smtpdoctor: --tls starttls"),
+        TlsMode::Implicit => {
+            format!("security SSL/TLS (implicit TLS) on port {port} — smtpdoctor: --tls implicit")
+        }
+        TlsMode::Starttls => {
+            format!("security STARTTLS on port {port} — smtpdoctor: --tls starttls")
+        }
         TlsMode::None => format!("no encryption on port {port} — smtpdoctor: --tls none"),
         TlsMode::Auto => format!("port {port}"),
     }
@@ -77,21 +91,37 @@ fn mode_setting(mode: TlsMode, port: u16) -> String {
 
 impl<'a> Rules<'a> {
     fn push(&mut self, finding: Finding) {
-        if !self.findings.iter().any(|f| f.id == finding.id && f.summary == finding.summary) {
+        if !self
+            .findings
+            .iter()
+            .any(|f| f.id == finding.id && f.summary == finding.summary)
+        {
             self.findings.push(finding);
         }
     }
 
-    fn problem(&self, id: &str, category: Category, retry: Retry, summary: impl Into<String>) -> Finding {
+    fn problem(
+        &self,
+        id: &str,
+        category: Category,
+        retry: Retry,
+        summary: impl Into<String>,
+    ) -> Finding {
         Finding::new(id, Severity::Problem, Some(category), summary).retry(retry)
     }
 
     fn main(&self) -> Option<&'a SessionEvidence> {
-        self.input.sessions.iter().find(|s| s.purpose == Purpose::Requested)
+        self.input
+            .sessions
+            .iter()
+            .find(|s| s.purpose == Purpose::Requested)
     }
 
     fn probe(&self, mode: TlsMode) -> Option<&'a SessionEvidence> {
-        self.input.sessions.iter().find(|s| s.purpose == Purpose::ModeProbe && s.mode == mode)
+        self.input
+            .sessions
+            .iter()
+            .find(|s| s.purpose == Purpose::ModeProbe && s.mode == mode)
     }
 
     /// Runs the ladder's rules; returns the settings proven to work.
@@ -120,19 +150,35 @@ impl<'a> Rules<'a> {
         self.envelope_rules(session);
         self.interruption_rules(session);
         self.capability_warnings(session);
-        let blocked = self.findings.iter().any(|f| f.severity == Severity::Problem);
-        let auth_ok = session.authenticated || session.auth.as_ref().is_none_or(|a| a.skipped.as_deref() == Some("no_credentials"));
-        (session.greeted() && session.last_ehlo().is_some() && session.interrupted.is_none() && auth_ok && (!blocked || session.purpose == Purpose::ModeProbe))
+        let blocked = self
+            .findings
+            .iter()
+            .any(|f| f.severity == Severity::Problem);
+        let auth_ok = session.authenticated
+            || session
+                .auth
+                .as_ref()
+                .is_none_or(|a| a.skipped.as_deref() == Some("no_credentials"));
+        (session.greeted()
+            && session.last_ehlo().is_some()
+            && session.interrupted.is_none()
+            && auth_ok
+            && (!blocked || session.purpose == Purpose::ModeProbe))
             .then(|| WorkingSettings {
                 host: self.input.target.host.clone(),
                 port: session.port,
                 tls: session.mode,
-                auth_mechanism: session.authenticated.then(|| session.auth.as_ref().and_then(|a| a.mechanism.clone())).flatten(),
+                auth_mechanism: session
+                    .authenticated
+                    .then(|| session.auth.as_ref().and_then(|a| a.mechanism.clone()))
+                    .flatten(),
             })
     }
 
     fn resolve_rules(&mut self) -> bool {
-        let Some(r) = self.input.resolve else { return true };
+        let Some(r) = self.input.resolve else {
+            return true;
+        };
         if !r.addresses.is_empty() {
             return true;
         }
@@ -176,7 +222,11 @@ impl<'a> Rules<'a> {
     }
 
     fn connect_rules(&mut self, main: &SessionEvidence) -> bool {
-        let failed: Vec<&ConnectAttempt> = main.connects.iter().filter(|c| c.failure.is_some()).collect();
+        let failed: Vec<&ConnectAttempt> = main
+            .connects
+            .iter()
+            .filter(|c| c.failure.is_some())
+            .collect();
         if main.connected() {
             for attempt in failed {
                 self.push(
@@ -188,11 +238,21 @@ impl<'a> Rules<'a> {
             }
             return true;
         }
-        let Some(last) = main.connects.last() else { return false };
+        let Some(last) = main.connects.last() else {
+            return false;
+        };
         let port = self.input.target.port;
-        let all_refused = failed.iter().all(|c| c.failure == Some(ConnectFailure::Refused));
-        let any_timeout = failed.iter().any(|c| c.failure == Some(ConnectFailure::Timeout));
-        let addresses = failed.iter().map(|c| c.address.as_str()).collect::<Vec<_>>().join(", ");
+        let all_refused = failed
+            .iter()
+            .all(|c| c.failure == Some(ConnectFailure::Refused));
+        let any_timeout = failed
+            .iter()
+            .any(|c| c.failure == Some(ConnectFailure::Timeout));
+        let addresses = failed
+            .iter()
+            .map(|c| c.address.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
         let finding = if all_refused {
             self.problem("net.connect.refused", Category::ConnectionRefused, Retry::Permanent, format!("Connection refused on port {port}: nothing listens there, or a firewall rejects it"))
                 .detail(format!("Every address ({addresses}) answered the connection with a reset (ECONNREFUSED)."))
@@ -238,9 +298,19 @@ impl<'a> Rules<'a> {
         {
             let probe = self.probe(TlsMode::Starttls).filter(|p| p.greeted());
             let plaintext = tls.failure == Some(TlsFailure::PlaintextReply);
-            if let Some(probe) = probe.filter(|_| plaintext || matches!(tls.failure, Some(TlsFailure::Closed) | Some(TlsFailure::Other))) {
+            if let Some(probe) = probe.filter(|_| {
+                plaintext
+                    || matches!(
+                        tls.failure,
+                        Some(TlsFailure::Closed) | Some(TlsFailure::Other)
+                    )
+            }) {
                 let starttls = probe.ehlo.as_ref().is_some_and(|e| e.has("STARTTLS"));
-                let works = if starttls { TlsMode::Starttls } else { TlsMode::None };
+                let works = if starttls {
+                    TlsMode::Starttls
+                } else {
+                    TlsMode::None
+                };
                 if asked == TlsMode::Auto {
                     self.push(
                         Finding::new("tls.mode.detected", Severity::Info, None, format!("Port {port} speaks plain SMTP{}, not implicit TLS", if starttls { " with STARTTLS" } else { "" }))
@@ -270,8 +340,15 @@ impl<'a> Rules<'a> {
         }
         // A plain port that never greeted, while a TLS handshake on it succeeded.
         if main.mode != TlsMode::Implicit
-            && main.banner.as_ref().is_some_and(|b| b.reply.is_none() && b.first_byte_ms.is_none())
-            && let Some(probe) = self.probe(TlsMode::Implicit).filter(|p| p.tls.as_ref().is_some_and(|t| t.version.is_some() || !t.chain.is_empty()))
+            && main
+                .banner
+                .as_ref()
+                .is_some_and(|b| b.reply.is_none() && b.first_byte_ms.is_none())
+            && let Some(probe) = self.probe(TlsMode::Implicit).filter(|p| {
+                p.tls
+                    .as_ref()
+                    .is_some_and(|t| t.version.is_some() || !t.chain.is_empty())
+            })
         {
             let waited = main.banner.as_ref().map_or(0, |b| b.ms);
             if asked == TlsMode::Auto {
@@ -332,12 +409,34 @@ impl<'a> Rules<'a> {
             }
             let meaning = knowledge::classify(reply, Stage::Greeting);
             let category = match meaning.category {
-                Category::BlacklistedIp | Category::GreylistingOrRateLimit | Category::SpamOrPolicyBlock => meaning.category,
+                Category::BlacklistedIp
+                | Category::GreylistingOrRateLimit
+                | Category::SpamOrPolicyBlock => meaning.category,
                 _ => Category::ServerUnavailable,
             };
             let mut f = self
-                .problem("banner.rejected", category, meaning.retry, format!("The server refused the session at the greeting: {}", reply.one_line()))
-                .detail(format!("{} {}", meaning.meaning, if reply.code == 554 { "A 554 greeting means this server will not talk to this client at all." } else { "" }).trim().to_string())
+                .problem(
+                    "banner.rejected",
+                    category,
+                    meaning.retry,
+                    format!(
+                        "The server refused the session at the greeting: {}",
+                        reply.one_line()
+                    ),
+                )
+                .detail(
+                    format!(
+                        "{} {}",
+                        meaning.meaning,
+                        if reply.code == 554 {
+                            "A 554 greeting means this server will not talk to this client at all."
+                        } else {
+                            ""
+                        }
+                    )
+                    .trim()
+                    .to_string(),
+                )
                 .evidence(step_ref("banner", s));
             for fix in meaning.fix {
                 f = f.fix(fix);
@@ -438,10 +537,10 @@ impl<'a> Rules<'a> {
         let Some(tls) = &s.tls else { return };
         let detail = tls.detail.clone().unwrap_or_default();
         // A signature failure with a weak key is the key's fault.
-        if tls.failure == Some(TlsFailure::Certificate) || tls.chain.first().is_some_and(|c| is_weak(c)) {
-            if !self.cert_rules(s) {
-                return;
-            }
+        if (tls.failure == Some(TlsFailure::Certificate) || tls.chain.first().is_some_and(is_weak))
+            && !self.cert_rules(s)
+        {
+            return;
         }
         let f = match tls.failure {
             Some(TlsFailure::Timeout) => self
@@ -545,7 +644,8 @@ impl<'a> Rules<'a> {
             };
             let mut f = f.evidence(step_ref("tls", s));
             if self.input.target.insecure {
-                f.detail.push_str(" (--insecure: smtpdoctor went on anyway to gather more evidence.)");
+                f.detail
+                    .push_str(" (--insecure: smtpdoctor went on anyway to gather more evidence.)");
             }
             self.push(f);
             blocked = true;
@@ -556,9 +656,17 @@ impl<'a> Rules<'a> {
         {
             let days = leaf.expires_in_s / 86_400;
             self.push(
-                Finding::new("tls.cert.expires_soon", Severity::Warning, Some(Category::TlsCertificate), format!("The certificate expires in {days} days ({})", leaf.not_after))
-                    .fix("Renew it before then; check that automatic renewal works.")
-                    .evidence(step_ref("tls", s)),
+                Finding::new(
+                    "tls.cert.expires_soon",
+                    Severity::Warning,
+                    Some(Category::TlsCertificate),
+                    format!(
+                        "The certificate expires in {days} days ({})",
+                        leaf.not_after
+                    ),
+                )
+                .fix("Renew it before then; check that automatic renewal works.")
+                .evidence(step_ref("tls", s)),
             );
         }
         !blocked || self.input.target.insecure
@@ -617,7 +725,11 @@ impl<'a> Rules<'a> {
         let port = s.port;
         match auth.skipped.as_deref() {
             Some("no_tls") => {
-                let probe = self.probe(TlsMode::Starttls).filter(|p| p.ehlo_tls.as_ref().is_some_and(|e| !e.auth_mechanisms().is_empty()));
+                let probe = self.probe(TlsMode::Starttls).filter(|p| {
+                    p.ehlo_tls
+                        .as_ref()
+                        .is_some_and(|e| !e.auth_mechanisms().is_empty())
+                });
                 if let Some(probe) = probe {
                     self.push(
                         self.problem("auth.starttls_required", Category::TlsMismatch, Retry::Permanent, format!("Port {port} needs STARTTLS before login"))
@@ -667,7 +779,16 @@ impl<'a> Rules<'a> {
                 _ => "auth.rejected",
             };
             let mut f = self
-                .problem(id, meaning.category, meaning.retry, format!("Login refused ({}): {}", auth.mechanism.clone().unwrap_or_default(), reply.one_line()))
+                .problem(
+                    id,
+                    meaning.category,
+                    meaning.retry,
+                    format!(
+                        "Login refused ({}): {}",
+                        auth.mechanism.clone().unwrap_or_default(),
+                        reply.one_line()
+                    ),
+                )
                 .detail(meaning.meaning)
                 .confidence(meaning.confidence, &meaning.alternatives)
                 .evidence(step_ref("auth", s));
@@ -676,7 +797,12 @@ impl<'a> Rules<'a> {
             }
             self.push(f);
         }
-        if s.ehlo.as_ref().is_some_and(|e| !e.auth_mechanisms().is_empty()) && s.ehlo_tls.is_none() && !s.secured {
+        if s.ehlo
+            .as_ref()
+            .is_some_and(|e| !e.auth_mechanisms().is_empty())
+            && s.ehlo_tls.is_none()
+            && !s.secured
+        {
             self.push(
                 Finding::new("auth.offered_before_tls", Severity::Warning, None, "The server offers AUTH without encryption")
                     .detail("A client set to 'no encryption' would send the password in the clear on this port.")
@@ -691,14 +817,30 @@ impl<'a> Rules<'a> {
         if !s.secured && s.ehlo.as_ref().is_some_and(|e| e.has("STARTTLS")) {
             let probe = self.probe(TlsMode::Starttls);
             let mut f = self
-                .problem("auth.starttls_required", Category::TlsMismatch, Retry::Permanent, format!("Port {port} offers login only after STARTTLS"))
+                .problem(
+                    "auth.starttls_required",
+                    Category::TlsMismatch,
+                    Retry::Permanent,
+                    format!("Port {port} offers login only after STARTTLS"),
+                )
                 .detail("Without TLS the EHLO reply lists no AUTH, but it offers STARTTLS.")
-                .fix(format!("Set the connection security to STARTTLS on port {port} (--tls starttls)."))
+                .fix(format!(
+                    "Set the connection security to STARTTLS on port {port} (--tls starttls)."
+                ))
                 .evidence(step_ref("ehlo", s));
             if let Some(p) = probe {
                 f = f.evidence(conn_ref(p));
-                if let Some(mechs) = p.ehlo_tls.as_ref().map(|e| e.auth_mechanisms()).filter(|m| !m.is_empty()) {
-                    f.detail.push_str(&format!(" Connection {} proved it: after STARTTLS the server offered AUTH {}.", p.conn, mechs.join(" ")));
+                if let Some(mechs) = p
+                    .ehlo_tls
+                    .as_ref()
+                    .map(|e| e.auth_mechanisms())
+                    .filter(|m| !m.is_empty())
+                {
+                    f.detail.push_str(&format!(
+                        " Connection {} proved it: after STARTTLS the server offered AUTH {}.",
+                        p.conn,
+                        mechs.join(" ")
+                    ));
                 }
             }
             self.push(f);
@@ -732,7 +874,10 @@ impl<'a> Rules<'a> {
         if let Some(msg) = s.message.as_ref().filter(|r| !r.is_positive()) {
             self.reply_problem("message", Stage::Message, msg, s, None, authenticated);
         }
-        if let (Some(msg), Some(id)) = (s.message.as_ref().filter(|r| r.is_positive()), &s.message_id) {
+        if let (Some(msg), Some(id)) = (
+            s.message.as_ref().filter(|r| r.is_positive()),
+            &s.message_id,
+        ) {
             self.push(
                 Finding::new("message.accepted", Severity::Info, None, format!("The test message was accepted: {}", msg.one_line()))
                     .detail(format!("Message-ID {id}. Acceptance is not delivery: look for it in the recipient's mailbox (and spam folder)."))
@@ -740,8 +885,17 @@ impl<'a> Rules<'a> {
             );
         }
         // No credentials and nothing sent: the run could not say whether sending works.
-        let unauth_with_offer = s.auth.as_ref().is_some_and(|a| a.skipped.as_deref() == Some("no_credentials"));
-        if unauth_with_offer && s.mail.is_none() && !self.findings.iter().any(|f| f.severity == Severity::Problem) {
+        let unauth_with_offer = s
+            .auth
+            .as_ref()
+            .is_some_and(|a| a.skipped.as_deref() == Some("no_credentials"));
+        if unauth_with_offer
+            && s.mail.is_none()
+            && !self
+                .findings
+                .iter()
+                .any(|f| f.severity == Severity::Problem)
+        {
             self.inconclusive = Some((
                 format!("The server works up to login, which it offers ({}), but no credentials were given", s.auth.as_ref().map(|a| a.offered.join(" ")).unwrap_or_default()),
                 vec![
@@ -752,7 +906,15 @@ impl<'a> Rules<'a> {
         }
     }
 
-    fn reply_problem(&mut self, step: &str, stage: Stage, reply: &Reply, s: &SessionEvidence, to: Option<&String>, authenticated: bool) {
+    fn reply_problem(
+        &mut self,
+        step: &str,
+        stage: Stage,
+        reply: &Reply,
+        s: &SessionEvidence,
+        to: Option<&String>,
+        authenticated: bool,
+    ) {
         let meaning = knowledge::classify(reply, stage);
         let mut category = meaning.category;
         let mut confidence = meaning.confidence;
@@ -764,16 +926,42 @@ impl<'a> Rules<'a> {
             alternatives = vec![Category::SenderRejected, Category::RelayDenied];
         }
         let (id, what) = match step {
-            "mail" => ("mail.rejected", format!("The server refused the sender {}", self.input.target.from.clone().unwrap_or_default())),
-            "rcpt" => ("rcpt.rejected", format!("The server refused the recipient {}", to.cloned().unwrap_or_default())),
-            "data" => ("data.rejected", "The server refused to take the message (DATA)".to_string()),
-            _ => ("message.rejected", "The server refused the message after receiving it".to_string()),
+            "mail" => (
+                "mail.rejected",
+                format!(
+                    "The server refused the sender {}",
+                    self.input.target.from.clone().unwrap_or_default()
+                ),
+            ),
+            "rcpt" => (
+                "rcpt.rejected",
+                format!(
+                    "The server refused the recipient {}",
+                    to.cloned().unwrap_or_default()
+                ),
+            ),
+            "data" => (
+                "data.rejected",
+                "The server refused to take the message (DATA)".to_string(),
+            ),
+            _ => (
+                "message.rejected",
+                "The server refused the message after receiving it".to_string(),
+            ),
         };
         let mut f = self
-            .problem(id, category, meaning.retry, format!("{what}: {}", reply.one_line()))
+            .problem(
+                id,
+                category,
+                meaning.retry,
+                format!("{what}: {}", reply.one_line()),
+            )
             .detail(match meaning.entry {
                 Some(e) => format!("{} (knowledge entry {})", meaning.meaning, e.id),
-                None => format!("{} (no knowledge entry matched; judged from the reply codes)", meaning.meaning),
+                None => format!(
+                    "{} (no knowledge entry matched; judged from the reply codes)",
+                    meaning.meaning
+                ),
             })
             .confidence(confidence, &alternatives)
             .evidence(step_ref(step, s));
@@ -782,7 +970,10 @@ impl<'a> Rules<'a> {
             fixes.insert(0, "Log in: add --user and a password (this port accepts mail only from authenticated users).".into());
         }
         if category == Category::TlsMismatch {
-            fixes.insert(0, format!("Use STARTTLS on port {} (--tls starttls).", s.port));
+            fixes.insert(
+                0,
+                format!("Use STARTTLS on port {} (--tls starttls).", s.port),
+            );
         }
         for fix in fixes {
             f = f.fix(fix);
@@ -822,7 +1013,9 @@ impl<'a> Rules<'a> {
     }
 
     fn capability_warnings(&mut self, s: &SessionEvidence) {
-        let Some(ehlo) = s.last_ehlo().filter(|e| e.command == "EHLO") else { return };
+        let Some(ehlo) = s.last_ehlo().filter(|e| e.command == "EHLO") else {
+            return;
+        };
         if !ehlo.has("PIPELINING") {
             self.push(
                 Finding::new("ehlo.no_pipelining", Severity::Warning, None, "The server does not offer PIPELINING")
@@ -830,7 +1023,12 @@ impl<'a> Rules<'a> {
                     .evidence(step_ref(if ehlo.tls { "ehlo_tls" } else { "ehlo" }, s)),
             );
         }
-        if let Some(size) = ehlo.capability("SIZE").and_then(|c| c.params.first()).and_then(|p| p.parse::<u64>().ok()).filter(|n| *n > 0) {
+        if let Some(size) = ehlo
+            .capability("SIZE")
+            .and_then(|c| c.params.first())
+            .and_then(|p| p.parse::<u64>().ok())
+            .filter(|n| *n > 0)
+        {
             self.push(Finding::new("ehlo.size_limit", Severity::Info, None, format!("The server accepts messages up to {:.1} MB", size as f64 / 1_048_576.0)).detail("Attachments grow by a third when encoded: the usable size is about three quarters of this."));
         }
     }
@@ -843,21 +1041,35 @@ impl<'a> Rules<'a> {
             );
         }
         if self.input.target.insecure {
-            self.push(Finding::new("tls.insecure_used", Severity::Info, None, "--insecure: certificate failures were reported but did not stop the run"));
+            self.push(Finding::new(
+                "tls.insecure_used",
+                Severity::Info,
+                None,
+                "--insecure: certificate failures were reported but did not stop the run",
+            ));
         }
     }
 
     fn verdict(&self, working: Option<&WorkingSettings>) -> Verdict {
-        if let Some(p) = self.findings.iter().find(|f| f.severity == Severity::Problem) {
+        if let Some(p) = self
+            .findings
+            .iter()
+            .find(|f| f.severity == Severity::Problem)
+        {
             let mut evidence = p.evidence.clone();
             evidence.push(format!("finding:{}", p.id));
             let mut fix = p.fix.clone();
+            // A second connection proved settings that work: say so next to the fix.
             if let Some(w) = working {
-                if !matches!(p.category, Some(Category::TlsMismatch)) || w.tls != self.input.target.tls {
-                    // The mismatch fix already names the mode; add what was proven to work.
-                    let auth = w.auth_mechanism.as_ref().map(|m| format!(", login {m} works")).unwrap_or_default();
-                    fix.push(format!("Proven by smtpdoctor: {}{auth}.", mode_setting(w.tls, w.port)));
-                }
+                let auth = w
+                    .auth_mechanism
+                    .as_ref()
+                    .map(|m| format!(", login {m} works"))
+                    .unwrap_or_default();
+                fix.push(format!(
+                    "Proven by smtpdoctor: {}{auth}.",
+                    mode_setting(w.tls, w.port)
+                ));
             }
             return Verdict {
                 status: Status::Problem,
@@ -871,20 +1083,52 @@ impl<'a> Rules<'a> {
             };
         }
         if let Some((summary, fix)) = &self.inconclusive {
-            return Verdict { status: Status::Inconclusive, category: None, retry: None, confidence: Confidence::High, alternatives: vec![], summary: summary.clone(), fix: fix.clone(), evidence: vec![] };
+            return Verdict {
+                status: Status::Inconclusive,
+                category: None,
+                retry: None,
+                confidence: Confidence::High,
+                alternatives: vec![],
+                summary: summary.clone(),
+                fix: fix.clone(),
+                evidence: vec![],
+            };
         }
         if self.input.deadline_reached {
-            return Verdict { status: Status::Inconclusive, category: None, retry: None, confidence: Confidence::Low, alternatives: vec![], summary: "The run's deadline passed before the ladder finished".into(), fix: vec!["Raise --deadline.".into()], evidence: vec![] };
+            return Verdict {
+                status: Status::Inconclusive,
+                category: None,
+                retry: None,
+                confidence: Confidence::Low,
+                alternatives: vec![],
+                summary: "The run's deadline passed before the ladder finished".into(),
+                fix: vec!["Raise --deadline.".into()],
+                evidence: vec![],
+            };
         }
         let Some(w) = working else {
-            return Verdict { status: Status::Inconclusive, category: None, retry: None, confidence: Confidence::Low, alternatives: vec![], summary: "The run ended without a clear result; see the transcript".into(), fix: vec![], evidence: vec![] };
+            return Verdict {
+                status: Status::Inconclusive,
+                category: None,
+                retry: None,
+                confidence: Confidence::Low,
+                alternatives: vec![],
+                summary: "The run ended without a clear result; see the transcript".into(),
+                fix: vec![],
+                evidence: vec![],
+            };
         };
         let t = self.input.target;
         let mut parts = vec![format!("{}:{} with {}", t.host, w.port, w.tls.describe())];
         if let Some(m) = &w.auth_mechanism {
             parts.push(format!("login with {m} works"));
         }
-        let session = self.input.sessions.iter().rev().find(|s| s.port == w.port && s.mode == w.tls && s.greeted());
+        let session = self
+            .input
+            .sessions
+            .iter()
+            .rev()
+            .find(|s| s.port == w.port && s.mode == w.tls && s.greeted());
         if let Some(s) = session {
             if s.message.as_ref().is_some_and(Reply::is_positive) {
                 parts.push("the test message was accepted".into());

@@ -135,15 +135,27 @@ impl LabCerts {
     pub fn generate() -> io::Result<LabCerts> {
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(rc)?;
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.distinguished_name.push(DnType::CommonName, "smtpdoctor lab CA");
-        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().map_err(rc)?).map_err(rc)?;
-        let names = vec!["localhost".to_string(), "lab.test".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "smtpdoctor lab CA");
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().map_err(rc)?)
+            .map_err(rc)?;
+        let names = vec![
+            "localhost".to_string(),
+            "lab.test".to_string(),
+            "127.0.0.1".to_string(),
+            "::1".to_string(),
+        ];
         let mut leaf_params = CertificateParams::new(names.clone()).map_err(rc)?;
-        leaf_params.distinguished_name.push(DnType::CommonName, "lab.test");
+        leaf_params
+            .distinguished_name
+            .push(DnType::CommonName, "lab.test");
         let leaf_key = KeyPair::generate().map_err(rc)?;
         let leaf = leaf_params.signed_by(&leaf_key, &ca).map_err(rc)?;
         let mut odd_params = CertificateParams::new(names).map_err(rc)?;
-        odd_params.distinguished_name.push(DnType::CommonName, "untrusted.lab.test");
+        odd_params
+            .distinguished_name
+            .push(DnType::CommonName, "untrusted.lab.test");
         let odd_key = KeyPair::generate().map_err(rc)?;
         let odd = odd_params.self_signed(&odd_key).map_err(rc)?;
         Ok(LabCerts {
@@ -156,14 +168,20 @@ impl LabCerts {
     }
 
     fn acceptor(&self, untrusted: bool) -> io::Result<TlsAcceptor> {
-        let (chain, key) = if untrusted { (&self.untrusted_chain, &self.untrusted_key) } else { (&self.chain, &self.key) };
+        let (chain, key) = if untrusted {
+            (&self.untrusted_chain, &self.untrusted_key)
+        } else {
+            (&self.chain, &self.key)
+        };
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.clone()));
-        let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(io::Error::other)?
-            .with_no_client_auth()
-            .with_single_cert(chain.clone(), key)
-            .map_err(io::Error::other)?;
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(io::Error::other)?
+        .with_no_client_auth()
+        .with_single_cert(chain.clone(), key)
+        .map_err(io::Error::other)?;
         Ok(TlsAcceptor::from(Arc::new(config)))
     }
 }
@@ -205,9 +223,15 @@ impl Lab {
             let untrusted = certs.acceptor(true)?;
             let task = tokio::spawn(async move {
                 loop {
-                    let Ok((stream, _)) = listener.accept().await else { continue };
+                    let Ok((stream, _)) = listener.accept().await else {
+                        continue;
+                    };
                     let _ = stream.set_nodelay(true);
-                    let acceptor = if fault == Fault::UntrustedCert { untrusted.clone() } else { trusted.clone() };
+                    let acceptor = if fault == Fault::UntrustedCert {
+                        untrusted.clone()
+                    } else {
+                        trusted.clone()
+                    };
                     tokio::spawn(async move {
                         let _ = tokio::time::timeout(HOLD, serve(fault, stream, acceptor)).await;
                     });
@@ -228,7 +252,11 @@ async fn serve(fault: Fault, mut stream: TcpStream, acceptor: TlsAcceptor) -> io
     match fault {
         Fault::Tarpit => hold(stream).await,
         Fault::Greeting421 => {
-            stream.write_all(b"421 4.3.2 lab.test Service not available, closing transmission channel\r\n").await?;
+            stream
+                .write_all(
+                    b"421 4.3.2 lab.test Service not available, closing transmission channel\r\n",
+                )
+                .await?;
             stream.shutdown().await
         }
         Fault::OneByteASecond => {
@@ -271,7 +299,9 @@ async fn serve(fault: Fault, mut stream: TcpStream, acceptor: TlsAcceptor) -> io
             let mut buf = [0u8; 512];
             let _ = tokio::io::AsyncReadExt::read(&mut stream, &mut buf).await?;
             // A fatal handshake_failure alert (TLS record type 21).
-            stream.write_all(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28]).await?;
+            stream
+                .write_all(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28])
+                .await?;
             stream.shutdown().await
         }
         Fault::ImplicitTlsOnly | Fault::Xoauth2 | Fault::EchoAuth => {
@@ -303,7 +333,10 @@ enum After {
 
 async fn read_line<R: AsyncRead + Unpin>(reader: &mut BufReader<R>) -> io::Result<Option<String>> {
     let mut line = Vec::new();
-    let n = (&mut *reader).take(MAX_LINE as u64).read_until(b'\n', &mut line).await?;
+    let n = (&mut *reader)
+        .take(MAX_LINE as u64)
+        .read_until(b'\n', &mut line)
+        .await?;
     if n == 0 {
         return Ok(None);
     }
@@ -316,9 +349,17 @@ async fn read_line<R: AsyncRead + Unpin>(reader: &mut BufReader<R>) -> io::Resul
 use tokio::io::AsyncReadExt as _;
 
 /// A small SMTP dialogue with the fault's quirks.
-async fn dialogue<S: AsyncRead + AsyncWrite + Unpin>(fault: Fault, stream: S, tls: bool) -> io::Result<After> {
+async fn dialogue<S: AsyncRead + AsyncWrite + Unpin>(
+    fault: Fault,
+    stream: S,
+    tls: bool,
+) -> io::Result<After> {
     let mut io = BufReader::new(stream);
-    let offers_starttls = !tls && matches!(fault, Fault::Healthy | Fault::StarttlsRequired | Fault::UntrustedCert);
+    let offers_starttls = !tls
+        && matches!(
+            fault,
+            Fault::Healthy | Fault::StarttlsRequired | Fault::UntrustedCert
+        );
     let auth_here = match fault {
         Fault::Healthy | Fault::StarttlsRequired | Fault::UntrustedCert => tls,
         Fault::ImplicitTlsOnly => true,
@@ -331,7 +372,11 @@ async fn dialogue<S: AsyncRead + AsyncWrite + Unpin>(fault: Fault, stream: S, tl
         _ => "",
     };
     let mut authenticated = false;
-    let after_starttls = tls && matches!(fault, Fault::Healthy | Fault::StarttlsRequired | Fault::UntrustedCert);
+    let after_starttls = tls
+        && matches!(
+            fault,
+            Fault::Healthy | Fault::StarttlsRequired | Fault::UntrustedCert
+        );
     if !after_starttls {
         send(&mut io, "220 lab.test ESMTP smtpdoctor lab").await?;
     }
@@ -340,7 +385,12 @@ async fn dialogue<S: AsyncRead + AsyncWrite + Unpin>(fault: Fault, stream: S, tl
         let verb = upper.split_whitespace().next().unwrap_or("").to_string();
         match verb.as_str() {
             "EHLO" => {
-                let mut caps = vec!["250-lab.test".to_string(), "250-PIPELINING".into(), "250-SIZE 10240000".into(), "250-8BITMIME".into()];
+                let mut caps = vec![
+                    "250-lab.test".to_string(),
+                    "250-PIPELINING".into(),
+                    "250-SIZE 10240000".into(),
+                    "250-8BITMIME".into(),
+                ];
                 if offers_starttls {
                     caps.push("250-STARTTLS".into());
                 }
@@ -359,11 +409,19 @@ async fn dialogue<S: AsyncRead + AsyncWrite + Unpin>(fault: Fault, stream: S, tl
                 authenticated = auth(fault, &mut io, &line).await?;
             }
             "MAIL" if fault == Fault::DropMidSession => return Ok(After::Quit),
-            "MAIL" if fault == Fault::StarttlsRequired && !tls => send(&mut io, "530 5.7.0 Must issue a STARTTLS command first").await?,
-            "MAIL" if auth_here && !authenticated => send(&mut io, "530 5.7.0 Authentication required").await?,
+            "MAIL" if fault == Fault::StarttlsRequired && !tls => {
+                send(&mut io, "530 5.7.0 Must issue a STARTTLS command first").await?
+            }
+            "MAIL" if auth_here && !authenticated => {
+                send(&mut io, "530 5.7.0 Authentication required").await?
+            }
             "MAIL" => send(&mut io, "250 2.1.0 Ok").await?,
             "RCPT" if upper.contains("@UNKNOWN.") || upper.contains("NOBODY@") => {
-                send(&mut io, "550 5.1.1 Recipient address rejected: User unknown").await?
+                send(
+                    &mut io,
+                    "550 5.1.1 Recipient address rejected: User unknown",
+                )
+                .await?
             }
             "RCPT" => send(&mut io, "250 2.1.5 Ok").await?,
             "DATA" => {
@@ -391,7 +449,10 @@ async fn dialogue<S: AsyncRead + AsyncWrite + Unpin>(fault: Fault, stream: S, tl
     Ok(After::Quit)
 }
 
-async fn send<S: AsyncRead + AsyncWrite + Unpin>(io: &mut BufReader<S>, text: &str) -> io::Result<()> {
+async fn send<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut BufReader<S>,
+    text: &str,
+) -> io::Result<()> {
     // One write per reply: a reply split over two writes waits on Nagle and delayed ACKs.
     let w = io.get_mut();
     let mut out = Vec::with_capacity(text.len() + 2);
@@ -402,15 +463,24 @@ async fn send<S: AsyncRead + AsyncWrite + Unpin>(io: &mut BufReader<S>, text: &s
 }
 
 /// One AUTH exchange; true when it succeeded.
-async fn auth<S: AsyncRead + AsyncWrite + Unpin>(fault: Fault, io: &mut BufReader<S>, line: &str) -> io::Result<bool> {
+async fn auth<S: AsyncRead + AsyncWrite + Unpin>(
+    fault: Fault,
+    io: &mut BufReader<S>,
+    line: &str,
+) -> io::Result<bool> {
     let mut words = line.split_whitespace().skip(1);
     let mech = words.next().unwrap_or("").to_ascii_uppercase();
     let initial = words.next().map(str::to_string);
     let echo = fault == Fault::EchoAuth;
-    let decode = |s: &str| String::from_utf8_lossy(&STANDARD.decode(s.trim()).unwrap_or_default()).into_owned();
+    let decode = |s: &str| {
+        String::from_utf8_lossy(&STANDARD.decode(s.trim()).unwrap_or_default()).into_owned()
+    };
     let refuse = |got: &str| {
         if echo {
-            format!("535 5.7.8 Authentication failed for {got} ({})", decode(got).replace(['\0', '\x01'], " "))
+            format!(
+                "535 5.7.8 Authentication failed for {got} ({})",
+                decode(got).replace(['\0', '\x01'], " ")
+            )
         } else {
             "535 5.7.8 Username and Password not accepted".to_string()
         }
@@ -442,7 +512,11 @@ async fn auth<S: AsyncRead + AsyncWrite + Unpin>(fault: Fault, io: &mut BufReade
             good
         }
         "CRAM-MD5" => {
-            send(io, &format!("334 {}", STANDARD.encode("<1896.697170952@lab.test>"))).await?;
+            send(
+                io,
+                &format!("334 {}", STANDARD.encode("<1896.697170952@lab.test>")),
+            )
+            .await?;
             let answer = read_line(io).await?.unwrap_or_default();
             send(io, &refuse(&answer)).await?;
             false
@@ -451,7 +525,9 @@ async fn auth<S: AsyncRead + AsyncWrite + Unpin>(fault: Fault, io: &mut BufReade
             let payload = initial.unwrap_or_default();
             let good = !echo && decode(&payload).contains(&format!("auth=Bearer {LAB_TOKEN}\x01"));
             if !good {
-                let error = STANDARD.encode(r#"{"status":"401","schemes":"Bearer","scope":"https://mail.lab.test/"}"#);
+                let error = STANDARD.encode(
+                    r#"{"status":"401","schemes":"Bearer","scope":"https://mail.lab.test/"}"#,
+                );
                 send(io, &format!("334 {error}")).await?;
                 let _ = read_line(io).await?;
                 send(io, &refuse(&payload)).await?;

@@ -12,7 +12,11 @@ pub fn check(report: &Report<CheckBody>, p: Palette, show_transcript: bool) -> S
     let host = target.get("host").and_then(|v| v.as_str()).unwrap_or("");
     let port = target.get("port").and_then(|v| v.as_u64()).unwrap_or(0);
     let tls = target.get("tls").and_then(|v| v.as_str()).unwrap_or("");
-    let _ = writeln!(out, "{} {host}:{port} (tls {tls})", p.bold("smtpdoctor check"));
+    let _ = writeln!(
+        out,
+        "{} {host}:{port} (tls {tls})",
+        p.bold("smtpdoctor check")
+    );
     let mut last_conn = u32::MAX;
     // Grouped by connection (a probe may run while the first connection waits), in time order.
     let mut steps: Vec<_> = report.body.steps.iter().collect();
@@ -25,11 +29,17 @@ pub fn check(report: &Report<CheckBody>, p: Palette, show_transcript: bool) -> S
                 .iter()
                 .find(|s| s.conn == step.conn)
                 .map(|s| match s.purpose {
-                    smtpdoctor_report::check::Purpose::Requested => format!("{}", s.mode.describe()),
-                    smtpdoctor_report::check::Purpose::ModeProbe => format!("second connection, trying {}", s.mode.describe()),
+                    smtpdoctor_report::check::Purpose::Requested => s.mode.describe().to_string(),
+                    smtpdoctor_report::check::Purpose::ModeProbe => {
+                        format!("second connection, trying {}", s.mode.describe())
+                    }
                 })
                 .unwrap_or_default();
-            let _ = writeln!(out, "  {}", p.dim(&format!("connection {} — {purpose}", step.conn)));
+            let _ = writeln!(
+                out,
+                "  {}",
+                p.dim(&format!("connection {} — {purpose}", step.conn))
+            );
             last_conn = step.conn;
         }
         let mark = match step.status {
@@ -38,7 +48,13 @@ pub fn check(report: &Report<CheckBody>, p: Palette, show_transcript: bool) -> S
             StepStatus::Failed => p.bad("✗"),
             StepStatus::Skipped => p.dim("-"),
         };
-        let _ = writeln!(out, "  {mark} {:<9} {:<70} {}", step.name, clip(&step.summary, 70), p.dim(&format!("{:>5} ms", step.ms)));
+        let _ = writeln!(
+            out,
+            "  {mark} {:<9} {:<70} {}",
+            step.name,
+            clip(&step.summary, 70),
+            p.dim(&format!("{:>5} ms", step.ms))
+        );
     }
     let v = &report.verdict;
     out.push('\n');
@@ -54,30 +70,69 @@ pub fn check(report: &Report<CheckBody>, p: Palette, show_transcript: bool) -> S
             Some(smtpdoctor_report::Retry::Temporary) => "retrying later may help",
             _ => "retrying will not help until something changes",
         };
-        let _ = writeln!(out, "  {}", p.dim(&format!("confidence {:?}, {retry}", v.confidence).to_lowercase()));
+        let _ = writeln!(
+            out,
+            "  {}",
+            p.dim(&format!("confidence {:?}, {retry}", v.confidence).to_lowercase())
+        );
     }
-    if let Some(primary) = report.findings.iter().find(|f| f.severity == Severity::Problem)
+    if let Some(primary) = report
+        .findings
+        .iter()
+        .find(|f| f.severity == Severity::Problem)
         && !primary.detail.is_empty()
     {
         let _ = writeln!(out, "  Why: {}", primary.detail);
     }
     if !v.fix.is_empty() {
-        let _ = writeln!(out, "  {}", if v.status == Status::Ok { "Settings:" } else { "Fix:" });
+        let _ = writeln!(
+            out,
+            "  {}",
+            if v.status == Status::Ok {
+                "Settings:"
+            } else {
+                "Fix:"
+            }
+        );
         for (i, fix) in v.fix.iter().enumerate() {
             let _ = writeln!(out, "    {}. {fix}", i + 1);
         }
     }
-    let others: Vec<_> = report.findings.iter().skip_while(|f| f.severity == Severity::Problem).collect();
-    let more_problems: Vec<_> = report.findings.iter().filter(|f| f.severity == Severity::Problem).skip(1).collect();
+    let others: Vec<_> = report
+        .findings
+        .iter()
+        .skip_while(|f| f.severity == Severity::Problem)
+        .collect();
+    let more_problems: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Problem)
+        .skip(1)
+        .collect();
     if !more_problems.is_empty() || !others.is_empty() {
         out.push('\n');
     }
     for f in more_problems {
-        let _ = writeln!(out, "  {} {} {}", p.bad("✗"), f.summary, p.dim(&format!("({})", f.id)));
+        let _ = writeln!(
+            out,
+            "  {} {} {}",
+            p.bad("✗"),
+            f.summary,
+            p.dim(&format!("({})", f.id))
+        );
     }
     for f in others {
-        let mark = if f.severity == Severity::Warning { p.warn("!") } else { p.dim("·") };
-        let _ = writeln!(out, "  {mark} {} {}", f.summary, p.dim(&format!("({})", f.id)));
+        let mark = if f.severity == Severity::Warning {
+            p.warn("!")
+        } else {
+            p.dim("·")
+        };
+        let _ = writeln!(
+            out,
+            "  {mark} {} {}",
+            f.summary,
+            p.dim(&format!("({})", f.id))
+        );
     }
     if show_transcript {
         let _ = writeln!(out, "\n{}", p.bold("Transcript"));
@@ -88,8 +143,17 @@ pub fn check(report: &Report<CheckBody>, p: Palette, show_transcript: bool) -> S
                 Direction::Note => "  ",
             };
             let lock = if e.tls { "🔒" } else { "  " };
-            let text = if e.dir == Direction::Note { p.dim(&e.text) } else { e.text.clone() };
-            let _ = writeln!(out, "{:>7} #{} {lock} {arrow} {text}", format!("{}ms", e.t_ms), e.conn);
+            let text = if e.dir == Direction::Note {
+                p.dim(&e.text)
+            } else {
+                e.text.clone()
+            };
+            let _ = writeln!(
+                out,
+                "{:>7} #{} {lock} {arrow} {text}",
+                format!("{}ms", e.t_ms),
+                e.conn
+            );
         }
     }
     out

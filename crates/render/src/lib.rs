@@ -17,7 +17,11 @@ impl Palette {
     pub const PLAIN: Palette = Palette { color: false };
 
     fn paint(&self, code: &str, text: &str) -> String {
-        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
     }
 
     /// Green.
@@ -44,5 +48,6 @@ impl Palette {
 
 /// The report as one pretty-printed JSON document.
 pub fn json<B: Serialize>(report: &Report<B>) -> String {
-    serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\":\"cannot serialise the report: {e}\"}}"))
+    serde_json::to_string_pretty(report)
+        .unwrap_or_else(|e| format!("{{\"error\":\"cannot serialise the report: {e}\"}}"))
 }

@@ -98,22 +98,34 @@ impl Category {
         match self {
             Category::NetworkUnreachable => "no route to the server at all",
             Category::Dns => "the name does not resolve, or resolves wrongly",
-            Category::ConnectionRefused => "nothing listens there, or a firewall rejects the connection",
-            Category::TimeoutOrBlockedPort => "packets vanish: a firewall or the ISP drops the port, or the server is gone",
-            Category::TlsMismatch => "client and server disagree on how TLS starts (implicit TLS, STARTTLS or none)",
+            Category::ConnectionRefused => {
+                "nothing listens there, or a firewall rejects the connection"
+            }
+            Category::TimeoutOrBlockedPort => {
+                "packets vanish: a firewall or the ISP drops the port, or the server is gone"
+            }
+            Category::TlsMismatch => {
+                "client and server disagree on how TLS starts (implicit TLS, STARTTLS or none)"
+            }
             Category::TlsCertificate => "the server's certificate cannot be trusted",
             Category::AuthRequired => "the server wants authentication that was not sent",
             Category::AuthFailed => "the credentials were sent and refused",
             Category::AuthMechanism => "no authentication mechanism in common",
-            Category::AuthDisabledByProvider => "the provider forbids this kind of login for this account",
+            Category::AuthDisabledByProvider => {
+                "the provider forbids this kind of login for this account"
+            }
             Category::RelayDenied => "the server will not relay to this recipient for this client",
             Category::SenderRejected => "the sender address or domain is refused",
             Category::RecipientUnknown => "the recipient mailbox or domain does not exist",
             Category::MailboxFull => "the recipient's mailbox is over quota",
-            Category::MailboxDisabled => "the recipient exists but is disabled or not accepting mail",
+            Category::MailboxDisabled => {
+                "the recipient exists but is disabled or not accepting mail"
+            }
             Category::GreylistingOrRateLimit => "a temporary refusal to slow the sender down",
             Category::ServerUnavailable => "the server is overloaded, in maintenance or broken",
-            Category::SpamOrPolicyBlock => "the receiver's policy or filter refuses the client or message",
+            Category::SpamOrPolicyBlock => {
+                "the receiver's policy or filter refuses the client or message"
+            }
             Category::BlacklistedIp => "the client IP or domain is on a blocklist",
             Category::SenderAuthFailure => "SPF, DKIM or DMARC of the sending domain fails",
             Category::MessageTooLarge => "the message exceeds the server's size limit",

@@ -77,7 +77,11 @@ impl Reply {
     /// The whole reply as one line of text: `550 5.1.1 User unknown`.
     pub fn one_line(&self) -> String {
         let text = self.lines.join(" / ");
-        if text.is_empty() { self.code.to_string() } else { format!("{} {}", self.code, text) }
+        if text.is_empty() {
+            self.code.to_string()
+        } else {
+            format!("{} {}", self.code, text)
+        }
     }
 
     /// The text of all lines joined, without the code.
@@ -345,7 +349,9 @@ pub struct EhloEvidence {
 impl EhloEvidence {
     /// The capability with this keyword, if advertised.
     pub fn capability(&self, keyword: &str) -> Option<&Capability> {
-        self.capabilities.iter().find(|c| c.keyword.eq_ignore_ascii_case(keyword))
+        self.capabilities
+            .iter()
+            .find(|c| c.keyword.eq_ignore_ascii_case(keyword))
     }
 
     /// Whether a keyword is advertised.
@@ -361,7 +367,9 @@ impl EhloEvidence {
             let params: Vec<String> = if cap.keyword == "AUTH" {
                 cap.params.clone()
             } else if let Some(rest) = cap.keyword.strip_prefix("AUTH=") {
-                std::iter::once(rest.to_string()).chain(cap.params.iter().cloned()).collect()
+                std::iter::once(rest.to_string())
+                    .chain(cap.params.iter().cloned())
+                    .collect()
             } else {
                 continue;
             };
@@ -510,7 +518,10 @@ impl SessionEvidence {
 
     /// Whether a greeting of 2xx arrived.
     pub fn greeted(&self) -> bool {
-        self.banner.as_ref().and_then(|b| b.reply.as_ref()).is_some_and(|r| r.code == 220)
+        self.banner
+            .as_ref()
+            .and_then(|b| b.reply.as_ref())
+            .is_some_and(|r| r.code == 220)
     }
 }
 
@@ -586,8 +597,10 @@ pub fn enhanced_code(code: u16, text: &str) -> Option<String> {
     if parts.next().is_some() {
         return None;
     }
-    let class_ok = matches!(class, "2" | "4" | "5") && class.as_bytes()[0] == (b'0' + (code / 100) as u8);
-    let num = |s: &str, max: usize| !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_digit());
+    let class_ok =
+        matches!(class, "2" | "4" | "5") && class.as_bytes()[0] == (b'0' + (code / 100) as u8);
+    let num = |s: &str, max: usize| {
+        !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_digit())
+    };
     (class_ok && num(subject, 3) && num(detail, 3)).then(|| word.to_string())
 }
-

@@ -42,7 +42,9 @@ impl ExitCode {
     pub fn for_category(category: Category) -> ExitCode {
         use Category::*;
         match category {
-            NetworkUnreachable | Dns | ConnectionRefused | TimeoutOrBlockedPort => ExitCode::Network,
+            NetworkUnreachable | Dns | ConnectionRefused | TimeoutOrBlockedPort => {
+                ExitCode::Network
+            }
             TlsMismatch | TlsCertificate => ExitCode::Tls,
             AuthRequired | AuthFailed | AuthMechanism | AuthDisabledByProvider => ExitCode::Auth,
             RelayDenied | SenderRejected | RecipientUnknown | MailboxFull | MailboxDisabled

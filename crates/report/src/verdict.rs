@@ -89,7 +89,12 @@ pub struct Finding {
 
 impl Finding {
     /// A finding with the given id, severity and summary; the rest filled in by the builders.
-    pub fn new(id: &str, severity: Severity, category: Option<Category>, summary: impl Into<String>) -> Self {
+    pub fn new(
+        id: &str,
+        severity: Severity,
+        category: Option<Category>,
+        summary: impl Into<String>,
+    ) -> Self {
         Finding {
             id: id.to_string(),
             category,

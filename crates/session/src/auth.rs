@@ -51,24 +51,39 @@ pub fn plain(user: &str, password: &Secret) -> Zeroizing<String> {
 
 /// `user=U^Aauth=Bearer T^A^A` (Google and Microsoft's XOAUTH2).
 pub fn xoauth2(user: &str, token: &Secret) -> Zeroizing<String> {
-    let raw = Zeroizing::new(format!("user={user}\x01auth=Bearer {}\x01\x01", token.expose()));
+    let raw = Zeroizing::new(format!(
+        "user={user}\x01auth=Bearer {}\x01\x01",
+        token.expose()
+    ));
     b64(raw.as_bytes())
 }
 
 /// RFC 7628 OAUTHBEARER initial response.
 pub fn oauthbearer(user: &str, host: &str, port: u16, token: &Secret) -> Zeroizing<String> {
     let user = user.replace('=', "=3D").replace(',', "=2C");
-    let raw = Zeroizing::new(format!("n,a={user},\x01host={host}\x01port={port}\x01auth=Bearer {}\x01\x01", token.expose()));
+    let raw = Zeroizing::new(format!(
+        "n,a={user},\x01host={host}\x01port={port}\x01auth=Bearer {}\x01\x01",
+        token.expose()
+    ));
     b64(raw.as_bytes())
 }
 
 /// The CRAM-MD5 answer to a base64 challenge: base64 of `user hex(HMAC-MD5(password, challenge))`,
 /// and the hex digest alone (both must be redacted). None when the challenge is not base64.
-pub fn cram_md5(user: &str, password: &Secret, challenge_b64: &str) -> Option<(Zeroizing<String>, Zeroizing<String>)> {
+pub fn cram_md5(
+    user: &str,
+    password: &Secret,
+    challenge_b64: &str,
+) -> Option<(Zeroizing<String>, Zeroizing<String>)> {
     let challenge = STANDARD.decode(challenge_b64.trim()).ok()?;
     let mut mac = Hmac::<md5::Md5>::new_from_slice(password.expose().as_bytes()).ok()?;
     mac.update(&challenge);
-    let digest: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    let digest: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let digest = Zeroizing::new(digest);
     let answer = Zeroizing::new(format!("{user} {}", digest.as_str()));
     Some((b64(answer.as_bytes()), digest))
@@ -88,11 +103,17 @@ mod tests {
         )
         .unwrap();
         assert_eq!(digest.as_str(), "b913a602c7eda7a495b4e6e7334d3890");
-        assert_eq!(answer.as_str(), "dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw");
+        assert_eq!(
+            answer.as_str(),
+            "dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw"
+        );
     }
 
     #[test]
     fn plain_payload() {
-        assert_eq!(plain("u", &Secret::new("p".into())).as_str(), STANDARD.encode("\0u\0p"));
+        assert_eq!(
+            plain("u", &Secret::new("p".into())).as_str(),
+            STANDARD.encode("\0u\0p")
+        );
     }
 }

@@ -27,7 +27,11 @@ pub struct Tap {
 impl Tap {
     /// Wraps a connected stream.
     pub fn new(inner: TcpStream) -> Self {
-        Tap { inner, seen: Arc::default(), active: false }
+        Tap {
+            inner,
+            seen: Arc::default(),
+            active: false,
+        }
     }
 
     /// Starts keeping the bytes read, returning where they go.
@@ -48,7 +52,11 @@ impl Tap {
 }
 
 impl AsyncRead for Tap {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let result = Pin::new(&mut self.inner).poll_read(cx, buf);
         if self.active && matches!(result, Poll::Ready(Ok(()))) {
@@ -62,7 +70,11 @@ impl AsyncRead for Tap {
 }
 
 impl AsyncWrite for Tap {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -108,7 +120,14 @@ pub struct Conn {
 impl Conn {
     /// Wraps a connected transport.
     pub fn new(io: Io, id: u32, rec: Arc<Recorder>) -> Self {
-        Conn { io, id, rec, buf: Vec::new(), parser: ReplyParser::default(), first_byte_ms: None }
+        Conn {
+            io,
+            id,
+            rec,
+            buf: Vec::new(),
+            parser: ReplyParser::default(),
+            first_byte_ms: None,
+        }
     }
 
     /// Whether the connection runs inside TLS.
@@ -125,7 +144,8 @@ impl Conn {
     pub async fn send(&mut self, lines: &[&str], deadline: Instant) -> Result<(), ReadError> {
         let mut out = Vec::new();
         for line in lines {
-            self.rec.line(self.id, Direction::Sent, self.is_tls(), line.as_bytes());
+            self.rec
+                .line(self.id, Direction::Sent, self.is_tls(), line.as_bytes());
             out.extend_from_slice(line.as_bytes());
             out.extend_from_slice(b"\r\n");
         }
@@ -133,7 +153,12 @@ impl Conn {
     }
 
     /// Sends a line that carries a secret: the wire gets `actual`, the transcript `shown`.
-    pub async fn send_secret(&mut self, shown: &str, actual: &[u8], deadline: Instant) -> Result<(), ReadError> {
+    pub async fn send_secret(
+        &mut self,
+        shown: &str,
+        actual: &[u8],
+        deadline: Instant,
+    ) -> Result<(), ReadError> {
         self.rec.sent_redacted(self.id, self.is_tls(), shown);
         let mut out = Vec::with_capacity(actual.len() + 2);
         out.extend_from_slice(actual);
@@ -144,7 +169,12 @@ impl Conn {
     }
 
     /// Sends raw bytes (a message body), recording a summary line instead of every line.
-    pub async fn send_body(&mut self, body: &[u8], summary: &str, deadline: Instant) -> Result<(), ReadError> {
+    pub async fn send_body(
+        &mut self,
+        body: &[u8],
+        summary: &str,
+        deadline: Instant,
+    ) -> Result<(), ReadError> {
         self.rec.note(self.id, self.is_tls(), summary);
         self.write_all(body, deadline).await
     }
@@ -165,7 +195,11 @@ impl Conn {
         match tokio::time::timeout_at(deadline, write).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(io_error(&e, false)),
-            Err(_) => Err(ReadError { failure: ReadFailure::Timeout, detail: "the server did not take our data in time".into(), got_bytes: false }),
+            Err(_) => Err(ReadError {
+                failure: ReadFailure::Timeout,
+                detail: "the server did not take our data in time".into(),
+                got_bytes: false,
+            }),
         }
     }
 
@@ -173,20 +207,30 @@ impl Conn {
     pub async fn read_reply(&mut self, deadline: Instant) -> Result<Reply, ReadError> {
         loop {
             match self.parser.feed(&mut self.buf) {
-                Ok(Parsed::Reply(reply, raw)) => {
+                Ok(Parsed::Reply(mut reply, raw)) => {
                     self.rec.received(self.id, self.is_tls(), &raw);
+                    // The reply becomes evidence everywhere (steps, findings): scrub it here, once,
+                    // so a server echoing a payload back cannot leak it through any of them.
+                    for line in &mut reply.lines {
+                        *line = self.rec.scrub(line);
+                    }
                     return Ok(reply);
                 }
                 Ok(Parsed::NeedMore) => {}
                 Err(e) => {
                     let (failure, detail) = match e {
                         WireError::TooLong(d) => (ReadFailure::TooLong, d),
-                        WireError::Malformed(line) => {
-                            (ReadFailure::Malformed, format!("not an SMTP reply: {}", self.rec.scrub(&line)))
-                        }
+                        WireError::Malformed(line) => (
+                            ReadFailure::Malformed,
+                            format!("not an SMTP reply: {}", self.rec.scrub(&line)),
+                        ),
                     };
                     self.record_leftover();
-                    return Err(ReadError { failure, detail, got_bytes: true });
+                    return Err(ReadError {
+                        failure,
+                        detail,
+                        got_bytes: true,
+                    });
                 }
             }
             let mut chunk = [0u8; 4096];
@@ -198,9 +242,15 @@ impl Conn {
             };
             match tokio::time::timeout_at(deadline, read).await {
                 Ok(Ok(0)) => {
-                    let got = self.parser.is_partial() || !self.buf.is_empty() || self.first_byte_ms.is_some();
+                    let got = self.parser.is_partial()
+                        || !self.buf.is_empty()
+                        || self.first_byte_ms.is_some();
                     self.record_leftover();
-                    return Err(ReadError { failure: ReadFailure::Closed, detail: "the server closed the connection".into(), got_bytes: got });
+                    return Err(ReadError {
+                        failure: ReadFailure::Closed,
+                        detail: "the server closed the connection".into(),
+                        got_bytes: got,
+                    });
                 }
                 Ok(Ok(n)) => {
                     if self.first_byte_ms.is_none() {
@@ -218,7 +268,11 @@ impl Conn {
                     self.record_leftover();
                     return Err(ReadError {
                         failure: ReadFailure::Timeout,
-                        detail: if got { "the reply did not complete in time".into() } else { "no reply in time".into() },
+                        detail: if got {
+                            "the reply did not complete in time".into()
+                        } else {
+                            "no reply in time".into()
+                        },
                         got_bytes: got,
                     });
                 }
@@ -232,7 +286,9 @@ impl Conn {
         let mut lines: Vec<RawLine> = partial.into_raw();
         if !self.buf.is_empty() {
             let take = self.buf.len().min(crate::wire::MAX_LINE);
-            lines.push(RawLine { bytes: self.buf[..take].to_vec() });
+            lines.push(RawLine {
+                bytes: self.buf[..take].to_vec(),
+            });
             self.buf.clear();
         }
         self.rec.received(self.id, self.is_tls(), &lines);
@@ -260,10 +316,16 @@ impl Conn {
 
 fn io_error(e: &io::Error, got_bytes: bool) -> ReadError {
     let failure = match e.kind() {
-        io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionAborted => ReadFailure::Reset,
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::BrokenPipe
+        | io::ErrorKind::ConnectionAborted => ReadFailure::Reset,
         io::ErrorKind::UnexpectedEof => ReadFailure::Closed,
         io::ErrorKind::InvalidData => ReadFailure::Malformed,
         _ => ReadFailure::Reset,
     };
-    ReadError { failure, detail: e.to_string(), got_bytes }
+    ReadError {
+        failure,
+        detail: e.to_string(),
+        got_bytes,
+    }
 }

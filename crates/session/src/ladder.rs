@@ -11,8 +11,8 @@ use crate::redact::Redactor;
 use crate::target::{self, Resolution};
 use crate::tls::{self, Trust};
 use rustls::pki_types::ServerName;
-use smtpdoctor_report::check::*;
 use smtpdoctor_report::Transcript;
+use smtpdoctor_report::check::*;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -97,7 +97,10 @@ struct Ladder<'a> {
 /// Runs the whole ladder. Never fails: every failure is evidence in the result.
 pub async fn run_check(opts: &CheckOptions, progress: &Progress) -> CheckRun {
     let started_at = tls::rfc3339(
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0),
     );
     let mut redactor = Redactor::default();
     if let Some(cred) = &opts.credential {
@@ -149,9 +152,23 @@ impl Ladder<'_> {
         (Instant::now() + self.opts.timeout).min(self.run_deadline)
     }
 
-    fn step(&mut self, name: &str, conn: u32, status: StepStatus, started_ms: u64, summary: impl Into<String>) {
+    fn step(
+        &mut self,
+        name: &str,
+        conn: u32,
+        status: StepStatus,
+        started_ms: u64,
+        summary: impl Into<String>,
+    ) {
         let ms = self.rec.now_ms().saturating_sub(started_ms);
-        self.steps.push(Step { name: name.to_string(), conn, status, started_ms, ms, summary: summary.into() });
+        self.steps.push(Step {
+            name: name.to_string(),
+            conn,
+            status,
+            started_ms,
+            ms,
+            summary: summary.into(),
+        });
     }
 
     fn begin(&self, name: &str) -> u64 {
@@ -161,16 +178,31 @@ impl Ladder<'_> {
 
     async fn resolve(&mut self) -> ResolveEvidence {
         let t = self.begin("resolve");
-        let (evidence, addrs) = target::resolve(&self.opts.host, self.opts.port, &self.opts.resolution, self.opts.timeout).await;
-        self.rec.note(0, false, format!("resolve {}: {}", evidence.name, describe_resolve(&evidence)));
-        let status = if addrs.is_empty() { StepStatus::Failed } else { StepStatus::Ok };
+        let (evidence, addrs) = target::resolve(
+            &self.opts.host,
+            self.opts.port,
+            &self.opts.resolution,
+            self.opts.timeout,
+        )
+        .await;
+        self.rec.note(
+            0,
+            false,
+            format!("resolve {}: {}", evidence.name, describe_resolve(&evidence)),
+        );
+        let status = if addrs.is_empty() {
+            StepStatus::Failed
+        } else {
+            StepStatus::Ok
+        };
         self.step("resolve", 0, status, t, describe_resolve(&evidence));
         self.addrs = addrs;
         evidence
     }
 
     async fn run_sessions(&mut self) {
-        let implicit_first = self.opts.tls == TlsMode::Implicit || (self.opts.tls == TlsMode::Auto && self.opts.port == 465);
+        let implicit_first = self.opts.tls == TlsMode::Implicit
+            || (self.opts.tls == TlsMode::Auto && self.opts.port == 465);
         let first_mode = if implicit_first {
             TlsMode::Implicit
         } else if self.opts.tls == TlsMode::None {
@@ -180,18 +212,33 @@ impl Ladder<'_> {
         };
         let main = self.session(first_mode, Purpose::Requested).await;
         let probe_starttls = match first_mode {
-            TlsMode::Implicit => main.connected()
-                && main.tls.as_ref().is_some_and(|t| {
-                    t.version.is_none()
-                        && matches!(t.failure, Some(TlsFailure::PlaintextReply) | Some(TlsFailure::Closed) | Some(TlsFailure::Other))
-                }),
-            TlsMode::None => main.ehlo.as_ref().is_some_and(|e| e.has("STARTTLS"))
-                && (main.ehlo.as_ref().is_some_and(|e| e.auth_mechanisms().is_empty())
-                    || [main.mail.as_ref(), main.auth.as_ref().and_then(|a| a.reply.as_ref())]
+            TlsMode::Implicit => {
+                main.connected()
+                    && main.tls.as_ref().is_some_and(|t| {
+                        t.version.is_none()
+                            && matches!(
+                                t.failure,
+                                Some(TlsFailure::PlaintextReply)
+                                    | Some(TlsFailure::Closed)
+                                    | Some(TlsFailure::Other)
+                            )
+                    })
+            }
+            TlsMode::None => {
+                main.ehlo.as_ref().is_some_and(|e| e.has("STARTTLS"))
+                    && (main
+                        .ehlo
+                        .as_ref()
+                        .is_some_and(|e| e.auth_mechanisms().is_empty())
+                        || [
+                            main.mail.as_ref(),
+                            main.auth.as_ref().and_then(|a| a.reply.as_ref()),
+                        ]
                         .into_iter()
                         .flatten()
                         .chain(main.rcpt.iter().map(|(_, r)| r))
-                        .any(|r| r.code == 530)),
+                        .any(|r| r.code == 530))
+            }
             _ => false,
         };
         self.sessions.push(main);
@@ -211,8 +258,20 @@ impl Ladder<'_> {
                 Ok(Ok(stream)) => {
                     let _ = stream.set_nodelay(true);
                     let local = stream.local_addr().ok();
-                    self.rec.note(id, false, format!("connected to {addr} from {}", local.map_or("?".into(), |l| l.to_string())));
-                    ev.connects.push(ConnectAttempt { address: addr.to_string(), failure: None, detail: None, ms });
+                    self.rec.note(
+                        id,
+                        false,
+                        format!(
+                            "connected to {addr} from {}",
+                            local.map_or("?".into(), |l| l.to_string())
+                        ),
+                    );
+                    ev.connects.push(ConnectAttempt {
+                        address: addr.to_string(),
+                        failure: None,
+                        detail: None,
+                        ms,
+                    });
                     self.step("connect", id, StepStatus::Ok, t, format!("{addr}"));
                     if self.helo.is_none() {
                         self.helo = Some(default_helo(local));
@@ -223,23 +282,44 @@ impl Ladder<'_> {
                     let failure = match e.kind() {
                         std::io::ErrorKind::ConnectionRefused => ConnectFailure::Refused,
                         std::io::ErrorKind::HostUnreachable => ConnectFailure::HostUnreachable,
-                        std::io::ErrorKind::NetworkUnreachable => ConnectFailure::NetworkUnreachable,
+                        std::io::ErrorKind::NetworkUnreachable => {
+                            ConnectFailure::NetworkUnreachable
+                        }
                         std::io::ErrorKind::TimedOut => ConnectFailure::Timeout,
                         _ => ConnectFailure::Other,
                     };
-                    self.rec.note(id, false, format!("connect to {addr} failed: {e}"));
-                    ev.connects.push(ConnectAttempt { address: addr.to_string(), failure: Some(failure), detail: Some(e.to_string()), ms });
+                    self.rec
+                        .note(id, false, format!("connect to {addr} failed: {e}"));
+                    ev.connects.push(ConnectAttempt {
+                        address: addr.to_string(),
+                        failure: Some(failure),
+                        detail: Some(e.to_string()),
+                        ms,
+                    });
                     self.step("connect", id, StepStatus::Failed, t, format!("{addr}: {e}"));
                 }
                 Err(_) => {
-                    self.rec.note(id, false, format!("connect to {addr}: no answer within {} s", self.opts.timeout.as_secs_f32()));
+                    self.rec.note(
+                        id,
+                        false,
+                        format!(
+                            "connect to {addr}: no answer within {} s",
+                            self.opts.timeout.as_secs_f32()
+                        ),
+                    );
                     ev.connects.push(ConnectAttempt {
                         address: addr.to_string(),
                         failure: Some(ConnectFailure::Timeout),
                         detail: Some("no answer in time".into()),
                         ms,
                     });
-                    self.step("connect", id, StepStatus::Failed, t, format!("{addr}: no answer in time"));
+                    self.step(
+                        "connect",
+                        id,
+                        StepStatus::Failed,
+                        t,
+                        format!("{addr}: no answer in time"),
+                    );
                 }
             }
             if Instant::now() >= self.run_deadline {
@@ -270,29 +350,77 @@ impl Ladder<'_> {
         let t = self.begin("banner");
         let full = self.deadline();
         let sniff = mode != TlsMode::Implicit && purpose == Purpose::Requested;
-        let first_wait = if sniff { (Instant::now() + self.opts.sniff_after).min(full) } else { full };
+        let first_wait = if sniff {
+            (Instant::now() + self.opts.sniff_after).min(full)
+        } else {
+            full
+        };
         let mut banner = conn.read_reply(first_wait).await;
         if sniff && matches!(&banner, Err(e) if e.failure == ReadFailure::Timeout && !e.got_bytes) {
-            self.rec.note(id, false, format!("no greeting after {} ms: trying implicit TLS on a second connection", self.rec.now_ms() - t));
+            self.rec.note(
+                id,
+                false,
+                format!(
+                    "no greeting after {} ms: trying implicit TLS on a second connection",
+                    self.rec.now_ms() - t
+                ),
+            );
             let probe = Box::pin(self.session(TlsMode::Implicit, Purpose::ModeProbe)).await;
             // A server that sent a certificate speaks TLS here, even if the handshake then failed.
-            let tls_works = probe.tls.as_ref().is_some_and(|t| t.version.is_some() || !t.chain.is_empty());
+            let tls_works = probe
+                .tls
+                .as_ref()
+                .is_some_and(|t| t.version.is_some() || !t.chain.is_empty());
             self.sessions.push(probe);
             if tls_works {
-                ev.banner = Some(BannerEvidence { reply: None, failure: Some(ReadFailure::Timeout), first_byte_ms: None, ms: self.rec.now_ms() - t });
-                self.step("banner", id, StepStatus::Failed, t, "no greeting: this port expects TLS first");
-                ev.interrupted = Some(Interruption { step: "banner".into(), failure: ReadFailure::Timeout, detail: "no greeting; the port speaks implicit TLS".into() });
+                ev.banner = Some(BannerEvidence {
+                    reply: None,
+                    failure: Some(ReadFailure::Timeout),
+                    first_byte_ms: None,
+                    ms: self.rec.now_ms() - t,
+                });
+                self.step(
+                    "banner",
+                    id,
+                    StepStatus::Failed,
+                    t,
+                    "no greeting: this port expects TLS first",
+                );
+                ev.interrupted = Some(Interruption {
+                    step: "banner".into(),
+                    failure: ReadFailure::Timeout,
+                    detail: "no greeting; the port speaks implicit TLS".into(),
+                });
                 conn.close().await;
                 return ev;
             }
-            banner = if Instant::now() < full { conn.read_reply(full).await } else { banner };
+            banner = if Instant::now() < full {
+                conn.read_reply(full).await
+            } else {
+                banner
+            };
         }
         let banner_ms = self.rec.now_ms() - t;
         match banner {
             Ok(reply) => {
                 let ok = reply.code == 220;
-                ev.banner = Some(BannerEvidence { reply: Some(reply.clone()), failure: None, first_byte_ms: conn.first_byte_ms.map(|f| f.saturating_sub(t)), ms: banner_ms });
-                self.step("banner", id, if ok { StepStatus::Ok } else { StepStatus::Failed }, t, reply.one_line());
+                ev.banner = Some(BannerEvidence {
+                    reply: Some(reply.clone()),
+                    failure: None,
+                    first_byte_ms: conn.first_byte_ms.map(|f| f.saturating_sub(t)),
+                    ms: banner_ms,
+                });
+                self.step(
+                    "banner",
+                    id,
+                    if ok {
+                        StepStatus::Ok
+                    } else {
+                        StepStatus::Failed
+                    },
+                    t,
+                    reply.one_line(),
+                );
                 if !ok {
                     self.quit(&mut conn, &mut ev).await;
                     conn.close().await;
@@ -300,7 +428,12 @@ impl Ladder<'_> {
                 }
             }
             Err(e) => {
-                ev.banner = Some(BannerEvidence { reply: None, failure: Some(self.failure_kind(&e)), first_byte_ms: conn.first_byte_ms.map(|f| f.saturating_sub(t)), ms: banner_ms });
+                ev.banner = Some(BannerEvidence {
+                    reply: None,
+                    failure: Some(self.failure_kind(&e)),
+                    first_byte_ms: conn.first_byte_ms.map(|f| f.saturating_sub(t)),
+                    ms: banner_ms,
+                });
                 self.interrupt(&mut ev, "banner", &e, t);
                 conn.close().await;
                 return ev;
@@ -358,7 +491,13 @@ impl Ladder<'_> {
                 }
             } else if self.opts.tls == TlsMode::Starttls {
                 let t = self.begin("starttls");
-                self.step("starttls", id, StepStatus::Failed, t, "the server does not offer STARTTLS");
+                self.step(
+                    "starttls",
+                    id,
+                    StepStatus::Failed,
+                    t,
+                    "the server does not offer STARTTLS",
+                );
                 self.quit(&mut conn, &mut ev).await;
                 conn.close().await;
                 return ev;
@@ -366,7 +505,13 @@ impl Ladder<'_> {
                 // Auto: the port has no TLS to offer; go on in plaintext, without credentials.
                 ev.mode = TlsMode::None;
                 let t = self.begin("starttls");
-                self.step("starttls", id, StepStatus::Warning, t, "not offered: continuing without encryption (no credentials will be sent)");
+                self.step(
+                    "starttls",
+                    id,
+                    StepStatus::Warning,
+                    t,
+                    "not offered: continuing without encryption (no credentials will be sent)",
+                );
             }
         }
         ev.secured = conn.is_tls();
@@ -380,19 +525,32 @@ impl Ladder<'_> {
     }
 
     fn cert_acceptable(&mut self, ev: &SessionEvidence) -> bool {
-        let verified = ev.tls.as_ref().and_then(|t| t.verification.as_ref()).is_none_or(|v| v.verified);
+        let verified = ev
+            .tls
+            .as_ref()
+            .and_then(|t| t.verification.as_ref())
+            .is_none_or(|v| v.verified);
         verified || self.opts.insecure
     }
 
     fn failure_kind(&self, e: &ReadError) -> ReadFailure {
-        if e.failure == ReadFailure::Timeout && Instant::now() >= self.run_deadline { ReadFailure::Deadline } else { e.failure }
+        if e.failure == ReadFailure::Timeout && Instant::now() >= self.run_deadline {
+            ReadFailure::Deadline
+        } else {
+            e.failure
+        }
     }
 
     fn interrupt(&mut self, ev: &mut SessionEvidence, step: &str, e: &ReadError, t: u64) {
         let failure = self.failure_kind(e);
-        self.rec.note(ev.conn, false, format!("{step}: {}", e.detail));
+        self.rec
+            .note(ev.conn, false, format!("{step}: {}", e.detail));
         self.step(step, ev.conn, StepStatus::Failed, t, e.detail.clone());
-        ev.interrupted = Some(Interruption { step: step.to_string(), failure, detail: e.detail.clone() });
+        ev.interrupted = Some(Interruption {
+            step: step.to_string(),
+            failure,
+            detail: e.detail.clone(),
+        });
     }
 
     async fn handshake(&mut self, conn: Conn, ev: &mut SessionEvidence) -> Option<Conn> {
@@ -401,7 +559,11 @@ impl Ladder<'_> {
         let (config, captured) = match tls::client_config(&self.opts.trust) {
             Ok(c) => c,
             Err(e) => {
-                ev.tls = Some(TlsEvidence { failure: Some(TlsFailure::Other), detail: Some(e.clone()), ..Default::default() });
+                ev.tls = Some(TlsEvidence {
+                    failure: Some(TlsFailure::Other),
+                    detail: Some(e.clone()),
+                    ..Default::default()
+                });
                 self.step("tls", id, StepStatus::Failed, t, e);
                 return None;
             }
@@ -411,25 +573,53 @@ impl Ladder<'_> {
             Err(_) => match ServerName::try_from(self.opts.host.clone()) {
                 Ok(n) => (n, Some(self.opts.host.clone())),
                 Err(e) => {
-                    ev.tls = Some(TlsEvidence { failure: Some(TlsFailure::Other), detail: Some(e.to_string()), ..Default::default() });
-                    self.step("tls", id, StepStatus::Failed, t, format!("not a usable TLS name: {e}"));
+                    ev.tls = Some(TlsEvidence {
+                        failure: Some(TlsFailure::Other),
+                        detail: Some(e.to_string()),
+                        ..Default::default()
+                    });
+                    self.step(
+                        "tls",
+                        id,
+                        StepStatus::Failed,
+                        t,
+                        format!("not a usable TLS name: {e}"),
+                    );
                     return None;
                 }
             },
         };
         let seen = tap.start_tap();
-        rec.note(id, false, match &sni {
-            Some(s) => format!("TLS handshake, SNI {s}"),
-            None => format!("TLS handshake, no SNI (address {})", self.opts.host),
-        });
+        rec.note(
+            id,
+            false,
+            match &sni {
+                Some(s) => format!("TLS handshake, SNI {s}"),
+                None => format!("TLS handshake, no SNI (address {})", self.opts.host),
+            },
+        );
         let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
         let result = tokio::time::timeout_at(self.deadline(), connector.connect(name, tap)).await;
         let ms = self.rec.now_ms() - t;
         let run_start = now_unix() - (self.rec.now_ms() / 1000) as i64;
         let captured = captured.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let chain: Vec<CertificateInfo> = captured.chain.iter().filter_map(|c| tls::certificate_info(c, run_start)).collect();
-        let issuer_in_trust_store = captured.chain.first().and_then(|leaf| self.opts.trust.issuer_is_extra_anchor(leaf));
-        let mut evidence = TlsEvidence { sni: sni.clone(), chain, verification: captured.verification.clone(), issuer_in_trust_store, ms, ..Default::default() };
+        let chain: Vec<CertificateInfo> = captured
+            .chain
+            .iter()
+            .filter_map(|c| tls::certificate_info(c, run_start))
+            .collect();
+        let issuer_in_trust_store = captured
+            .chain
+            .first()
+            .and_then(|leaf| self.opts.trust.issuer_is_extra_anchor(leaf));
+        let mut evidence = TlsEvidence {
+            sni: sni.clone(),
+            chain,
+            verification: captured.verification.clone(),
+            issuer_in_trust_store,
+            ms,
+            ..Default::default()
+        };
         match result {
             Ok(Ok(mut stream)) => {
                 stream.get_mut().0.stop_tap();
@@ -439,13 +629,22 @@ impl Ladder<'_> {
                     rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2".to_string(),
                     other => format!("{other:?}"),
                 });
-                evidence.cipher = session.negotiated_cipher_suite().map(|c| format!("{:?}", c.suite()));
+                evidence.cipher = session
+                    .negotiated_cipher_suite()
+                    .map(|c| format!("{:?}", c.suite()));
                 let cert_text = match &evidence.verification {
                     Some(v) if v.verified => "certificate verified".to_string(),
-                    Some(v) => format!("certificate NOT trusted: {}", v.detail.clone().unwrap_or_default()),
+                    Some(v) => format!(
+                        "certificate NOT trusted: {}",
+                        v.detail.clone().unwrap_or_default()
+                    ),
                     None => "no certificate".to_string(),
                 };
-                let leaf = evidence.chain.first().map(|c| c.subject.clone()).unwrap_or_default();
+                let leaf = evidence
+                    .chain
+                    .first()
+                    .map(|c| c.subject.clone())
+                    .unwrap_or_default();
                 let summary = format!(
                     "{} {}, {leaf}, {cert_text}",
                     evidence.version.clone().unwrap_or_default(),
@@ -453,7 +652,17 @@ impl Ladder<'_> {
                 );
                 rec.note(id, true, format!("TLS established: {summary}"));
                 let verified = evidence.verification.as_ref().is_none_or(|v| v.verified);
-                self.step("tls", id, if verified { StepStatus::Ok } else { StepStatus::Failed }, t, summary);
+                self.step(
+                    "tls",
+                    id,
+                    if verified {
+                        StepStatus::Ok
+                    } else {
+                        StepStatus::Failed
+                    },
+                    t,
+                    summary,
+                );
                 ev.tls = Some(evidence);
                 ev.secured = true;
                 if !verified && !self.opts.insecure {
@@ -476,7 +685,11 @@ impl Ladder<'_> {
                     match inner {
                         Some(rustls::Error::AlertReceived(_)) => TlsFailure::Alert,
                         Some(rustls::Error::InvalidCertificate(_)) => TlsFailure::Certificate,
-                        _ if e.kind() == std::io::ErrorKind::UnexpectedEof || e.kind() == std::io::ErrorKind::ConnectionReset => TlsFailure::Closed,
+                        _ if e.kind() == std::io::ErrorKind::UnexpectedEof
+                            || e.kind() == std::io::ErrorKind::ConnectionReset =>
+                        {
+                            TlsFailure::Closed
+                        }
                         _ => TlsFailure::Other,
                     }
                 };
@@ -485,12 +698,22 @@ impl Ladder<'_> {
                         let line = line.strip_suffix(b"\r").unwrap_or(line);
                         rec.line(id, smtpdoctor_report::Direction::Received, false, line);
                     }
-                    evidence.plaintext_seen = Some(rec.scrub(&String::from_utf8_lossy(&plaintext)).trim_end().to_string());
+                    evidence.plaintext_seen = Some(
+                        rec.scrub(&String::from_utf8_lossy(&plaintext))
+                            .trim_end()
+                            .to_string(),
+                    );
                 }
                 rec.note(id, false, format!("TLS handshake failed: {e}"));
                 evidence.failure = Some(failure);
                 evidence.detail = Some(e.to_string());
-                self.step("tls", id, StepStatus::Failed, t, format!("handshake failed: {e}"));
+                self.step(
+                    "tls",
+                    id,
+                    StepStatus::Failed,
+                    t,
+                    format!("handshake failed: {e}"),
+                );
                 ev.tls = Some(evidence);
                 None
             }
@@ -498,7 +721,13 @@ impl Ladder<'_> {
                 rec.note(id, false, "TLS handshake: no answer in time");
                 evidence.failure = Some(TlsFailure::Timeout);
                 evidence.detail = Some("no TLS answer in time".into());
-                self.step("tls", id, StepStatus::Failed, t, "handshake: no answer in time");
+                self.step(
+                    "tls",
+                    id,
+                    StepStatus::Failed,
+                    t,
+                    "handshake: no answer in time",
+                );
                 ev.tls = Some(evidence);
                 None
             }
@@ -518,26 +747,63 @@ impl Ladder<'_> {
             match result {
                 Ok(reply) => {
                     let ok = reply.code == 250;
-                    let caps = if command == "EHLO" && ok { crate::wire::capabilities(&reply) } else { Vec::new() };
+                    let caps = if command == "EHLO" && ok {
+                        crate::wire::capabilities(&reply)
+                    } else {
+                        Vec::new()
+                    };
                     let summary = if ok {
                         let names: Vec<&str> = caps.iter().map(|c| c.keyword.as_str()).collect();
-                        format!("{} {}", reply.lines.first().cloned().unwrap_or_default(), if names.is_empty() { String::new() } else { format!("[{}]", names.join(" ")) })
+                        format!(
+                            "{} {}",
+                            reply.lines.first().cloned().unwrap_or_default(),
+                            if names.is_empty() {
+                                String::new()
+                            } else {
+                                format!("[{}]", names.join(" "))
+                            }
+                        )
                     } else {
                         reply.one_line()
                     };
-                    let evidence = EhloEvidence { command: command.into(), reply: reply.clone(), capabilities: caps, tls: conn.is_tls() };
+                    let evidence = EhloEvidence {
+                        command: command.into(),
+                        reply: reply.clone(),
+                        capabilities: caps,
+                        tls: conn.is_tls(),
+                    };
                     if ok {
-                        self.step(if conn.is_tls() { "ehlo_tls" } else { "ehlo" }, conn.id, StepStatus::Ok, t, summary);
+                        self.step(
+                            if conn.is_tls() { "ehlo_tls" } else { "ehlo" },
+                            conn.id,
+                            StepStatus::Ok,
+                            t,
+                            summary,
+                        );
                         return Some(evidence);
                     }
-                    self.step(if conn.is_tls() { "ehlo_tls" } else { "ehlo" }, conn.id, StepStatus::Failed, t, summary);
+                    self.step(
+                        if conn.is_tls() { "ehlo_tls" } else { "ehlo" },
+                        conn.id,
+                        StepStatus::Failed,
+                        t,
+                        summary,
+                    );
                     // Only a server that does not know EHLO gets HELO.
                     if command == "HELO" || !matches!(reply.code, 500 | 502) {
-                        if conn.is_tls() { ev.ehlo_tls = Some(evidence) } else { ev.ehlo = Some(evidence) }
+                        if conn.is_tls() {
+                            ev.ehlo_tls = Some(evidence)
+                        } else {
+                            ev.ehlo = Some(evidence)
+                        }
                         self.quit(conn, ev).await;
                         return None;
                     }
-                    if conn.is_tls() { ev.ehlo_tls = Some(evidence) } else { ev.ehlo = Some(evidence) }
+                    if conn.is_tls() {
+                        ev.ehlo_tls = Some(evidence)
+                    } else {
+                        ev.ehlo = Some(evidence)
+                    }
                 }
                 Err(e) => {
                     self.interrupt(ev, if conn.is_tls() { "ehlo_tls" } else { "ehlo" }, &e, t);
@@ -550,38 +816,86 @@ impl Ladder<'_> {
 
     /// Returns false when the session cannot go on.
     async fn authenticate(&mut self, conn: &mut Conn, ev: &mut SessionEvidence) -> bool {
-        let offered = ev.last_ehlo().map(|e| e.auth_mechanisms()).unwrap_or_default();
+        let offered = ev
+            .last_ehlo()
+            .map(|e| e.auth_mechanisms())
+            .unwrap_or_default();
         let Some(credential) = self.opts.credential.clone() else {
             if !offered.is_empty() {
-                ev.auth = Some(AuthEvidence { offered, mechanism: None, reply: None, skipped: Some("no_credentials".into()) });
+                ev.auth = Some(AuthEvidence {
+                    offered,
+                    mechanism: None,
+                    reply: None,
+                    skipped: Some("no_credentials".into()),
+                });
             }
             return true;
         };
         let user = self.opts.user.clone().unwrap_or_default();
-        let skip = |why: &str, offered: Vec<String>| AuthEvidence { offered, mechanism: None, reply: None, skipped: Some(why.into()) };
+        let skip = |why: &str, offered: Vec<String>| AuthEvidence {
+            offered,
+            mechanism: None,
+            reply: None,
+            skipped: Some(why.into()),
+        };
         let t = self.begin("auth");
         if !conn.is_tls() && !self.opts.insecure {
             ev.auth = Some(skip("no_tls", offered));
-            self.step("auth", conn.id, StepStatus::Skipped, t, "credentials withheld: the session is not encrypted");
+            self.step(
+                "auth",
+                conn.id,
+                StepStatus::Skipped,
+                t,
+                "credentials withheld: the session is not encrypted",
+            );
             return true;
         }
         if self.auth_attempted {
             ev.auth = Some(skip("already_attempted", offered));
-            self.step("auth", conn.id, StepStatus::Skipped, t, "one login attempt per host per run: already made");
+            self.step(
+                "auth",
+                conn.id,
+                StepStatus::Skipped,
+                t,
+                "one login attempt per host per run: already made",
+            );
             return true;
         }
         if offered.is_empty() {
             ev.auth = Some(skip("not_offered", offered));
-            self.step("auth", conn.id, StepStatus::Failed, t, "the server offers no AUTH here");
+            self.step(
+                "auth",
+                conn.id,
+                StepStatus::Failed,
+                t,
+                "the server offers no AUTH here",
+            );
             return true;
         }
         let mechanism = match &self.opts.auth_mechanism {
-            Some(forced) => offered.iter().find(|m| m.eq_ignore_ascii_case(forced)).cloned(),
-            None => credential.mechanisms().iter().find(|m| offered.iter().any(|o| o == *m)).map(|m| m.to_string()),
+            Some(forced) => offered
+                .iter()
+                .find(|m| m.eq_ignore_ascii_case(forced))
+                .cloned(),
+            None => credential
+                .mechanisms()
+                .iter()
+                .find(|m| offered.iter().any(|o| o == *m))
+                .map(|m| m.to_string()),
         };
         let Some(mechanism) = mechanism else {
-            let why = if self.opts.auth_mechanism.is_some() { "forced_not_offered" } else { "no_common_mechanism" };
-            self.step("auth", conn.id, StepStatus::Failed, t, format!("no usable mechanism among {}", offered.join(" ")));
+            let why = if self.opts.auth_mechanism.is_some() {
+                "forced_not_offered"
+            } else {
+                "no_common_mechanism"
+            };
+            self.step(
+                "auth",
+                conn.id,
+                StepStatus::Failed,
+                t,
+                format!("no usable mechanism among {}", offered.join(" ")),
+            );
             ev.auth = Some(skip(why, offered));
             return true;
         };
@@ -591,12 +905,32 @@ impl Ladder<'_> {
             Ok(reply) => {
                 let ok = reply.code == 235;
                 ev.authenticated = ok;
-                self.step("auth", conn.id, if ok { StepStatus::Ok } else { StepStatus::Failed }, t, format!("{mechanism}: {}", reply.one_line()));
-                ev.auth = Some(AuthEvidence { offered, mechanism: Some(mechanism), reply: Some(reply), skipped: None });
+                self.step(
+                    "auth",
+                    conn.id,
+                    if ok {
+                        StepStatus::Ok
+                    } else {
+                        StepStatus::Failed
+                    },
+                    t,
+                    format!("{mechanism}: {}", reply.one_line()),
+                );
+                ev.auth = Some(AuthEvidence {
+                    offered,
+                    mechanism: Some(mechanism),
+                    reply: Some(reply),
+                    skipped: None,
+                });
                 true
             }
             Err(e) => {
-                ev.auth = Some(AuthEvidence { offered, mechanism: Some(mechanism), reply: None, skipped: None });
+                ev.auth = Some(AuthEvidence {
+                    offered,
+                    mechanism: Some(mechanism),
+                    reply: None,
+                    skipped: None,
+                });
                 self.interrupt(ev, "auth", &e, t);
                 false
             }
@@ -604,14 +938,25 @@ impl Ladder<'_> {
     }
 
     /// One SASL exchange; the returned reply is the final one (235, 535, ...).
-    async fn sasl(&mut self, conn: &mut Conn, mechanism: &str, user: &str, credential: &Credential) -> Result<Reply, ReadError> {
+    async fn sasl(
+        &mut self,
+        conn: &mut Conn,
+        mechanism: &str,
+        user: &str,
+        credential: &Credential,
+    ) -> Result<Reply, ReadError> {
         let secret = credential.secret();
         let rec = self.rec.clone();
         match mechanism {
             "PLAIN" => {
                 let payload = auth::plain(user, secret);
                 rec.add_derived_secret(payload.to_string());
-                conn.send_secret("AUTH PLAIN [redacted]", format!("AUTH PLAIN {}", payload.as_str()).as_bytes(), self.deadline()).await?;
+                conn.send_secret(
+                    "AUTH PLAIN [redacted]",
+                    format!("AUTH PLAIN {}", payload.as_str()).as_bytes(),
+                    self.deadline(),
+                )
+                .await?;
                 conn.read_reply(self.deadline()).await
             }
             "XOAUTH2" | "OAUTHBEARER" => {
@@ -621,7 +966,12 @@ impl Ladder<'_> {
                     auth::oauthbearer(user, &self.opts.host, self.opts.port, secret)
                 };
                 rec.add_derived_secret(payload.to_string());
-                conn.send_secret(&format!("AUTH {mechanism} [redacted]"), format!("AUTH {mechanism} {}", payload.as_str()).as_bytes(), self.deadline()).await?;
+                conn.send_secret(
+                    &format!("AUTH {mechanism} [redacted]"),
+                    format!("AUTH {mechanism} {}", payload.as_str()).as_bytes(),
+                    self.deadline(),
+                )
+                .await?;
                 let reply = conn.read_reply(self.deadline()).await?;
                 if reply.code == 334 {
                     // The server sent an error document; an empty answer (or ^A) ends the exchange.
@@ -645,7 +995,8 @@ impl Ladder<'_> {
                 }
                 let pass_b64 = auth::b64(secret.expose().as_bytes());
                 rec.add_derived_secret(pass_b64.to_string());
-                conn.send_secret("[redacted]", pass_b64.as_bytes(), self.deadline()).await?;
+                conn.send_secret("[redacted]", pass_b64.as_bytes(), self.deadline())
+                    .await?;
                 conn.read_reply(self.deadline()).await
             }
             "CRAM-MD5" => {
@@ -661,15 +1012,23 @@ impl Ladder<'_> {
                 };
                 rec.add_derived_secret(answer.to_string());
                 rec.add_derived_secret(digest.to_string());
-                conn.send_secret("[redacted]", answer.as_bytes(), self.deadline()).await?;
+                conn.send_secret("[redacted]", answer.as_bytes(), self.deadline())
+                    .await?;
                 conn.read_reply(self.deadline()).await
             }
-            other => Ok(Reply { code: 504, enhanced: None, lines: vec![format!("smtpdoctor does not speak {other}")] }),
+            other => Ok(Reply {
+                code: 504,
+                enhanced: None,
+                lines: vec![format!("smtpdoctor does not speak {other}")],
+            }),
         }
     }
 
     async fn envelope(&mut self, conn: &mut Conn, ev: &mut SessionEvidence) {
-        let auth_failed = ev.auth.as_ref().is_some_and(|a| a.reply.as_ref().is_some_and(|r| r.code != 235));
+        let auth_failed = ev
+            .auth
+            .as_ref()
+            .is_some_and(|a| a.reply.as_ref().is_some_and(|r| r.code != 235));
         let Some(from) = self.opts.from.clone().filter(|_| !auth_failed) else {
             self.quit(conn, ev).await;
             return;
@@ -678,12 +1037,24 @@ impl Ladder<'_> {
         let pipelining = ehlo.as_ref().is_some_and(|e| e.has("PIPELINING"));
         let send = self.opts.send && !self.opts.to.is_empty();
         let message_id = crate::message::message_id(&from);
-        let body = send.then(|| crate::message::build(&from, &self.opts.to, &message_id, self.helo.as_deref().unwrap_or("")));
+        let body = send.then(|| {
+            crate::message::build(
+                &from,
+                &self.opts.to,
+                &message_id,
+                self.helo.as_deref().unwrap_or(""),
+            )
+        });
         let mut mail = format!("MAIL FROM:<{from}>");
         if let (Some(body), true) = (&body, ehlo.as_ref().is_some_and(|e| e.has("SIZE"))) {
             mail.push_str(&format!(" SIZE={}", body.len()));
         }
-        let rcpts: Vec<String> = self.opts.to.iter().map(|t| format!("RCPT TO:<{t}>")).collect();
+        let rcpts: Vec<String> = self
+            .opts
+            .to
+            .iter()
+            .map(|t| format!("RCPT TO:<{t}>"))
+            .collect();
         let last = if send { "DATA" } else { "QUIT" };
         let t = self.begin("mail");
         let id = conn.id;
@@ -705,7 +1076,13 @@ impl Ladder<'_> {
             for to in &self.opts.to {
                 match conn.read_reply(self.deadline()).await {
                     Ok(r) => {
-                        self.step("rcpt", id, status_of(&r), t, format!("{to}: {}", r.one_line()));
+                        self.step(
+                            "rcpt",
+                            id,
+                            status_of(&r),
+                            t,
+                            format!("{to}: {}", r.one_line()),
+                        );
                         ev.rcpt.push((to.clone(), r));
                     }
                     Err(e) => return self.interrupt(ev, "rcpt", &e, t),
@@ -751,14 +1128,21 @@ impl Ladder<'_> {
                             }
                         } else {
                             let to = self.opts.to[i - 1].clone();
-                            self.step("rcpt", id, status_of(&r), t, format!("{to}: {}", r.one_line()));
+                            self.step(
+                                "rcpt",
+                                id,
+                                status_of(&r),
+                                t,
+                                format!("{to}: {}", r.one_line()),
+                            );
                             ev.rcpt.push((to, r));
                         }
                     }
                     Err(e) => return self.interrupt(ev, name, &e, t),
                 }
             }
-            let accepted = ev.mail.as_ref().is_some_and(Reply::is_positive) && ev.rcpt.iter().any(|(_, r)| r.is_positive());
+            let accepted = ev.mail.as_ref().is_some_and(Reply::is_positive)
+                && ev.rcpt.iter().any(|(_, r)| r.is_positive());
             if send && accepted {
                 let t = self.begin("data");
                 let result = async {
@@ -815,7 +1199,8 @@ impl Ladder<'_> {
     async fn quit(&mut self, conn: &mut Conn, ev: &mut SessionEvidence) {
         let t = self.begin("quit");
         // QUIT is a courtesy: give it a short bound of its own.
-        let deadline = (Instant::now() + self.opts.timeout.min(Duration::from_secs(3))).min(self.run_deadline);
+        let deadline =
+            (Instant::now() + self.opts.timeout.min(Duration::from_secs(3))).min(self.run_deadline);
         let result = async {
             conn.send(&["QUIT"], deadline).await?;
             conn.read_reply(deadline).await
@@ -832,21 +1217,32 @@ impl Ladder<'_> {
 }
 
 fn status_of(reply: &Reply) -> StepStatus {
-    if reply.is_positive() { StepStatus::Ok } else { StepStatus::Failed }
+    if reply.is_positive() {
+        StepStatus::Ok
+    } else {
+        StepStatus::Failed
+    }
 }
 
 fn looks_like_smtp(bytes: &[u8]) -> bool {
-    bytes.len() >= 4 && bytes[..3].iter().all(u8::is_ascii_digit) && matches!(bytes[3], b' ' | b'-' | b'\r' | b'\n')
+    bytes.len() >= 4
+        && bytes[..3].iter().all(u8::is_ascii_digit)
+        && matches!(bytes[3], b' ' | b'-' | b'\r' | b'\n')
 }
 
 fn now_unix() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 fn describe_resolve(r: &ResolveEvidence) -> String {
     match (&r.failure, r.addresses.is_empty()) {
         (Some(f), _) => format!("{:?}: {}", f, r.detail.clone().unwrap_or_default()),
-        (None, true) if !r.filtered.is_empty() => format!("only {} (excluded by -4/-6)", r.filtered.join(", ")),
+        (None, true) if !r.filtered.is_empty() => {
+            format!("only {} (excluded by -4/-6)", r.filtered.join(", "))
+        }
         (None, true) => "no address".into(),
         (None, false) => format!("{} ({})", r.addresses.join(", "), r.source),
     }
@@ -860,7 +1256,11 @@ pub fn default_helo(local: Option<SocketAddr>) -> String {
         .unwrap_or_default();
     let name = name.trim();
     let lower = name.to_ascii_lowercase();
-    if name.contains('.') && !lower.starts_with("localhost") && !lower.ends_with(".localdomain") && !lower.ends_with(".local") {
+    if name.contains('.')
+        && !lower.starts_with("localhost")
+        && !lower.ends_with(".localdomain")
+        && !lower.ends_with(".local")
+    {
         return name.to_string();
     }
     match local.map(|l| l.ip()) {

@@ -4,17 +4,30 @@
 pub fn message_id(from: &str) -> String {
     let mut random = [0u8; 12];
     if getrandom::fill(&mut random).is_err() {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
         random[..12].copy_from_slice(&nanos.to_le_bytes()[..12]);
     }
-    let domain = from.rsplit_once('@').map(|(_, d)| d).filter(|d| !d.is_empty()).unwrap_or("smtpdoctor.invalid");
-    format!("<smtpdoctor.{}@{}>", crate::tls::hex(&random), domain.trim_end_matches('>'))
+    let domain = from
+        .rsplit_once('@')
+        .map(|(_, d)| d)
+        .filter(|d| !d.is_empty())
+        .unwrap_or("smtpdoctor.invalid");
+    format!(
+        "<smtpdoctor.{}@{}>",
+        crate::tls::hex(&random),
+        domain.trim_end_matches('>')
+    )
 }
 
 /// The whole message, CRLF line ends, dot-stuffed, ending with the final `.` line.
 pub fn build(from: &str, to: &[String], message_id: &str, helo: &str) -> Vec<u8> {
     let now = time::OffsetDateTime::now_utc();
-    let date = now.format(&time::format_description::well_known::Rfc2822).unwrap_or_default();
+    let date = now
+        .format(&time::format_description::well_known::Rfc2822)
+        .unwrap_or_default();
     let text = format!(
         "Date: {date}\r\n\
          From: <{from}>\r\n\
@@ -29,7 +42,11 @@ pub fn build(from: &str, to: &[String], message_id: &str, helo: &str) -> Vec<u8>
          This is a test message sent by smtpdoctor to check that mail can be sent\r\n\
          from {from} through this server (client name {helo}).\r\n\
          It needs no reply.\r\n",
-        to = to.iter().map(|t| format!("<{t}>")).collect::<Vec<_>>().join(", "),
+        to = to
+            .iter()
+            .map(|t| format!("<{t}>"))
+            .collect::<Vec<_>>()
+            .join(", "),
         version = env!("CARGO_PKG_VERSION"),
     );
     let mut out = Vec::with_capacity(text.len() + 8);
@@ -51,7 +68,13 @@ mod tests {
     fn well_formed() {
         let id = message_id("me@example.org");
         assert!(id.starts_with("<smtpdoctor.") && id.ends_with("@example.org>"));
-        let msg = String::from_utf8(build("me@example.org", &["you@example.net".into()], &id, "client.example")).unwrap();
+        let msg = String::from_utf8(build(
+            "me@example.org",
+            &["you@example.net".into()],
+            &id,
+            "client.example",
+        ))
+        .unwrap();
         assert!(msg.contains("\r\nMessage-ID: <smtpdoctor."));
         assert!(msg.starts_with("Date: "));
         assert!(msg.ends_with("\r\n.\r\n"));

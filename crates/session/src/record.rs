@@ -27,7 +27,13 @@ struct Inner {
 impl Recorder {
     /// Starts the clock.
     pub fn new(redactor: Redactor) -> Self {
-        Recorder { start: Instant::now(), inner: Mutex::new(Inner { redactor, ..Default::default() }) }
+        Recorder {
+            start: Instant::now(),
+            inner: Mutex::new(Inner {
+                redactor,
+                ..Default::default()
+            }),
+        }
     }
 
     /// When the run started.
@@ -60,8 +66,10 @@ impl Recorder {
             Ok(text) => (text.to_string(), None),
             Err(_) => (
                 String::from_utf8_lossy(bytes).into_owned(),
-                (!inner.redactor.occurs_in(bytes))
-                    .then(|| base64::engine::general_purpose::STANDARD.encode(&bytes[..bytes.len().min(MAX_RECORDED)])),
+                (!inner.redactor.occurs_in(bytes)).then(|| {
+                    base64::engine::general_purpose::STANDARD
+                        .encode(&bytes[..bytes.len().min(MAX_RECORDED)])
+                }),
             ),
         };
         let (mut text, redacted) = inner.redactor.scrub(&text);
@@ -74,8 +82,19 @@ impl Recorder {
             text.truncate(cut);
             text.push_str(&format!(" … [{total} bytes in all]"));
         }
-        log::trace!("conn {conn} {dir:?}{} {text}", if tls { " tls" } else { "" });
-        inner.transcript.entries.push(Entry { t_ms, conn, dir, tls, text, bytes_b64, redacted });
+        log::trace!(
+            "conn {conn} {dir:?}{} {text}",
+            if tls { " tls" } else { "" }
+        );
+        inner.transcript.entries.push(Entry {
+            t_ms,
+            conn,
+            dir,
+            tls,
+            text,
+            bytes_b64,
+            redacted,
+        });
     }
 
     /// Records a line the caller has already redacted (an AUTH command), marked as redacted.

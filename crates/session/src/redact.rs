@@ -116,7 +116,11 @@ pub fn base64_cores(secret: &[u8]) -> Vec<String> {
             let first = (8 * offset).div_ceil(6);
             let end_bits = 8 * (offset + secret.len());
             let last = end_bits / 6; // exclusive: char i is inside when 6i + 6 <= end_bits
-            if last > first { encoded[first..last].to_string() } else { String::new() }
+            if last > first {
+                encoded[first..last].to_string()
+            } else {
+                String::new()
+            }
         })
         .collect()
 }

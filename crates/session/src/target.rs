@@ -19,7 +19,10 @@ pub enum Family {
 }
 
 fn parse_addr(text: &str) -> Option<IpAddr> {
-    let text = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')).unwrap_or(text);
+    let text = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(text);
     text.parse().ok()
 }
 
@@ -31,16 +34,21 @@ pub fn parse_host_port(text: &str) -> Result<(String, Option<u16>), String> {
     }
     if let Some(rest) = text.strip_prefix('[') {
         let (host, after) = rest.split_once(']').ok_or_else(|| bad("missing ']'"))?;
-        host.parse::<std::net::Ipv6Addr>().map_err(|_| bad("not an IPv6 address in brackets"))?;
+        host.parse::<std::net::Ipv6Addr>()
+            .map_err(|_| bad("not an IPv6 address in brackets"))?;
         let port = match after {
             "" => None,
-            p => Some(parse_port(p.strip_prefix(':').ok_or_else(|| bad("junk after ']'"))?).map_err(|e| bad(&e))?),
+            p => Some(
+                parse_port(p.strip_prefix(':').ok_or_else(|| bad("junk after ']'"))?)
+                    .map_err(|e| bad(&e))?,
+            ),
         };
         return Ok((host.to_string(), port));
     }
     if text.matches(':').count() > 1 {
         // A bare IPv6 literal has no room for a port.
-        text.parse::<std::net::Ipv6Addr>().map_err(|_| bad("use [IPv6]:PORT"))?;
+        text.parse::<std::net::Ipv6Addr>()
+            .map_err(|_| bad("use [IPv6]:PORT"))?;
         return Ok((text.to_string(), None));
     }
     let (host, port) = match text.split_once(':') {
@@ -71,7 +79,10 @@ fn validate_host(host: &str) -> Result<(), String> {
         if label.is_empty() || label.len() > 63 {
             return Err(format!("'{label}' is not a valid DNS label"));
         }
-        if !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
             return Err(format!("'{label}' has characters a host name cannot have"));
         }
     }
@@ -92,7 +103,11 @@ pub struct ResolveOverride {
 impl FromStr for ResolveOverride {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, String> {
-        let bad = || format!("--resolve '{text}': expected HOST[:PORT]:ADDR, e.g. mail.example.com:587:192.0.2.7");
+        let bad = || {
+            format!(
+                "--resolve '{text}': expected HOST[:PORT]:ADDR, e.g. mail.example.com:587:192.0.2.7"
+            )
+        };
         let (host, rest) = text.split_once(':').ok_or_else(bad)?;
         if host.is_empty() {
             return Err(bad());
@@ -100,10 +115,18 @@ impl FromStr for ResolveOverride {
         if let Some((port, addr)) = rest.split_once(':')
             && let (Ok(port), Some(addr)) = (parse_port(port), parse_addr(addr))
         {
-            return Ok(ResolveOverride { host: host.to_ascii_lowercase(), port: Some(port), addr });
+            return Ok(ResolveOverride {
+                host: host.to_ascii_lowercase(),
+                port: Some(port),
+                addr,
+            });
         }
         let addr = parse_addr(rest).ok_or_else(bad)?;
-        Ok(ResolveOverride { host: host.to_ascii_lowercase(), port: None, addr })
+        Ok(ResolveOverride {
+            host: host.to_ascii_lowercase(),
+            port: None,
+            addr,
+        })
     }
 }
 
@@ -124,12 +147,22 @@ pub struct ConnectTo {
 impl FromStr for ConnectTo {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, String> {
-        let bad = |why: &str| format!("--connect-to '{text}': {why}; expected HOST1:PORT1:HOST2:PORT2");
+        let bad =
+            |why: &str| format!("--connect-to '{text}': {why}; expected HOST1:PORT1:HOST2:PORT2");
         let (host, rest) = text.split_once(':').ok_or_else(|| bad("too few fields"))?;
         let (port, rest) = rest.split_once(':').ok_or_else(|| bad("too few fields"))?;
         let (to_host, to_port) = rest.rsplit_once(':').ok_or_else(|| bad("too few fields"))?;
-        let opt_port = |p: &str| if p.is_empty() { Ok(None) } else { parse_port(p).map(Some).map_err(|e| bad(&e)) };
-        let to_host = to_host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(to_host);
+        let opt_port = |p: &str| {
+            if p.is_empty() {
+                Ok(None)
+            } else {
+                parse_port(p).map(Some).map_err(|e| bad(&e))
+            }
+        };
+        let to_host = to_host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(to_host);
         Ok(ConnectTo {
             host: (!host.is_empty()).then(|| host.to_ascii_lowercase()),
             port: opt_port(port)?,
@@ -153,15 +186,22 @@ pub struct Resolution {
 }
 
 /// The addresses to try, and the evidence of how they were found.
-pub async fn resolve(host: &str, port: u16, how: &Resolution, timeout: Duration) -> (ResolveEvidence, Vec<SocketAddr>) {
+pub async fn resolve(
+    host: &str,
+    port: u16,
+    how: &Resolution,
+    timeout: Duration,
+) -> (ResolveEvidence, Vec<SocketAddr>) {
     let started = Instant::now();
     let lower = host.to_ascii_lowercase();
     let mut target_host = host.to_string();
     let mut target_port = port;
     let mut source = "dns";
-    if let Some(rule) = how.connect_to.iter().find(|r| {
-        r.host.as_deref().is_none_or(|h| h == lower) && r.port.is_none_or(|p| p == port)
-    }) {
+    if let Some(rule) = how
+        .connect_to
+        .iter()
+        .find(|r| r.host.as_deref().is_none_or(|h| h == lower) && r.port.is_none_or(|p| p == port))
+    {
         if let Some(h) = &rule.to_host {
             target_host = h.clone();
         }
@@ -181,21 +221,26 @@ pub async fn resolve(host: &str, port: u16, how: &Resolution, timeout: Duration)
         detail: None,
         ms: 0,
     };
-    let found: Result<Vec<IpAddr>, (DnsFailure, String)> = if let Some(addr) = parse_addr(&target_host) {
-        evidence.source = if source == "dns" { "literal".into() } else { source.into() };
-        evidence.server = None;
-        Ok(vec![addr])
-    } else if let Some(rule) = how
-        .overrides
-        .iter()
-        .find(|r| r.host == target_lower && r.port.is_none_or(|p| p == target_port))
-    {
-        evidence.source = "--resolve".into();
-        evidence.server = None;
-        Ok(vec![rule.addr])
-    } else {
-        lookup(&target_host, how.dns, timeout).await
-    };
+    let found: Result<Vec<IpAddr>, (DnsFailure, String)> =
+        if let Some(addr) = parse_addr(&target_host) {
+            evidence.source = if source == "dns" {
+                "literal".into()
+            } else {
+                source.into()
+            };
+            evidence.server = None;
+            Ok(vec![addr])
+        } else if let Some(rule) = how
+            .overrides
+            .iter()
+            .find(|r| r.host == target_lower && r.port.is_none_or(|p| p == target_port))
+        {
+            evidence.source = "--resolve".into();
+            evidence.server = None;
+            Ok(vec![rule.addr])
+        } else {
+            lookup(&target_host, how.dns, timeout).await
+        };
     let addrs = match found {
         Ok(addrs) => addrs,
         Err((failure, detail)) => {
@@ -230,24 +275,41 @@ pub fn resolver(dns: Option<SocketAddr>, timeout: Duration) -> Result<TokioResol
             for c in &mut ns.connections {
                 c.port = server.port();
             }
-            TokioResolver::builder_with_config(ResolverConfig::from_name_servers(vec![ns]), TokioRuntimeProvider::default())
+            TokioResolver::builder_with_config(
+                ResolverConfig::from_name_servers(vec![ns]),
+                TokioRuntimeProvider::default(),
+            )
         }
-        None => TokioResolver::builder_tokio().map_err(|e| format!("cannot read the system's DNS configuration: {e}"))?,
+        None => TokioResolver::builder_tokio()
+            .map_err(|e| format!("cannot read the system's DNS configuration: {e}"))?,
     };
     let opts: &mut ResolverOpts = builder.options_mut();
     opts.timeout = timeout;
     opts.attempts = 1;
-    builder.build().map_err(|e| format!("cannot set up DNS: {e}"))
+    builder
+        .build()
+        .map_err(|e| format!("cannot set up DNS: {e}"))
 }
 
-async fn lookup(host: &str, dns: Option<SocketAddr>, timeout: Duration) -> Result<Vec<IpAddr>, (DnsFailure, String)> {
+async fn lookup(
+    host: &str,
+    dns: Option<SocketAddr>,
+    timeout: Duration,
+) -> Result<Vec<IpAddr>, (DnsFailure, String)> {
     if let Err(e) = validate_host(host) {
         return Err((DnsFailure::InvalidName, e));
     }
     let resolver = resolver(dns, timeout).map_err(|e| (DnsFailure::Other, e))?;
-    let fqdn = if host.ends_with('.') { host.to_string() } else { format!("{host}.") };
+    let fqdn = if host.ends_with('.') {
+        host.to_string()
+    } else {
+        format!("{host}.")
+    };
     // Both families, so that a broken family is seen rather than hidden by the other.
-    let (v4, v6) = tokio::join!(resolver.ipv4_lookup(fqdn.as_str()), resolver.ipv6_lookup(fqdn.as_str()));
+    let (v4, v6) = tokio::join!(
+        resolver.ipv4_lookup(fqdn.as_str()),
+        resolver.ipv6_lookup(fqdn.as_str())
+    );
     let mut addrs: Vec<IpAddr> = Vec::new();
     let mut errors = Vec::new();
     match v4 {
@@ -268,7 +330,10 @@ async fn lookup(host: &str, dns: Option<SocketAddr>, timeout: Duration) -> Resul
         return Ok(addrs);
     }
     let Some(error) = errors.first() else {
-        return Err((DnsFailure::NoData, format!("{host} has no A or AAAA record")));
+        return Err((
+            DnsFailure::NoData,
+            format!("{host} has no A or AAAA record"),
+        ));
     };
     let failure = if errors.iter().any(|e| e.is_nx_domain()) {
         DnsFailure::NxDomain
@@ -276,7 +341,9 @@ async fn lookup(host: &str, dns: Option<SocketAddr>, timeout: Duration) -> Resul
         DnsFailure::NoData
     } else if error.to_string().contains("timed out") || error.to_string().contains("timeout") {
         DnsFailure::Timeout
-    } else if error.to_string().to_ascii_lowercase().contains("servfail") || error.to_string().contains("Refused") {
+    } else if error.to_string().to_ascii_lowercase().contains("servfail")
+        || error.to_string().contains("Refused")
+    {
         DnsFailure::ServerFailure
     } else {
         DnsFailure::Other
@@ -290,9 +357,18 @@ mod tests {
 
     #[test]
     fn host_port_forms() {
-        assert_eq!(parse_host_port("mail.test:587").unwrap(), ("mail.test".into(), Some(587)));
-        assert_eq!(parse_host_port("mail.test").unwrap(), ("mail.test".into(), None));
-        assert_eq!(parse_host_port("[::1]:25").unwrap(), ("::1".into(), Some(25)));
+        assert_eq!(
+            parse_host_port("mail.test:587").unwrap(),
+            ("mail.test".into(), Some(587))
+        );
+        assert_eq!(
+            parse_host_port("mail.test").unwrap(),
+            ("mail.test".into(), None)
+        );
+        assert_eq!(
+            parse_host_port("[::1]:25").unwrap(),
+            ("::1".into(), Some(25))
+        );
         assert_eq!(parse_host_port("::1").unwrap(), ("::1".into(), None));
         assert!(parse_host_port("mail.test:0").is_err());
         assert!(parse_host_port("mail.test:99999").is_err());
@@ -319,7 +395,10 @@ mod tests {
         let c: ConnectTo = "mx.example:25:127.0.0.1:2525".parse().unwrap();
         assert_eq!(c.to_port, Some(2525));
         let c: ConnectTo = "::[::1]:".parse().unwrap();
-        assert_eq!((c.host, c.port, c.to_host.as_deref(), c.to_port), (None, None, Some("::1"), None));
+        assert_eq!(
+            (c.host, c.port, c.to_host.as_deref(), c.to_port),
+            (None, None, Some("::1"), None)
+        );
         assert!("a:b".parse::<ConnectTo>().is_err());
     }
 }

@@ -46,21 +46,34 @@ impl Trust {
             let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
                 .map_err(|e| format!("--ca-file {}: {e}", path.display()))?
                 .collect::<Result<_, _>>()
-                .map_err(|e| format!("--ca-file {}: not a PEM certificate file: {e}", path.display()))?;
+                .map_err(|e| {
+                    format!(
+                        "--ca-file {}: not a PEM certificate file: {e}",
+                        path.display()
+                    )
+                })?;
             if certs.is_empty() {
-                return Err(format!("--ca-file {}: no certificate in it", path.display()));
+                return Err(format!(
+                    "--ca-file {}: no certificate in it",
+                    path.display()
+                ));
             }
             for cert in certs {
                 if let Ok((_, parsed)) = X509Certificate::from_der(&cert) {
                     extra_subjects.push(parsed.subject().as_raw().to_vec());
                 }
-                roots
-                    .add(cert)
-                    .map_err(|e| format!("--ca-file {}: unusable certificate: {e}", path.display()))?;
+                roots.add(cert).map_err(|e| {
+                    format!("--ca-file {}: unusable certificate: {e}", path.display())
+                })?;
             }
             sources.push("--ca-file".to_string());
         }
-        Ok(Trust { roots: Arc::new(roots), sources, extra_subjects, platform_missing })
+        Ok(Trust {
+            roots: Arc::new(roots),
+            sources,
+            extra_subjects,
+            platform_missing,
+        })
     }
 
     /// Whether a leaf's issuer is one of the `--ca-file` anchors (None without `--ca-file`).
@@ -69,7 +82,11 @@ impl Trust {
             return None;
         }
         let (_, parsed) = X509Certificate::from_der(leaf).ok()?;
-        Some(self.extra_subjects.iter().any(|s| s == parsed.issuer().as_raw()))
+        Some(
+            self.extra_subjects
+                .iter()
+                .any(|s| s == parsed.issuer().as_raw()),
+        )
     }
 }
 
@@ -99,7 +116,13 @@ impl ServerCertVerifier for CapturingVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let result = self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now);
+        let result = self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        );
         let (problem, detail) = match &result {
             Ok(_) => (None, None),
             Err(e) => (Some(classify(e)), Some(e.to_string())),
@@ -143,34 +166,45 @@ impl ServerCertVerifier for CapturingVerifier {
 
 fn classify(error: &rustls::Error) -> CertProblem {
     match error {
-        rustls::Error::InvalidCertificate(e) => match e {
-            CertificateError::Expired | CertificateError::ExpiredContext { .. } => CertProblem::Expired,
-            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => CertProblem::NotYetValid,
-            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
-                CertProblem::NameMismatch
+        rustls::Error::InvalidCertificate(e) => {
+            match e {
+                CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                    CertProblem::Expired
+                }
+                CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                    CertProblem::NotYetValid
+                }
+                CertificateError::NotValidForName
+                | CertificateError::NotValidForNameContext { .. } => CertProblem::NameMismatch,
+                CertificateError::UnknownIssuer => CertProblem::UnknownIssuer,
+                CertificateError::BadSignature
+                | CertificateError::UnsupportedSignatureAlgorithmContext { .. } => {
+                    CertProblem::BadSignature
+                }
+                CertificateError::Revoked => CertProblem::Revoked,
+                CertificateError::InvalidPurpose
+                | CertificateError::InvalidPurposeContext { .. } => CertProblem::InvalidPurpose,
+                _ => CertProblem::Other,
             }
-            CertificateError::UnknownIssuer => CertProblem::UnknownIssuer,
-            CertificateError::BadSignature | CertificateError::UnsupportedSignatureAlgorithmContext { .. } => {
-                CertProblem::BadSignature
-            }
-            CertificateError::Revoked => CertProblem::Revoked,
-            CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
-                CertProblem::InvalidPurpose
-            }
-            _ => CertProblem::Other,
-        },
+        }
         _ => CertProblem::Other,
     }
 }
 
 /// A client configuration for one handshake, and where its verifier records what it saw.
-pub fn client_config(trust: &Trust) -> Result<(rustls::ClientConfig, Arc<Mutex<Captured>>), String> {
+pub fn client_config(
+    trust: &Trust,
+) -> Result<(rustls::ClientConfig, Arc<Mutex<Captured>>), String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let inner = WebPkiServerVerifier::builder_with_provider(trust.roots.clone(), provider.clone())
         .build()
         .map_err(|e| format!("no usable trust anchors: {e}"))?;
     let captured = Arc::new(Mutex::new(Captured::default()));
-    let verifier = CapturingVerifier { inner, captured: captured.clone(), sources: trust.sources.clone() };
+    let verifier = CapturingVerifier {
+        inner,
+        captured: captured.clone(),
+        sources: trust.sources.clone(),
+    };
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
@@ -195,8 +229,12 @@ pub fn certificate_info(der: &[u8], now: i64) -> Option<CertificateInfo> {
         }
     }
     let (key_algorithm, key_bits) = match cert.public_key().parsed() {
-        Ok(x509_parser::public_key::PublicKey::RSA(rsa)) => ("RSA".to_string(), rsa.key_size() as u32),
-        Ok(x509_parser::public_key::PublicKey::EC(point)) => ("EC".to_string(), point.key_size() as u32),
+        Ok(x509_parser::public_key::PublicKey::RSA(rsa)) => {
+            ("RSA".to_string(), rsa.key_size() as u32)
+        }
+        Ok(x509_parser::public_key::PublicKey::EC(point)) => {
+            ("EC".to_string(), point.key_size() as u32)
+        }
         Ok(other) => {
             let name = match other {
                 x509_parser::public_key::PublicKey::DSA(_) => "DSA",
@@ -207,7 +245,13 @@ pub fn certificate_info(der: &[u8], now: i64) -> Option<CertificateInfo> {
         }
         Err(_) => ("unknown".to_string(), 0),
     };
-    let key_algorithm = match cert.public_key().algorithm.algorithm.to_id_string().as_str() {
+    let key_algorithm = match cert
+        .public_key()
+        .algorithm
+        .algorithm
+        .to_id_string()
+        .as_str()
+    {
         "1.3.101.112" => "Ed25519".to_string(),
         "1.3.101.113" => "Ed448".to_string(),
         _ => key_algorithm,
@@ -245,6 +289,9 @@ pub fn hex(bytes: &[u8]) -> String {
 pub fn rfc3339(unix: i64) -> String {
     ::time::OffsetDateTime::from_unix_timestamp(unix)
         .ok()
-        .and_then(|t| t.format(&::time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&::time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_else(|| unix.to_string())
 }

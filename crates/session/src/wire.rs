@@ -76,15 +76,20 @@ impl ReplyParser {
             self.raw.push(RawLine { bytes: line });
             self.lines.push((code, enhanced, text));
             if self.lines.len() > MAX_LINES {
-                return Err(WireError::TooLong(format!("a reply of more than {MAX_LINES} lines")));
+                return Err(WireError::TooLong(format!(
+                    "a reply of more than {MAX_LINES} lines"
+                )));
             }
             if last {
                 let lines = std::mem::take(&mut self.lines);
                 let raw = std::mem::take(&mut self.raw);
                 let code = lines[0].0;
                 let enhanced = lines[0].1.clone();
-                let reply =
-                    Reply { code, enhanced, lines: lines.into_iter().map(|(_, _, text)| text).collect() };
+                let reply = Reply {
+                    code,
+                    enhanced,
+                    lines: lines.into_iter().map(|(_, _, text)| text).collect(),
+                };
                 return Ok(Parsed::Reply(reply, raw));
             }
         }
@@ -104,7 +109,10 @@ fn parse_line(line: &[u8]) -> Result<(u16, bool, String), WireError> {
     if line.len() < 3 || !line[..3].iter().all(u8::is_ascii_digit) {
         return Err(bad());
     }
-    let code: u16 = std::str::from_utf8(&line[..3]).map_err(|_| bad())?.parse().map_err(|_| bad())?;
+    let code: u16 = std::str::from_utf8(&line[..3])
+        .map_err(|_| bad())?
+        .parse()
+        .map_err(|_| bad())?;
     if !(200..=599).contains(&code) {
         return Err(bad());
     }
@@ -128,9 +136,19 @@ pub fn capabilities(reply: &Reply) -> Vec<Capability> {
         .filter_map(|line| {
             let mut words = line.split_whitespace();
             let keyword = words.next()?.to_ascii_uppercase();
-            Some(Capability { keyword, params: words.map(str::to_string).collect() })
+            Some(Capability {
+                keyword,
+                params: words.map(str::to_string).collect(),
+            })
         })
         .collect()
+}
+
+impl ReplyParser {
+    /// The raw lines of an unfinished reply.
+    pub fn into_raw(self) -> Vec<RawLine> {
+        self.raw
+    }
 }
 
 #[cfg(test)]
@@ -158,7 +176,10 @@ mod tests {
 
     #[test]
     fn enhanced_codes() {
-        assert_eq!(enhanced_code(535, "5.7.8 Error: authentication failed").as_deref(), Some("5.7.8"));
+        assert_eq!(
+            enhanced_code(535, "5.7.8 Error: authentication failed").as_deref(),
+            Some("5.7.8")
+        );
         assert_eq!(enhanced_code(250, "2.1.5 Ok").as_deref(), Some("2.1.5"));
         assert_eq!(enhanced_code(550, "4.1.1 wrong class"), None);
         assert_eq!(enhanced_code(220, "mail.test ESMTP"), None);
@@ -171,32 +192,44 @@ mod tests {
         let mut buf = b"220-first\r\n220 sec".to_vec();
         assert!(matches!(parser.feed(&mut buf).unwrap(), Parsed::NeedMore));
         buf.extend_from_slice(b"ond\r\n");
-        let Parsed::Reply(reply, _) = parser.feed(&mut buf).unwrap() else { panic!() };
+        let Parsed::Reply(reply, _) = parser.feed(&mut buf).unwrap() else {
+            panic!()
+        };
         assert_eq!(reply.lines, vec!["first", "second"]);
     }
 
     #[test]
     fn bare_code_and_lf_only() {
-        let Parsed::Reply(reply, _) = parse_all(b"250\n").unwrap() else { panic!() };
+        let Parsed::Reply(reply, _) = parse_all(b"250\n").unwrap() else {
+            panic!()
+        };
         assert_eq!(reply.code, 250);
         assert!(reply.lines[0].is_empty());
     }
 
     #[test]
     fn garbage_and_limits() {
-        assert!(matches!(parse_all(b"SSH-2.0-OpenSSH\r\n"), Err(WireError::Malformed(_))));
-        assert!(matches!(parse_all(b"\x16\x03\x01\x00\x05hello\n"), Err(WireError::Malformed(_))));
-        assert!(matches!(parse_all(b"999 nope\r\n"), Err(WireError::Malformed(_))));
-        assert!(matches!(parse_all(&vec![b'2'; MAX_LINE + 2]), Err(WireError::TooLong(_))));
+        assert!(matches!(
+            parse_all(b"SSH-2.0-OpenSSH\r\n"),
+            Err(WireError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_all(b"\x16\x03\x01\x00\x05hello\n"),
+            Err(WireError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_all(b"999 nope\r\n"),
+            Err(WireError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_all(&vec![b'2'; MAX_LINE + 2]),
+            Err(WireError::TooLong(_))
+        ));
         let endless: Vec<u8> = b"250-x\r\n".repeat(MAX_LINES + 2);
         assert!(matches!(parse_all(&endless), Err(WireError::TooLong(_))));
-        assert!(matches!(parse_all(b"250-a\r\n451 b\r\n"), Err(WireError::Malformed(_))));
-    }
-}
-
-impl ReplyParser {
-    /// The raw lines of an unfinished reply.
-    pub fn into_raw(self) -> Vec<RawLine> {
-        self.raw
+        assert!(matches!(
+            parse_all(b"250-a\r\n451 b\r\n"),
+            Err(WireError::Malformed(_))
+        ));
     }
 }

@@ -1,0 +1,157 @@
+//! End-to-end tests of the `smtpdoctor` binary: against the real Postfix + Dovecot + NSD rig
+//! (scripts/rig) and against the in-process fault servers of `smtpdoctor-lab`.
+#![allow(missing_docs)] // test helpers, not an API
+
+mod faults;
+mod rig;
+mod secrets;
+mod usage;
+
+use serde_json::Value;
+use std::collections::HashMap;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What one run of the binary gave.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+    /// Peak resident memory seen, in KiB (sampled from /proc).
+    pub peak_kib: u64,
+}
+
+impl Run {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!("not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr)
+        })
+    }
+}
+
+/// Runs the binary with arguments and extra environment, stdin closed.
+pub fn smtpdoctor(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let started = Instant::now();
+    let child = Command::new(env!("CARGO_BIN_EXE_smtpdoctor"))
+        .args(args)
+        .envs(env.iter().copied())
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let pid = child.id();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+                    for line in status.lines() {
+                        if let Some(v) = line.strip_prefix("VmHWM:") {
+                            peak = peak
+                                .max(v.trim().trim_end_matches("kB").trim().parse().unwrap_or(0));
+                        }
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            peak
+        })
+    };
+    let out = child.wait_with_output().expect("the binary finishes");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let peak_kib = sampler.join().unwrap_or(0);
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed: started.elapsed(),
+        peak_kib,
+    }
+}
+
+/// The ids of all findings.
+pub fn finding_ids(json: &Value) -> Vec<String> {
+    json["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["id"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// Asserts the verdict's status and category, with the whole report on failure.
+pub fn assert_verdict(run: &Run, status: &str, category: Option<&str>, exit: i32) -> Value {
+    let json = run.json();
+    let v = &json["verdict"];
+    let ok = v["status"] == status && v["category"].as_str() == category && run.code == exit;
+    assert!(
+        ok,
+        "expected {status}/{category:?}/exit {exit}, got {}/{}/exit {}: {}\nfindings: {:?}\n{}",
+        v["status"],
+        v["category"],
+        run.code,
+        v["summary"],
+        finding_ids(&json),
+        run.stderr
+    );
+    json
+}
+
+/// Asserts a finding is present.
+pub fn assert_finding(json: &Value, id: &str) {
+    let ids = finding_ids(json);
+    assert!(
+        ids.iter().any(|i| i == id),
+        "finding {id} missing; got {ids:?}; verdict {}",
+        json["verdict"]
+    );
+}
+
+/// The rig's KEY=VALUE settings, or None (test skipped) when no rig runs and none is required.
+pub fn rig() -> Option<HashMap<String, String>> {
+    let path =
+        std::env::var("SMTPDOCTOR_RIG_ENV").unwrap_or_else(|_| "/tmp/smtpdoctor-rig/env".into());
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Some(
+            text.lines()
+                .filter_map(|l| l.split_once('='))
+                .map(|(k, v)| (k.trim().to_string(), v.trim().trim_matches('"').to_string()))
+                .collect(),
+        ),
+        Err(e) => {
+            assert!(
+                std::env::var("SMTPDOCTOR_REQUIRE_RIG").is_err(),
+                "SMTPDOCTOR_REQUIRE_RIG is set but the rig's env file {path} cannot be read: {e}"
+            );
+            eprintln!("skipped: no rig ({path}: {e}); scripts/test starts one");
+            None
+        }
+    }
+}
+
+/// Validates a report against the repository's JSON Schema for `check`.
+pub fn assert_schema(json: &Value) {
+    let schema_path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/schema/check.schema.json"
+    );
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(schema_path).expect("the schema exists"))
+            .expect("the schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(json)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "report does not match docs/schema/check.schema.json:\n{}",
+        errors.join("\n")
+    );
+}

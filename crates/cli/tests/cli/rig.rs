@@ -1,0 +1,507 @@
+//! Against the real Postfix + Dovecot (+ NSD) started by scripts/rig.
+
+use crate::*;
+
+struct Rig {
+    env: HashMap<String, String>,
+}
+
+impl Rig {
+    fn get() -> Option<Rig> {
+        rig().map(|env| Rig { env })
+    }
+    fn v(&self, key: &str) -> &str {
+        self.env
+            .get(key)
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("rig env has no {key}"))
+    }
+    /// Runs check with the rig's password in an environment variable.
+    fn check(&self, args: &[&str]) -> Run {
+        let mut all = vec!["check"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--format", "json", "--timeout", "5"]);
+        smtpdoctor(
+            &all,
+            &[
+                ("RIG_PASSWORD", self.v("RM_PASS")),
+                ("WRONG_PASSWORD", "Not-The-Password-4711"),
+            ],
+        )
+    }
+    fn login(&self) -> Vec<&str> {
+        vec![
+            "--user",
+            self.v("RM_USER"),
+            "--password-env",
+            "RIG_PASSWORD",
+        ]
+    }
+}
+
+macro_rules! rig_test {
+    ($name:ident, |$rig:ident| $body:block) => {
+        #[test]
+        fn $name() {
+            let Some($rig) = Rig::get() else { return };
+            $body
+        }
+    };
+}
+
+fn with<'a>(mut base: Vec<&'a str>, more: &[&'a str]) -> Vec<&'a str> {
+    base.extend_from_slice(more);
+    base
+}
+
+rig_test!(starttls_port_with_correct_settings_is_ok, |rig| {
+    for tls in ["starttls", "auto"] {
+        let args = with(
+            vec![
+                rig.v("RM_SUBMISSION"),
+                "--tls",
+                tls,
+                "--ca-file",
+                rig.v("RM_SELFSIGNED"),
+                "--to",
+                rig.v("RM_USER"),
+            ],
+            &rig.login(),
+        );
+        let json = assert_verdict(&rig.check(&args), "ok", None, 0);
+        assert_eq!(json["working_settings"]["tls"], "starttls");
+        assert_eq!(json["working_settings"]["auth_mechanism"], "PLAIN");
+        assert_eq!(json["verdict"]["retry"], Value::Null);
+        assert_schema(&json);
+    }
+});
+
+rig_test!(implicit_tls_port_with_correct_settings_is_ok, |rig| {
+    for tls in ["implicit", "auto"] {
+        let args = with(
+            vec![
+                rig.v("RM_SMTPS"),
+                "--tls",
+                tls,
+                "--ca-file",
+                rig.v("RM_SELFSIGNED"),
+                "--to",
+                rig.v("RM_USER"),
+            ],
+            &rig.login(),
+        );
+        let json = assert_verdict(&rig.check(&args), "ok", None, 0);
+        assert_eq!(json["working_settings"]["tls"], "implicit");
+        if tls == "auto" {
+            assert_finding(&json, "tls.mode.detected");
+        }
+        assert_schema(&json);
+    }
+});
+
+rig_test!(each_auth_mechanism_forced, |rig| {
+    for mech in ["PLAIN", "LOGIN", "CRAM-MD5"] {
+        let args = with(
+            vec![
+                rig.v("RM_SUBMISSION"),
+                "--auth-mech",
+                mech,
+                "--ca-file",
+                rig.v("RM_SELFSIGNED"),
+            ],
+            &rig.login(),
+        );
+        let json = assert_verdict(&rig.check(&args), "ok", None, 0);
+        assert_eq!(json["working_settings"]["auth_mechanism"], mech);
+        let transcript = json["transcript"].to_string();
+        assert!(
+            transcript.contains(&format!("AUTH {mech}")),
+            "{mech} not used"
+        );
+    }
+});
+
+rig_test!(implicit_tls_against_starttls_port, |rig| {
+    let args = with(
+        vec![
+            rig.v("RM_SUBMISSION"),
+            "--tls",
+            "implicit",
+            "--ca-file",
+            rig.v("RM_SELFSIGNED"),
+        ],
+        &rig.login(),
+    );
+    let json = assert_verdict(&rig.check(&args), "problem", Some("tls_mismatch"), 11);
+    assert_finding(&json, "tls.mode.starttls_expected");
+    // The second connection that proved it is in the evidence, and it worked with STARTTLS.
+    let probe = json["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["purpose"] == "mode_probe")
+        .expect("a probe");
+    assert_eq!(probe["mode"], "starttls");
+    assert_eq!(probe["authenticated"], true);
+    assert!(json["verdict"]["fix"].to_string().contains("STARTTLS"));
+    assert_schema(&json);
+});
+
+rig_test!(starttls_against_implicit_tls_port, |rig| {
+    let args = with(
+        vec![
+            rig.v("RM_SMTPS"),
+            "--tls",
+            "starttls",
+            "--ca-file",
+            rig.v("RM_SELFSIGNED"),
+        ],
+        &rig.login(),
+    );
+    let run = rig.check(&args);
+    let json = assert_verdict(&run, "problem", Some("tls_mismatch"), 11);
+    assert_finding(&json, "tls.mode.implicit_expected");
+    let probe = json["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["purpose"] == "mode_probe")
+        .expect("a probe");
+    assert_eq!(probe["mode"], "implicit");
+    assert!(
+        run.elapsed < Duration::from_secs(10),
+        "took {:?}",
+        run.elapsed
+    );
+});
+
+rig_test!(plaintext_login_where_starttls_is_required, |rig| {
+    let args = with(
+        vec![
+            rig.v("RM_SUBMISSION"),
+            "--tls",
+            "none",
+            "--ca-file",
+            rig.v("RM_SELFSIGNED"),
+        ],
+        &rig.login(),
+    );
+    let json = assert_verdict(&rig.check(&args), "problem", Some("tls_mismatch"), 11);
+    assert_finding(&json, "auth.starttls_required");
+    // No credentials ever went over the plaintext connection.
+    let plain_auth = json["transcript"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["tls"] == false && e["text"].as_str().unwrap_or("").starts_with("AUTH"));
+    assert!(!plain_auth);
+});
+
+rig_test!(plaintext_mail_where_starttls_is_required, |rig| {
+    let json = assert_verdict(
+        &rig.check(&[
+            rig.v("RM_SUBMISSION"),
+            "--tls",
+            "none",
+            "--from",
+            rig.v("RM_USER"),
+        ]),
+        "problem",
+        Some("tls_mismatch"),
+        11,
+    );
+    assert!(
+        json["verdict"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("STARTTLS")
+    );
+});
+
+rig_test!(wrong_password, |rig| {
+    let args = [
+        rig.v("RM_SUBMISSION"),
+        "--user",
+        rig.v("RM_USER"),
+        "--password-env",
+        "WRONG_PASSWORD",
+        "--ca-file",
+        rig.v("RM_SELFSIGNED"),
+    ];
+    let json = assert_verdict(&rig.check(&args), "problem", Some("auth_failed"), 12);
+    assert_finding(&json, "auth.failed");
+    assert_eq!(json["verdict"]["retry"], "permanent");
+});
+
+rig_test!(unknown_recipient, |rig| {
+    let args = with(
+        vec![
+            rig.v("RM_SUBMISSION"),
+            "--to",
+            "nobody@mail.test",
+            "--ca-file",
+            rig.v("RM_SELFSIGNED"),
+        ],
+        &rig.login(),
+    );
+    let json = assert_verdict(&rig.check(&args), "problem", Some("recipient_unknown"), 13);
+    assert_finding(&json, "rcpt.rejected");
+});
+
+rig_test!(relay_denied_without_auth, |rig| {
+    let args = [
+        rig.v("RM_SMTP"),
+        "--from",
+        "someone@example.org",
+        "--to",
+        "x@example.org",
+        "--ca-file",
+        rig.v("RM_SELFSIGNED"),
+    ];
+    assert_verdict(&rig.check(&args), "problem", Some("relay_denied"), 13);
+});
+
+rig_test!(submission_port_without_auth, |rig| {
+    let args = [
+        rig.v("RM_SUBMISSION"),
+        "--from",
+        "someone@example.org",
+        "--to",
+        "x@example.org",
+        "--ca-file",
+        rig.v("RM_SELFSIGNED"),
+    ];
+    assert_verdict(&rig.check(&args), "problem", Some("auth_required"), 12);
+    // Without any envelope, the run says what to add instead of guessing.
+    let json = assert_verdict(
+        &rig.check(&[rig.v("RM_SUBMISSION"), "--ca-file", rig.v("RM_SELFSIGNED")]),
+        "inconclusive",
+        None,
+        15,
+    );
+    assert!(json["verdict"]["fix"].to_string().contains("--user"));
+});
+
+rig_test!(untrusted_certificate_then_trusted_with_ca_file, |rig| {
+    let json = assert_verdict(
+        &rig.check(&with(vec![rig.v("RM_SUBMISSION")], &rig.login())),
+        "problem",
+        Some("tls_certificate"),
+        11,
+    );
+    assert_finding(&json, "tls.cert.self_signed");
+    // The chain is evidence even though verification failed, and nothing was sent after TLS.
+    let session = &json["sessions"][0];
+    assert!(
+        session["tls"]["chain"][0]["subject"]
+            .as_str()
+            .unwrap()
+            .contains("mail.test")
+    );
+    assert_eq!(session["tls"]["verification"]["verified"], false);
+    assert!(session["auth"].is_null());
+    // --insecure goes on and still reports the certificate.
+    let json = assert_verdict(
+        &rig.check(&with(
+            vec![rig.v("RM_SUBMISSION"), "--insecure"],
+            &rig.login(),
+        )),
+        "problem",
+        Some("tls_certificate"),
+        11,
+    );
+    assert_eq!(json["sessions"][0]["authenticated"], true);
+    assert_verdict(
+        &rig.check(&with(
+            vec![rig.v("RM_SUBMISSION"), "--ca-file", rig.v("RM_SELFSIGNED")],
+            &rig.login(),
+        )),
+        "ok",
+        None,
+        0,
+    );
+});
+
+rig_test!(certificate_name_mismatch, |rig| {
+    let port = rig
+        .v("RM_SUBMISSION")
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
+    let target = format!("wrong-name.test:{port}");
+    let args = with(
+        vec![
+            &target,
+            "--resolve",
+            "wrong-name.test:127.0.0.1",
+            "--ca-file",
+            rig.v("RM_SELFSIGNED"),
+        ],
+        &rig.login(),
+    );
+    let json = assert_verdict(&rig.check(&args), "problem", Some("tls_certificate"), 11);
+    assert_finding(&json, "tls.cert.name_mismatch");
+    assert_eq!(json["sessions"][0]["tls"]["sni"], "wrong-name.test");
+    // The right name through the same --resolve is fine.
+    let target = format!("mail.test:{port}");
+    let args = with(
+        vec![
+            &target,
+            "--resolve",
+            "mail.test:127.0.0.1",
+            "--ca-file",
+            rig.v("RM_SELFSIGNED"),
+        ],
+        &rig.login(),
+    );
+    assert_verdict(&rig.check(&args), "ok", None, 0);
+});
+
+fn cert_case(rig: &Rig, key: &str, tls: &str) -> Run {
+    let port = rig.v(key).rsplit(':').next().unwrap().to_string();
+    let target = format!("mail.test:{port}");
+    rig.check(&with(
+        vec![
+            &target,
+            "--tls",
+            tls,
+            "--resolve",
+            "mail.test:127.0.0.1",
+            "--ca-file",
+            rig.v("RM_ROOT_CA"),
+        ],
+        &rig.login(),
+    ))
+}
+
+rig_test!(certificate_chain_cases, |rig| {
+    for tls in ["implicit", "auto"] {
+        assert_verdict(&cert_case(&rig, "RM_CHAIN_OK", tls), "ok", None, 0);
+        for (key, id) in [
+            ("RM_CHAIN_LEAFONLY", "tls.cert.incomplete_chain"),
+            ("RM_CERT_EXPIRED", "tls.cert.expired"),
+            ("RM_CERT_NOTYET", "tls.cert.not_yet_valid"),
+            ("RM_CERT_WEAK", "tls.cert.weak_key"),
+        ] {
+            let json = assert_verdict(
+                &cert_case(&rig, key, tls),
+                "problem",
+                Some("tls_certificate"),
+                11,
+            );
+            assert_eq!(json["findings"][0]["id"], id, "{key} with --tls {tls}");
+        }
+    }
+});
+
+rig_test!(closed_port, |rig| {
+    let _ = &rig;
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let target = format!("127.0.0.1:{port}");
+    let json = assert_verdict(
+        &smtpdoctor(&["check", &target, "--format", "json"], &[]),
+        "problem",
+        Some("connection_refused"),
+        10,
+    );
+    assert_finding(&json, "net.connect.refused");
+});
+
+rig_test!(send_delivers_a_message_to_the_maildir, |rig| {
+    let args = with(
+        vec![
+            rig.v("RM_SUBMISSION"),
+            "--ca-file",
+            rig.v("RM_SELFSIGNED"),
+            "--to",
+            rig.v("RM_USER"),
+            "--send",
+        ],
+        &rig.login(),
+    );
+    let json = assert_verdict(&rig.check(&args), "ok", None, 0);
+    let id = json["sessions"][0]["message_id"]
+        .as_str()
+        .expect("a Message-ID")
+        .to_string();
+    let dir = std::path::Path::new(rig.v("RM_MAILDIR")).join("new");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let found = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| {
+                std::fs::read_to_string(e.path()).is_ok_and(|text| {
+                    text.contains(&format!("Message-ID: {id}")) && text.contains("\nDate: ")
+                })
+            });
+        if found {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "message {id} not delivered to {}",
+            dir.display()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+});
+
+rig_test!(the_ok_ladder_takes_five_round_trips, |rig| {
+    // EHLO, STARTTLS, EHLO, AUTH PLAIN, then MAIL+RCPT+QUIT in one pipelined flight. A change that
+    // adds a round trip fails here.
+    let args = with(
+        vec![
+            rig.v("RM_SUBMISSION"),
+            "--tls",
+            "starttls",
+            "--ca-file",
+            rig.v("RM_SELFSIGNED"),
+            "--to",
+            rig.v("RM_USER"),
+        ],
+        &rig.login(),
+    );
+    let json = assert_verdict(&rig.check(&args), "ok", None, 0);
+    assert_eq!(json["round_trips"], 5, "transcript: {}", json["transcript"]);
+});
+
+rig_test!(names_resolve_through_the_real_dns_server, |rig| {
+    let dns = rig.v("RM_DNS");
+    let port = rig
+        .v("RM_SUBMISSION")
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
+    let target = format!("mail.test:{port}");
+    let args = with(
+        vec![&target, "--dns", dns, "--ca-file", rig.v("RM_SELFSIGNED")],
+        &rig.login(),
+    );
+    let json = assert_verdict(&rig.check(&args), "ok", None, 0);
+    assert_eq!(json["resolve"]["source"], "dns");
+    assert_eq!(json["resolve"]["addresses"][0], "127.0.0.1");
+    let target = format!("no-such-host.mail.test:{port}");
+    let json = assert_verdict(
+        &rig.check(&[&target, "--dns", dns]),
+        "problem",
+        Some("dns"),
+        10,
+    );
+    assert_finding(&json, "dns.nxdomain");
+});
+
+rig_test!(credentials_on_a_port_without_auth, |rig| {
+    let args = with(
+        vec![rig.v("RM_SMTP"), "--ca-file", rig.v("RM_SELFSIGNED")],
+        &rig.login(),
+    );
+    let json = assert_verdict(&rig.check(&args), "problem", Some("auth_mechanism"), 12);
+    assert_finding(&json, "auth.not_offered");
+});
