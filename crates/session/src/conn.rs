@@ -49,6 +49,15 @@ impl Tap {
     pub fn local_addr(&self) -> io::Result<std::net::SocketAddr> {
         self.inner.local_addr()
     }
+
+    /// Acknowledges the next segments at once. A server that sends a small record (a TLS 1.3
+    /// session ticket) and then its reply would otherwise hold the reply back under Nagle's
+    /// algorithm until our delayed ACK fires, about 40 ms later. Linux resets the flag on its
+    /// own, so it is set again before each reply is awaited.
+    pub fn quick_ack(&self) {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let _ = socket2::SockRef::from(&self.inner).set_tcp_quickack(true);
+    }
 }
 
 impl AsyncRead for Tap {
@@ -234,6 +243,10 @@ impl Conn {
                 }
             }
             let mut chunk = [0u8; 4096];
+            match &self.io {
+                Io::Plain(s) => s.quick_ack(),
+                Io::Tls(s) => s.get_ref().0.quick_ack(),
+            }
             let read = async {
                 match &mut self.io {
                     Io::Plain(s) => s.read(&mut chunk).await,
