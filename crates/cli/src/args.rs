@@ -52,8 +52,12 @@ pub struct NetArgs {
     /// Send every DNS query to this server (ADDR:PORT).
     #[arg(long, value_name = "ADDR:PORT")]
     pub dns: Option<SocketAddr>,
-    /// Use ADDR for HOST (curl's form: HOST[:PORT]:ADDR); repeatable. SNI and verification keep HOST.
-    #[arg(long, value_name = "HOST[:PORT]:ADDR")]
+    /// Use ADDR for HOST (curl's form); repeatable.
+    #[arg(
+        long,
+        value_name = "HOST[:PORT]:ADDR",
+        help = "Use ADDR for HOST (curl's form: HOST[:PORT]:ADDR); repeatable. SNI and verification keep HOST"
+    )]
     pub resolve: Vec<ResolveOverride>,
     /// Connect to HOST2:PORT2 instead of HOST1:PORT1 (curl's form); repeatable.
     #[arg(long = "connect-to", value_name = "HOST1:PORT1:HOST2:PORT2")]
@@ -78,8 +82,11 @@ pub struct NetArgs {
 /// `smtpdoctor check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// The server: HOST[:PORT] (port 587 when none is given; [IPv6]:PORT for IPv6 addresses).
-    #[arg(value_name = "HOST[:PORT]")]
+    /// The server, with an optional port.
+    #[arg(
+        value_name = "HOST[:PORT]",
+        help = "The server: HOST[:PORT] (port 587 when none is given; [IPv6]:PORT for IPv6 addresses)"
+    )]
     pub target: String,
     /// The port (instead of HOST:PORT).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]

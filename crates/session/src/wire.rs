@@ -232,4 +232,32 @@ mod tests {
             Err(WireError::Malformed(_))
         ));
     }
+
+    #[test]
+    fn random_input_never_panics_and_stays_bounded() {
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let alphabet = b"0123456789 -\r\n250-AUTH PLAIN\xff\x00\x16";
+        for _ in 0..2000 {
+            let mut parser = ReplyParser::default();
+            let mut buf = Vec::new();
+            for _ in 0..(next() % 40) {
+                let len = (next() % 300) as usize;
+                buf.extend((0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]));
+                match parser.feed(&mut buf) {
+                    Ok(Parsed::Reply(reply, raw)) => {
+                        assert!((200..=599).contains(&reply.code));
+                        assert_eq!(reply.lines.len(), raw.len());
+                    }
+                    Ok(Parsed::NeedMore) => assert!(buf.len() <= MAX_LINE + 300),
+                    Err(_) => break,
+                }
+            }
+        }
+    }
 }
