@@ -124,7 +124,8 @@ pub struct CheckArgs {
     /// The name sent in EHLO (default: this machine's FQDN, else its address literal).
     #[arg(long, value_name = "NAME")]
     pub helo: Option<String>,
-    /// Go on past a certificate failure to gather more evidence (it is still reported).
+    /// Go on past a certificate failure to gather more evidence (it is still reported), and allow
+    /// credentials over an unverified or unencrypted session. Only on a network you trust.
     #[arg(long)]
     pub insecure: bool,
     /// Show every line sent and received (secrets redacted).

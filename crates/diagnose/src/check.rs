@@ -320,7 +320,7 @@ impl<'a> Rules<'a> {
                     );
                     return Some(probe);
                 }
-                let seen = tls.plaintext_seen.clone().unwrap_or_default();
+                let seen = first_line(tls.plaintext_seen.as_deref().unwrap_or_default());
                 let f = self
                     .problem("tls.mode.starttls_expected", Category::TlsMismatch, Retry::Permanent, format!("Port {port} does not speak implicit TLS (SSL/TLS): it {}", if starttls { "expects STARTTLS" } else { "speaks plain SMTP" }))
                     .detail(format!(
@@ -555,7 +555,7 @@ impl<'a> Rules<'a> {
                 .confidence(Confidence::Medium, &[Category::TlsCertificate, Category::ServerUnavailable]),
             Some(TlsFailure::PlaintextReply) => self
                 .problem("tls.mode.starttls_expected", Category::TlsMismatch, Retry::Permanent, format!("Port {} answered in plaintext, not TLS", s.port))
-                .detail(format!("The server sent {:?} during the TLS handshake.", tls.plaintext_seen.clone().unwrap_or_default()))
+                .detail(format!("The server sent {:?} during the TLS handshake.", first_line(tls.plaintext_seen.as_deref().unwrap_or_default())))
                 .fix(format!("Use {}.", mode_setting(TlsMode::Starttls, s.port))),
             Some(TlsFailure::Closed) => self
                 .problem("tls.handshake.closed", Category::TlsMismatch, Retry::Permanent, "The server closed the connection during the TLS handshake")
@@ -577,13 +577,16 @@ impl<'a> Rules<'a> {
         let leaf = tls.chain.first();
         let mut blocked = false;
         if let Some(leaf) = leaf.filter(|c| is_weak(c)) {
-            self.push(
-                self.problem("tls.cert.weak_key", Category::TlsCertificate, Retry::Permanent, format!("The server's certificate has a weak {}-bit {} key", leaf.key_bits, leaf.key_algorithm))
+            let f = self.problem("tls.cert.weak_key", Category::TlsCertificate, Retry::Permanent, format!("The server's certificate has a weak {}-bit {} key", leaf.key_bits, leaf.key_algorithm))
                     .detail(format!("{} uses a {}-bit {} key; current clients require at least 2048-bit RSA or 256-bit EC keys and refuse it.", leaf.subject, leaf.key_bits, leaf.key_algorithm))
                     .fix("The server's administrator must issue a new certificate with a 2048-bit (or larger) RSA key or an EC key.")
-                    .evidence(step_ref("tls", s)),
-            );
-            blocked = true;
+                    .evidence(step_ref("tls", s));
+            if self.opportunistic(s) {
+                self.push(opportunistic(f));
+            } else {
+                self.push(f);
+                blocked = true;
+            }
         }
         if let Some(v) = tls.verification.as_ref().filter(|v| !v.verified) {
             let name = &v.name;
@@ -628,7 +631,7 @@ impl<'a> Rules<'a> {
                         self.problem("tls.cert.incomplete_chain", Category::TlsCertificate, Retry::Permanent, "The server sends only its own certificate, without the intermediate CA")
                             .detail(format!("{detail}. The chain has one certificate, issued by {issuer}, which is not a trusted root: the intermediate certificate that links them is missing."))
                             .fix("The server's administrator must configure the full chain (leaf plus intermediates, e.g. fullchain.pem) in the mail server.")
-                            .confidence(confidence, &[Category::TlsCertificate])
+                            .confidence(confidence, &[])
                     } else {
                         let issuer = leaf.map(|c| c.issuer.clone()).unwrap_or_default();
                         self.problem("tls.cert.untrusted", Category::TlsCertificate, Retry::Permanent, format!("The server's certificate is issued by an untrusted CA ({issuer})"))
@@ -647,8 +650,12 @@ impl<'a> Rules<'a> {
                 f.detail
                     .push_str(" (--insecure: smtpdoctor went on anyway to gather more evidence.)");
             }
+            if self.opportunistic(s) {
+                f = opportunistic(f);
+            } else {
+                blocked = true;
+            }
             self.push(f);
-            blocked = true;
         }
         if let Some(leaf) = leaf
             && !blocked
@@ -670,6 +677,12 @@ impl<'a> Rules<'a> {
             );
         }
         !blocked || self.input.target.insecure
+    }
+
+    /// Port 25 without credentials is server-to-server delivery: senders use TLS opportunistically
+    /// and accept certificates they cannot verify (unless DANE or MTA-STS applies).
+    fn opportunistic(&self, s: &SessionEvidence) -> bool {
+        s.port == 25 && !self.input.credentials_given
     }
 
     fn tls_rules(&mut self, s: &SessionEvidence) -> bool {
@@ -724,6 +737,18 @@ impl<'a> Rules<'a> {
         };
         let port = s.port;
         match auth.skipped.as_deref() {
+            Some("no_tls")
+                if self.probe(TlsMode::Starttls).is_some_and(|p| {
+                    p.ehlo_tls
+                        .as_ref()
+                        .is_some_and(|e| e.auth_mechanisms().is_empty())
+                }) =>
+            {
+                // Even inside TLS the server offers no login: the mode is not the problem.
+                if let Some(probe) = self.probe(TlsMode::Starttls) {
+                    self.no_auth_offered(probe);
+                }
+            }
             Some("no_tls") => {
                 let probe = self.probe(TlsMode::Starttls).filter(|p| {
                     p.ehlo_tls
@@ -1013,6 +1038,28 @@ impl<'a> Rules<'a> {
     }
 
     fn capability_warnings(&mut self, s: &SessionEvidence) {
+        if !s.secured && s.greeted() {
+            let offered = s.ehlo.as_ref().is_some_and(|e| e.has("STARTTLS"));
+            self.push(
+                Finding::new(
+                    "tls.none",
+                    Severity::Warning,
+                    None,
+                    "The session ran without encryption",
+                )
+                .detail(if offered {
+                    "The server offers STARTTLS, but it was not used: everything, including any message, crossed the network in the clear."
+                } else {
+                    "The server offers no STARTTLS on this port: everything, including any message, crosses the network in the clear."
+                })
+                .fix(if offered {
+                    "Use STARTTLS (--tls starttls)."
+                } else {
+                    "Prefer the provider's TLS port: 465 (SSL/TLS) or 587 (STARTTLS)."
+                })
+                .evidence(step_ref("ehlo", s)),
+            );
+        }
         let Some(ehlo) = s.last_ehlo().filter(|e| e.command == "EHLO") else {
             return;
         };
@@ -1059,17 +1106,23 @@ impl<'a> Rules<'a> {
             let mut evidence = p.evidence.clone();
             evidence.push(format!("finding:{}", p.id));
             let mut fix = p.fix.clone();
-            // A second connection proved settings that work: say so next to the fix.
+            // A second connection proved settings that work: say so next to the fix, unless the
+            // fix already names them.
             if let Some(w) = working {
+                let setting = mode_setting(w.tls, w.port);
                 let auth = w
                     .auth_mechanism
                     .as_ref()
-                    .map(|m| format!(", login {m} works"))
+                    .map(|m| format!(" Login with {m} worked there."))
                     .unwrap_or_default();
-                fix.push(format!(
-                    "Proven by smtpdoctor: {}{auth}.",
-                    mode_setting(w.tls, w.port)
-                ));
+                match fix.iter_mut().find(|f| f.contains(&setting)) {
+                    Some(existing) => {
+                        existing.push_str(" (verified on a second connection.");
+                        existing.push_str(&auth);
+                        existing.push(')');
+                    }
+                    None => fix.push(format!("Verified on a second connection: {setting}.{auth}")),
+                }
             }
             return Verdict {
                 status: Status::Problem,
@@ -1153,6 +1206,24 @@ impl<'a> Rules<'a> {
             evidence: vec![],
         }
     }
+}
+
+/// Demotes a certificate problem to a warning for opportunistic TLS on port 25.
+fn opportunistic(mut f: Finding) -> Finding {
+    f.severity = Severity::Warning;
+    f.retry = None;
+    f.summary = format!("Opportunistic TLS on port 25: {}", f.summary);
+    f.detail.push_str(
+        " On port 25 sending servers accept an unverified certificate and deliver anyway, unless the \
+         domain publishes DANE (TLSA) or an enforcing MTA-STS policy; mail clients on 587/465 do not.",
+    );
+    f
+}
+
+/// The greeting line of plaintext seen during a handshake (what follows is the server's
+/// complaint about our ClientHello, and arrives or not depending on timing).
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or("").trim_end().to_string()
 }
 
 fn crate_mechanisms() -> &'static str {

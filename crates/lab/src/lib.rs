@@ -372,6 +372,7 @@ async fn dialogue<S: AsyncRead + AsyncWrite + Unpin>(
         _ => "",
     };
     let mut authenticated = false;
+    let mut in_transaction = false;
     let after_starttls = tls
         && matches!(
             fault,
@@ -409,13 +410,19 @@ async fn dialogue<S: AsyncRead + AsyncWrite + Unpin>(
                 authenticated = auth(fault, &mut io, &line).await?;
             }
             "MAIL" if fault == Fault::DropMidSession => return Ok(After::Quit),
+            "RCPT" | "DATA" if !in_transaction => {
+                send(&mut io, "503 5.5.1 Error: need MAIL command").await?
+            }
             "MAIL" if fault == Fault::StarttlsRequired && !tls => {
                 send(&mut io, "530 5.7.0 Must issue a STARTTLS command first").await?
             }
             "MAIL" if auth_here && !authenticated => {
                 send(&mut io, "530 5.7.0 Authentication required").await?
             }
-            "MAIL" => send(&mut io, "250 2.1.0 Ok").await?,
+            "MAIL" => {
+                in_transaction = true;
+                send(&mut io, "250 2.1.0 Ok").await?
+            }
             "RCPT" if upper.contains("@UNKNOWN.") || upper.contains("NOBODY@") => {
                 send(
                     &mut io,
@@ -436,6 +443,7 @@ async fn dialogue<S: AsyncRead + AsyncWrite + Unpin>(
                         return Ok(After::Quit);
                     }
                 }
+                in_transaction = false;
                 send(&mut io, "250 2.0.0 Ok: queued as LAB1").await?;
             }
             "RSET" | "NOOP" => send(&mut io, "250 2.0.0 Ok").await?,

@@ -124,6 +124,8 @@ pub struct Conn {
     parser: ReplyParser,
     /// When the first byte arrived.
     pub first_byte_ms: Option<u64>,
+    /// The peer closed (or the read failed) while waiting for the first byte.
+    eof: bool,
 }
 
 impl Conn {
@@ -136,6 +138,7 @@ impl Conn {
             buf: Vec::new(),
             parser: ReplyParser::default(),
             first_byte_ms: None,
+            eof: false,
         }
     }
 
@@ -212,6 +215,33 @@ impl Conn {
         }
     }
 
+    /// Waits until at least one byte has arrived (true), or the deadline passed with none
+    /// (false). A closed or failed connection counts as an answer: `read_reply` reports it.
+    pub async fn wait_for_bytes(&mut self, deadline: Instant) -> bool {
+        if !self.buf.is_empty() || self.eof {
+            return true;
+        }
+        let mut chunk = [0u8; 4096];
+        let read = async {
+            match &mut self.io {
+                Io::Plain(s) => s.read(&mut chunk).await,
+                Io::Tls(s) => s.read(&mut chunk).await,
+            }
+        };
+        match tokio::time::timeout_at(deadline, read).await {
+            Err(_) => false,
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                self.eof = true;
+                true
+            }
+            Ok(Ok(n)) => {
+                self.first_byte_ms = Some(self.rec.now_ms());
+                self.buf.extend_from_slice(&chunk[..n]);
+                true
+            }
+        }
+    }
+
     /// Reads one complete reply before the deadline. Cancel-safe: bytes read stay buffered.
     pub async fn read_reply(&mut self, deadline: Instant) -> Result<Reply, ReadError> {
         loop {
@@ -241,6 +271,17 @@ impl Conn {
                         got_bytes: true,
                     });
                 }
+            }
+            if self.eof {
+                let got = self.parser.is_partial()
+                    || !self.buf.is_empty()
+                    || self.first_byte_ms.is_some();
+                self.record_leftover();
+                return Err(ReadError {
+                    failure: ReadFailure::Closed,
+                    detail: "the server closed the connection".into(),
+                    got_bytes: got,
+                });
             }
             let mut chunk = [0u8; 4096];
             match &self.io {
@@ -299,9 +340,13 @@ impl Conn {
         let mut lines: Vec<RawLine> = partial.into_raw();
         if !self.buf.is_empty() {
             let take = self.buf.len().min(crate::wire::MAX_LINE);
-            lines.push(RawLine {
-                bytes: self.buf[..take].to_vec(),
-            });
+            for line in self.buf[..take].split_inclusive(|&b| b == b'\n') {
+                let line = line.strip_suffix(b"\n").unwrap_or(line);
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                lines.push(RawLine {
+                    bytes: line.to_vec(),
+                });
+            }
             self.buf.clear();
         }
         self.rec.received(self.id, self.is_tls(), &lines);

@@ -92,6 +92,8 @@ struct Ladder<'a> {
     auth_attempted: bool,
     sessions: Vec<SessionEvidence>,
     progress: &'a Progress,
+    /// A bound on a mode probe's connect and handshake: the greeting wait it runs inside.
+    cap: Option<Instant>,
 }
 
 /// Runs the whole ladder. Never fails: every failure is evidence in the result.
@@ -117,12 +119,15 @@ pub async fn run_check(opts: &CheckOptions, progress: &Progress) -> CheckRun {
         auth_attempted: false,
         sessions: Vec::new(),
         progress,
+        cap: None,
     };
     let resolve = ladder.resolve().await;
     if !ladder.addrs.is_empty() {
         ladder.run_sessions().await;
     }
     ladder.sessions.sort_by_key(|s| s.conn);
+    // Steps in the order they started (a probe runs while the first connection waits).
+    ladder.steps.sort_by_key(|s| s.started_ms);
     let deadline_reached = Instant::now() >= ladder.run_deadline;
     CheckRun {
         target: CheckTarget {
@@ -149,7 +154,8 @@ pub async fn run_check(opts: &CheckOptions, progress: &Progress) -> CheckRun {
 
 impl Ladder<'_> {
     fn deadline(&self) -> Instant {
-        (Instant::now() + self.opts.timeout).min(self.run_deadline)
+        let step = (Instant::now() + self.opts.timeout).min(self.run_deadline);
+        self.cap.map_or(step, |cap| step.min(cap))
     }
 
     fn step(
@@ -355,8 +361,9 @@ impl Ladder<'_> {
         } else {
             full
         };
-        let mut banner = conn.read_reply(first_wait).await;
-        if sniff && matches!(&banner, Err(e) if e.failure == ReadFailure::Timeout && !e.got_bytes) {
+        // Waiting for the first byte only, so a greeting that starts late but completes within
+        // the step's timeout is still read whole below.
+        if sniff && !conn.wait_for_bytes(first_wait).await {
             self.rec.note(
                 id,
                 false,
@@ -365,7 +372,10 @@ impl Ladder<'_> {
                     self.rec.now_ms() - t
                 ),
             );
+            // The probe's connect and handshake share the greeting's time budget.
+            self.cap = Some(full);
             let probe = Box::pin(self.session(TlsMode::Implicit, Purpose::ModeProbe)).await;
+            self.cap = None;
             // A server that sent a certificate speaks TLS here, even if the handshake then failed.
             let tls_works = probe
                 .tls
@@ -394,12 +404,8 @@ impl Ladder<'_> {
                 conn.close().await;
                 return ev;
             }
-            banner = if Instant::now() < full {
-                conn.read_reply(full).await
-            } else {
-                banner
-            };
         }
+        let banner = conn.read_reply(full).await;
         let banner_ms = self.rec.now_ms() - t;
         match banner {
             Ok(reply) => {
@@ -530,7 +536,16 @@ impl Ladder<'_> {
             .as_ref()
             .and_then(|t| t.verification.as_ref())
             .is_none_or(|v| v.verified);
-        verified || self.opts.insecure
+        // Port 25 is server-to-server opportunistic TLS: an unverified certificate is normal
+        // there, so the ladder goes on (credentials are still only sent over verified TLS).
+        verified || self.opts.insecure || ev.port == 25
+    }
+
+    fn tls_verified(ev: &SessionEvidence) -> bool {
+        ev.tls
+            .as_ref()
+            .and_then(|t| t.verification.as_ref())
+            .is_some_and(|v| v.verified)
     }
 
     fn failure_kind(&self, e: &ReadError) -> ReadFailure {
@@ -622,6 +637,7 @@ impl Ladder<'_> {
         };
         match result {
             Ok(Ok(mut stream)) => {
+                self.cap = None;
                 stream.get_mut().0.stop_tap();
                 let session = stream.get_ref().1;
                 evidence.version = session.protocol_version().map(|v| match v {
@@ -839,6 +855,17 @@ impl Ladder<'_> {
             skipped: Some(why.into()),
         };
         let t = self.begin("auth");
+        if conn.is_tls() && !Self::tls_verified(ev) && !self.opts.insecure {
+            ev.auth = Some(skip("unverified_tls", offered));
+            self.step(
+                "auth",
+                conn.id,
+                StepStatus::Skipped,
+                t,
+                "credentials withheld: the certificate is not verified",
+            );
+            return true;
+        }
         if !conn.is_tls() && !self.opts.insecure {
             ev.auth = Some(skip("no_tls", offered));
             self.step(

@@ -348,7 +348,24 @@ async fn lookup(
     } else {
         DnsFailure::Other
     };
-    Err((failure, error.to_string()))
+    // Say it in words: the resolver's own error text carries its internal query structures.
+    let detail = match failure {
+        DnsFailure::NxDomain => format!("{host}: no such domain (NXDOMAIN)"),
+        DnsFailure::NoData => format!("{host}: the name exists but has no A or AAAA record"),
+        DnsFailure::Timeout => format!("{host}: no answer from the DNS server in time"),
+        DnsFailure::ServerFailure => {
+            format!("{host}: the DNS server failed to answer (SERVFAIL or REFUSED)")
+        }
+        _ => {
+            let text = error.to_string();
+            text.split(" Query {")
+                .next()
+                .unwrap_or(&text)
+                .trim()
+                .to_string()
+        }
+    };
+    Err((failure, detail))
 }
 
 #[cfg(test)]

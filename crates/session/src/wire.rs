@@ -64,7 +64,14 @@ impl ReplyParser {
             if line.last() == Some(&b'\r') {
                 line.pop();
             }
-            let (code, last, text) = parse_line(&line)?;
+            let (code, last, text) = match parse_line(&line) {
+                Ok(parsed) => parsed,
+                Err(e) => {
+                    // Keep the offending line: the transcript shows what the server sent.
+                    self.raw.push(RawLine { bytes: line });
+                    return Err(e);
+                }
+            };
             if let Some((first, _, _)) = self.lines.first()
                 && *first != code
             {
@@ -103,7 +110,9 @@ impl ReplyParser {
 
 fn parse_line(line: &[u8]) -> Result<(u16, bool, String), WireError> {
     let bad = || {
-        let shown: String = String::from_utf8_lossy(&line[..line.len().min(80)]).into_owned();
+        let shown: String = String::from_utf8_lossy(&line[..line.len().min(80)])
+            .escape_debug()
+            .to_string();
         WireError::Malformed(shown)
     };
     if line.len() < 3 || !line[..3].iter().all(u8::is_ascii_digit) {

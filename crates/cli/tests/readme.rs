@@ -1,0 +1,224 @@
+//! The README's examples are real output: this test runs each one against the real rig (and the
+//! lab) and compares it with the README, numbers that change from run to run aside.
+//! `UPDATE_README=1 cargo test -p smtpdoctor --test readme` rewrites them.
+#![allow(missing_docs)] // a test, not an API
+
+use std::collections::HashMap;
+use std::process::{Command, Stdio};
+
+/// One example: its name, the command shown to the reader, and the arguments really run
+/// (`{KEY}` is replaced from the rig's env file).
+struct Example {
+    name: &'static str,
+    shown: &'static str,
+    args: &'static [&'static str],
+}
+
+const EXAMPLES: &[Example] = &[
+    Example {
+        name: "check-ok",
+        shown: "smtpdoctor check mail.test:2587 --user user@mail.test --password-env SMTP_PASSWORD --to user@mail.test --ca-file rig-ca.pem",
+        args: &[
+            "check",
+            "mail.test:2587",
+            "--resolve",
+            "mail.test:127.0.0.1",
+            "--user",
+            "{RM_USER}",
+            "--password-env",
+            "SMTP_PASSWORD",
+            "--to",
+            "{RM_USER}",
+            "--ca-file",
+            "{RM_SELFSIGNED}",
+        ],
+    },
+    Example {
+        name: "check-wrong-mode",
+        shown: "smtpdoctor check mail.test:2587 --tls implicit --user user@mail.test --password-env SMTP_PASSWORD --ca-file rig-ca.pem",
+        args: &[
+            "check",
+            "mail.test:2587",
+            "--resolve",
+            "mail.test:127.0.0.1",
+            "--tls",
+            "implicit",
+            "--user",
+            "{RM_USER}",
+            "--password-env",
+            "SMTP_PASSWORD",
+            "--ca-file",
+            "{RM_SELFSIGNED}",
+        ],
+    },
+    Example {
+        name: "check-untrusted",
+        shown: "smtpdoctor check mail.test:2587 --user user@mail.test --password-env SMTP_PASSWORD",
+        args: &[
+            "check",
+            "mail.test:2587",
+            "--resolve",
+            "mail.test:127.0.0.1",
+            "--user",
+            "{RM_USER}",
+            "--password-env",
+            "SMTP_PASSWORD",
+        ],
+    },
+    Example {
+        name: "check-transcript",
+        shown: "smtpdoctor check mail.test:2587 --user user@mail.test --password-env WRONG_PASSWORD --ca-file rig-ca.pem --transcript",
+        args: &[
+            "check",
+            "mail.test:2587",
+            "--resolve",
+            "mail.test:127.0.0.1",
+            "--user",
+            "{RM_USER}",
+            "--password-env",
+            "WRONG_PASSWORD",
+            "--ca-file",
+            "{RM_SELFSIGNED}",
+            "--transcript",
+        ],
+    },
+];
+
+fn rig_env() -> Option<HashMap<String, String>> {
+    let path =
+        std::env::var("SMTPDOCTOR_RIG_ENV").unwrap_or_else(|_| "/tmp/smtpdoctor-rig/env".into());
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) => {
+            assert!(
+                std::env::var("SMTPDOCTOR_REQUIRE_RIG").is_err(),
+                "no rig env at {path}: {e}"
+            );
+            eprintln!("skipped: no rig ({path}); scripts/test starts one");
+            return None;
+        }
+    };
+    Some(
+        text.lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    )
+}
+
+fn run(example: &Example, env: &HashMap<String, String>) -> String {
+    let args: Vec<String> = example
+        .args
+        .iter()
+        .map(
+            |a| match a.strip_prefix('{').and_then(|a| a.strip_suffix('}')) {
+                Some(key) => env[key].clone(),
+                None => a.to_string(),
+            },
+        )
+        .collect();
+    let out = Command::new(env!("CARGO_BIN_EXE_smtpdoctor"))
+        .args(&args)
+        .env("SMTP_PASSWORD", &env["RM_PASS"])
+        .env("WRONG_PASSWORD", "not-the-password")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("runs");
+    format!(
+        "$ {}\n{}",
+        example.shown,
+        String::from_utf8_lossy(&out.stdout).trim_end()
+    )
+}
+
+/// Numbers that change between runs (times, ephemeral ports) become `N`; spacing is collapsed.
+fn normalize(text: &str) -> String {
+    let mut out = String::new();
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i].is_ascii_digit() {
+            let start = i;
+            while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
+                i += 1;
+            }
+            let rest: String = chars[i..chars.len().min(i + 3)].iter().collect();
+            let before: String = chars[start.saturating_sub(16)..start].iter().collect();
+            let volatile = rest.starts_with("ms")
+                || rest.starts_with(" ms")
+                || rest.starts_with(" s")
+                || before.ends_with("from 127.0.0.1:");
+            if volatile {
+                out.push('N');
+            } else {
+                out.extend(&chars[start..i]);
+            }
+            continue;
+        }
+        out.push(chars[i]);
+        i += 1;
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn block(name: &str, body: &str) -> String {
+    format!("<!-- example: {name} -->\n```console\n{body}\n```\n<!-- /example -->")
+}
+
+#[test]
+fn readme_examples_are_real_output() {
+    let Some(env) = rig_env() else { return };
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md");
+    let mut readme = std::fs::read_to_string(path).expect("README.md");
+    let update = std::env::var_os("UPDATE_README").is_some();
+    let mut stale = Vec::new();
+    // New examples go after the anchor, each after the one before, in the table's order.
+    let mut insert_at = readme
+        .find("<!-- examples:")
+        .map(|i| readme[i..].find('\n').map_or(readme.len(), |n| i + n + 1));
+    for example in EXAMPLES {
+        let fresh = run(example, &env);
+        let start_marker = format!("<!-- example: {} -->", example.name);
+        let Some(start) = readme.find(&start_marker) else {
+            if update {
+                let at = insert_at.expect("README has an examples anchor");
+                let text = format!("\n{}\n", block(example.name, &fresh));
+                readme.insert_str(at, &text);
+                insert_at = Some(at + text.len());
+                continue;
+            }
+            stale.push(format!("{} (missing)", example.name));
+            continue;
+        };
+        let end = start
+            + readme[start..]
+                .find("<!-- /example -->")
+                .expect("example end marker")
+            + "<!-- /example -->".len();
+        let current = &readme[start..end];
+        let body = current
+            .split_once("```console\n")
+            .and_then(|(_, b)| b.rsplit_once("\n```"))
+            .map(|(b, _)| b)
+            .unwrap_or("");
+        if normalize(body) != normalize(&fresh) {
+            if update {
+                readme.replace_range(start..end, &block(example.name, &fresh));
+            } else {
+                stale.push(format!(
+                    "{}:\n--- README\n{body}\n--- now\n{fresh}",
+                    example.name
+                ));
+            }
+        }
+    }
+    if update {
+        std::fs::write(path, readme).expect("README.md written");
+    }
+    assert!(
+        stale.is_empty(),
+        "README examples differ from real output (UPDATE_README=1 cargo test -p smtpdoctor --test readme):\n{}",
+        stale.join("\n\n")
+    );
+}
