@@ -47,6 +47,8 @@ pub enum Fault {
     DropMidSession,
     /// Sends its greeting one byte a second.
     OneByteASecond,
+    /// Greets only after three seconds (an anti-spam greeting pause), then works, without TLS.
+    DelayedGreeting,
     /// Sends a 10 MB line.
     HugeLine,
     /// A multi-line greeting that never ends.
@@ -85,6 +87,7 @@ impl Fault {
             Fault::UntrustedCert => "untrusted-cert",
             Fault::DropMidSession => "drop-mid-session",
             Fault::OneByteASecond => "one-byte-a-second",
+            Fault::DelayedGreeting => "delayed-greeting",
             Fault::HugeLine => "huge-line",
             Fault::EndlessMultiline => "endless-multiline",
             Fault::Garbage => "garbage",
@@ -105,6 +108,7 @@ impl Fault {
             Fault::UntrustedCert => "offers STARTTLS with a self-signed certificate",
             Fault::DropMidSession => "drops the connection at MAIL FROM",
             Fault::OneByteASecond => "sends its greeting one byte a second",
+            Fault::DelayedGreeting => "greets after a three-second pause",
             Fault::HugeLine => "sends a 10 MB line",
             Fault::EndlessMultiline => "sends a multi-line greeting that never ends",
             Fault::Garbage => "sends binary garbage",
@@ -307,6 +311,10 @@ async fn serve(fault: Fault, mut stream: TcpStream, acceptor: TlsAcceptor) -> io
         Fault::ImplicitTlsOnly | Fault::Xoauth2 | Fault::EchoAuth => {
             let tls = acceptor.accept(stream).await?;
             dialogue(fault, tls, true).await.map(|_| ())
+        }
+        Fault::DelayedGreeting => {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            dialogue(fault, &mut stream, false).await.map(|_| ())
         }
         Fault::Healthy | Fault::StarttlsRequired | Fault::UntrustedCert | Fault::DropMidSession => {
             if dialogue(fault, &mut stream, false).await? == After::Starttls {

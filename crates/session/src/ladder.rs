@@ -671,17 +671,24 @@ impl Ladder<'_> {
                 self.step(
                     "tls",
                     id,
-                    if verified {
-                        StepStatus::Ok
-                    } else {
-                        StepStatus::Failed
+                    match (verified, ev.port) {
+                        (true, _) => StepStatus::Ok,
+                        // Opportunistic TLS between servers: unverified is normal on port 25.
+                        (false, 25) => StepStatus::Warning,
+                        (false, _) => StepStatus::Failed,
                     },
                     t,
                     summary,
                 );
                 ev.tls = Some(evidence);
                 ev.secured = true;
-                if !verified && !self.opts.insecure {
+                if !verified && !self.opts.insecure && ev.port == 25 {
+                    rec.note(
+                        id,
+                        true,
+                        "going on: opportunistic TLS on port 25 (no credentials will be sent over it)",
+                    );
+                } else if !verified && !self.opts.insecure {
                     rec.note(id, true, "stopping: the certificate is not trusted (use --insecure to go on for more evidence)");
                     let mut conn = Conn::new(Io::Tls(Box::new(stream)), id, rec);
                     // Nothing is sent to an unverified server; close cleanly.

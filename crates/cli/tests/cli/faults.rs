@@ -39,16 +39,10 @@ impl TestLab {
     pub fn check(&self, fault: Fault, extra: &[&str], env: &[(&str, &str)]) -> Run {
         let addr = self.addr(fault);
         let ca = self.ca_file.to_string_lossy().into_owned();
-        let mut args = vec![
-            "check",
-            &addr,
-            "--timeout",
-            "2",
-            "--deadline",
-            "20",
-            "--ca-file",
-            &ca,
-        ];
+        let mut args = vec!["check", &addr, "--deadline", "20", "--ca-file", &ca];
+        if !extra.contains(&"--timeout") {
+            args.extend_from_slice(&["--timeout", "2"]);
+        }
         if !extra.contains(&"--format") {
             args.extend_from_slice(&["--format", "json"]);
         }
@@ -113,6 +107,30 @@ fn one_byte_a_second() {
     assert_bounded(&run);
     let json = assert_verdict(&run, "problem", Some("server_unavailable"), 14);
     assert_finding(&json, "banner.incomplete");
+}
+
+#[test]
+fn delayed_greeting_within_the_timeout_is_read_whole() {
+    let lab = TestLab::start(&[Fault::DelayedGreeting]);
+    let run = lab.check(Fault::DelayedGreeting, &["--timeout", "6"], &[]);
+    assert!(run.elapsed < BOUND, "took {:?}", run.elapsed);
+    let json = assert_verdict(&run, "ok", None, 0);
+    let banner = json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "banner")
+        .unwrap();
+    assert!(banner["ms"].as_u64().unwrap() >= 2900, "{banner}");
+    // The silent start was probed for implicit TLS, which the plaintext greeting disproved.
+    assert!(
+        json["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["purpose"] == "mode_probe")
+    );
+    assert_finding(&json, "tls.none");
 }
 
 #[test]

@@ -505,3 +505,48 @@ rig_test!(credentials_on_a_port_without_auth, |rig| {
     let json = assert_verdict(&rig.check(&args), "problem", Some("auth_mechanism"), 12);
     assert_finding(&json, "auth.not_offered");
 });
+
+rig_test!(port_25_opportunistic_tls_through_connect_to, |rig| {
+    // An MX on port 25, redirected to the rig with --connect-to: the untrusted certificate is a
+    // warning there (opportunistic TLS), and the envelope goes on.
+    let port = rig.v("RM_SMTP").rsplit(':').next().unwrap().to_string();
+    let redirect = format!("mail.test:25:127.0.0.1:{port}");
+    let args = [
+        "mail.test:25",
+        "--connect-to",
+        &redirect,
+        "--from",
+        "someone@example.org",
+        "--to",
+        rig.v("RM_USER"),
+    ];
+    let json = assert_verdict(&rig.check(&args), "ok", None, 0);
+    let cert = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "tls.cert.self_signed")
+        .expect("the certificate is reported");
+    assert_eq!(cert["severity"], "warning");
+    assert_eq!(json["resolve"]["source"], "--connect-to");
+    assert_eq!(json["sessions"][0]["rcpt"][0][1]["code"], 250);
+});
+
+rig_test!(
+    plaintext_credentials_on_a_port_that_never_offers_auth,
+    |rig| {
+        // Even after STARTTLS the MX port offers no AUTH: the mode is not the problem.
+        let args = with(
+            vec![
+                rig.v("RM_SMTP"),
+                "--tls",
+                "none",
+                "--ca-file",
+                rig.v("RM_SELFSIGNED"),
+            ],
+            &rig.login(),
+        );
+        let json = assert_verdict(&rig.check(&args), "problem", Some("auth_mechanism"), 12);
+        assert_finding(&json, "auth.not_offered");
+    }
+);
