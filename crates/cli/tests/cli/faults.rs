@@ -39,12 +39,15 @@ impl TestLab {
     pub fn check(&self, fault: Fault, extra: &[&str], env: &[(&str, &str)]) -> Run {
         let addr = self.addr(fault);
         let ca = self.ca_file.to_string_lossy().into_owned();
-        let mut args = vec!["check", &addr, "--deadline", "20", "--ca-file", &ca];
-        if !extra.contains(&"--timeout") {
-            args.extend_from_slice(&["--timeout", "2"]);
-        }
-        if !extra.contains(&"--format") {
-            args.extend_from_slice(&["--format", "json"]);
+        let mut args = vec!["check", &addr, "--ca-file", &ca];
+        for (option, default) in [
+            ("--timeout", "2"),
+            ("--deadline", "20"),
+            ("--format", "json"),
+        ] {
+            if !extra.contains(&option) {
+                args.extend_from_slice(&[option, default]);
+            }
         }
         args.extend_from_slice(extra);
         smtpdoctor(&args, env)
@@ -75,6 +78,18 @@ fn tarpit() {
     let json = assert_verdict(&run, "problem", Some("server_unavailable"), 14);
     assert_finding(&json, "banner.timeout");
     assert_schema(&json);
+}
+
+#[test]
+fn the_run_deadline_bounds_everything() {
+    let lab = TestLab::start(&[Fault::Tarpit]);
+    let run = lab.check(Fault::Tarpit, &["--timeout", "30", "--deadline", "3"], &[]);
+    assert!(
+        run.elapsed < Duration::from_secs(8),
+        "took {:?}",
+        run.elapsed
+    );
+    assert_verdict(&run, "problem", Some("server_unavailable"), 14);
 }
 
 #[test]

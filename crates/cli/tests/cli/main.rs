@@ -100,6 +100,8 @@ pub fn assert_verdict(run: &Run, status: &str, category: Option<&str>, exit: i32
         finding_ids(&json),
         run.stderr
     );
+    // Every report a test looks at must also match the published schema.
+    assert_schema(&json);
     json
 }
 
