@@ -273,15 +273,7 @@ impl Conn {
                 }
             }
             if self.eof {
-                let got = self.parser.is_partial()
-                    || !self.buf.is_empty()
-                    || self.first_byte_ms.is_some();
-                self.record_leftover();
-                return Err(ReadError {
-                    failure: ReadFailure::Closed,
-                    detail: "the server closed the connection".into(),
-                    got_bytes: got,
-                });
+                return Err(self.closed());
             }
             let mut chunk = [0u8; 4096];
             match &self.io {
@@ -295,17 +287,7 @@ impl Conn {
                 }
             };
             match tokio::time::timeout_at(deadline, read).await {
-                Ok(Ok(0)) => {
-                    let got = self.parser.is_partial()
-                        || !self.buf.is_empty()
-                        || self.first_byte_ms.is_some();
-                    self.record_leftover();
-                    return Err(ReadError {
-                        failure: ReadFailure::Closed,
-                        detail: "the server closed the connection".into(),
-                        got_bytes: got,
-                    });
-                }
+                Ok(Ok(0)) => return Err(self.closed()),
                 Ok(Ok(n)) => {
                     if self.first_byte_ms.is_none() {
                         self.first_byte_ms = Some(self.rec.now_ms());
@@ -331,6 +313,18 @@ impl Conn {
                     });
                 }
             }
+        }
+    }
+
+    /// The error for a connection the server closed, after recording what it sent before.
+    fn closed(&mut self) -> ReadError {
+        let got_bytes =
+            self.parser.is_partial() || !self.buf.is_empty() || self.first_byte_ms.is_some();
+        self.record_leftover();
+        ReadError {
+            failure: ReadFailure::Closed,
+            detail: "the server closed the connection".into(),
+            got_bytes,
         }
     }
 
