@@ -1,7 +1,7 @@
 //! The rules of `check`: read the evidence of every connection and name the earliest blocking
 //! problem on the ladder, with the proof and the fix.
 
-use crate::knowledge::{self, Stage};
+use smtpdoctor_knowledge::{self as knowledge, Stage};
 use smtpdoctor_report::check::*;
 use smtpdoctor_report::{
     Category, Confidence, Finding, Retry, Severity, Status, Transcript, Verdict,

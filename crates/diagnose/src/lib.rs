@@ -1,7 +1,6 @@
 //! Rules: pure functions from evidence to findings and a verdict. No I/O here.
 
 pub mod check;
-pub mod knowledge;
 
 pub use check::{CheckDiagnosis, CheckInput, diagnose_check};
-pub use knowledge::{KNOWLEDGE_VERSION, Stage, classify};
+pub use smtpdoctor_knowledge::{KNOWLEDGE_VERSION, Stage, classify};
