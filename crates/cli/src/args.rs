@@ -20,8 +20,36 @@ pub enum Command {
     /// Diagnose a mail server end to end: DNS, TCP, greeting, EHLO, TLS, certificate, AUTH,
     /// MAIL, RCPT and an optional test message.
     Check(Box<CheckArgs>),
+    /// Explain a reply line, an enhanced status code, a client error or a whole bounce, in plain
+    /// words: the cause, whether retrying helps, and what to change.
+    Explain(ExplainArgs),
     /// Start practice servers with known faults on loopback (try smtpdoctor without a server).
     Lab(LabArgs),
+}
+
+/// Output formats of `explain`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExplainFormat {
+    /// For people.
+    Human,
+    /// One versioned JSON document (docs/schema/explain.schema.json).
+    Json,
+    /// One JSON object per input line (with --lines).
+    Jsonl,
+}
+
+/// `smtpdoctor explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The text to explain (several words are joined); `-` reads it from standard input.
+    #[arg(value_name = "TEXT")]
+    pub text: Vec<String>,
+    /// Treat each line of FILE (`-` for standard input) as its own error: one JSON line each.
+    #[arg(long, value_name = "FILE", conflicts_with = "text")]
+    pub lines: Option<PathBuf>,
+    /// Output format (--lines always writes JSON lines).
+    #[arg(long, value_enum, default_value_t = ExplainFormat::Human)]
+    pub format: ExplainFormat,
 }
 
 /// Output formats.

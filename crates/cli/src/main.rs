@@ -3,11 +3,13 @@
 //! The binary is thin: probes, rules and renderers live in the library crates.
 
 mod args;
+mod explain;
 mod lab;
 mod secrets;
 
 use args::{CheckArgs, Cli, Command, Format};
 use clap::Parser;
+pub(crate) use smtpdoctor_diagnose::KNOWLEDGE_VERSION as KNOWLEDGE;
 use smtpdoctor_diagnose::{CheckInput, KNOWLEDGE_VERSION, diagnose_check};
 use smtpdoctor_render::Palette;
 use smtpdoctor_report::check::{CheckBody, TlsMode};
@@ -76,6 +78,7 @@ fn run() -> ExitCode {
     };
     let result = match cli.command {
         Command::Check(args) => runtime.block_on(check(*args, palette)),
+        Command::Explain(args) => explain::run(args, palette),
         Command::Lab(args) => runtime.block_on(lab::run(args, palette)),
     };
     match result {

@@ -1,6 +1,7 @@
 //! Rules: pure functions from evidence to findings and a verdict. No I/O here.
 
 pub mod check;
+pub mod explain;
 
 pub use check::{CheckDiagnosis, CheckInput, diagnose_check};
 pub use smtpdoctor_knowledge::{KNOWLEDGE_VERSION, Stage, classify};

@@ -62,7 +62,10 @@ impl Facts {
 fn field(input: &str, name: &str) -> Option<String> {
     let mut lines = input.lines().peekable();
     while let Some(line) = lines.next() {
-        if line.len() >= name.len() && line[..name.len()].eq_ignore_ascii_case(name) {
+        if line
+            .get(..name.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(name))
+        {
             let mut value = line[name.len()..].trim().to_string();
             while let Some(next) = lines.peek() {
                 if next.starts_with(' ') || next.starts_with('\t') {
@@ -211,5 +214,39 @@ mod tests {
             f.text
                 .starts_with("550 5.1.1 <x@example.org>: Recipient address rejected")
         );
+    }
+
+    #[test]
+    fn any_text_is_read_without_panic() {
+        let pieces = [
+            "└──",
+            "550",
+            " ",
+            "5.7.1",
+            "é",
+            "\n",
+            "Diagnostic-Code:",
+            "Status:",
+            "port ",
+            "ü550",
+            "5.",
+            "٣",
+            "\t",
+            ";",
+            "-",
+            "2",
+        ];
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            let mut text = String::new();
+            for _ in 0..(state % 12) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                text.push_str(pieces[(state % pieces.len() as u64) as usize]);
+            }
+            state = state.wrapping_add(1);
+            let _ = Facts::read(&text);
+        }
     }
 }

@@ -86,10 +86,16 @@ pub struct Entry {
 
 include!(concat!(env!("OUT_DIR"), "/entries.rs"));
 
-/// All phrases of all entries in one automaton, and which entry each belongs to.
+/// All phrases of all entries in one automaton, and which entry each belongs to; and the entries
+/// that name each reply code and enhanced code, so only those are scored.
 struct PhraseIndex {
     automaton: AhoCorasick,
     owner: Vec<(usize, usize)>,
+    by_code: std::collections::HashMap<u16, Vec<usize>>,
+    /// Keyed by subject.detail (`7.8`), since entries may name any class.
+    by_enhanced: std::collections::HashMap<String, Vec<usize>>,
+    /// Entries with an enhanced prefix (`5.7.`): few, always scored when a code is present.
+    by_prefix: Vec<usize>,
 }
 
 static INDEX: LazyLock<PhraseIndex> = LazyLock::new(|| {
@@ -106,7 +112,28 @@ static INDEX: LazyLock<PhraseIndex> = LazyLock::new(|| {
         .match_kind(MatchKind::Standard)
         .build(&patterns)
         .expect("the knowledge phrases build an automaton");
-    PhraseIndex { automaton, owner }
+    let mut by_code: std::collections::HashMap<u16, Vec<usize>> = Default::default();
+    let mut by_enhanced: std::collections::HashMap<String, Vec<usize>> = Default::default();
+    let mut by_prefix = Vec::new();
+    for (e, entry) in ENTRIES.iter().enumerate() {
+        for code in entry.codes {
+            by_code.entry(*code).or_default().push(e);
+        }
+        for pattern in entry.enhanced {
+            if pattern.ends_with('.') {
+                by_prefix.push(e);
+            } else if let Some(key) = pattern.get(2..) {
+                by_enhanced.entry(key.to_string()).or_default().push(e);
+            }
+        }
+    }
+    PhraseIndex {
+        automaton,
+        owner,
+        by_code,
+        by_enhanced,
+        by_prefix,
+    }
 });
 
 /// Why an entry matched.
@@ -153,6 +180,8 @@ pub struct Meaning {
 
 /// A score this far below the best, of another category, makes the answer less than sure.
 const CLOSE: i32 = 10;
+/// A phrase starting within this many bytes of the text's start is its lead statement.
+const LEAD: usize = 60;
 
 fn enhanced_hit(pattern: &str, code: &str) -> Option<i32> {
     if let Some(rest) = pattern.strip_prefix("X.") {
@@ -167,7 +196,7 @@ fn enhanced_hit(pattern: &str, code: &str) -> Option<i32> {
 fn score(
     entry: &'static Entry,
     facts: &Facts,
-    phrase_hits: &[usize],
+    phrase_hits: &[(usize, usize)],
     stage: Option<Stage>,
 ) -> Option<Match> {
     if let Some(stage) = stage
@@ -188,14 +217,18 @@ fn score(
     // little, so an entry with many overlapping phrases cannot outvote a precise one.
     let mut phrase_points: Vec<i32> = phrase_hits
         .iter()
-        .map(|&p| 20 + (entry.phrases[p].len().min(40) as i32) / 2)
+        .map(|&(p, _)| 20 + (entry.phrases[p].len().min(40) as i32) / 2)
         .collect();
     phrase_points.sort_unstable_by(|a, b| b.cmp(a));
     for (i, pts) in phrase_points.iter().enumerate() {
         points += if i == 0 { *pts } else { 3 };
     }
-    for &p in phrase_hits {
+    for &(p, _) in phrase_hits {
         why.push(format!("phrase \"{}\"", entry.phrases[p]));
+    }
+    // What a message says first is usually its verdict; later clauses explain or add detail.
+    if phrase_hits.iter().any(|&(_, start)| start < LEAD) {
+        points += 5;
     }
     let enhanced = facts.enhanced.as_deref().and_then(|code| {
         entry
@@ -235,20 +268,30 @@ fn score(
 /// Every entry that matches, best first.
 fn candidates(facts: &Facts, stage: Option<Stage>) -> Vec<Match> {
     let index = &*INDEX;
-    let mut hits: Vec<Vec<usize>> = vec![Vec::new(); ENTRIES.len()];
+    // Per entry: (phrase, where it first starts).
+    let mut hits: Vec<Vec<(usize, usize)>> = vec![Vec::new(); ENTRIES.len()];
     for m in index.automaton.find_overlapping_iter(facts.text.as_str()) {
         let (e, p) = index.owner[m.pattern().as_usize()];
-        if !hits[e].contains(&p) {
-            hits[e].push(p);
+        if !hits[e].iter().any(|&(q, _)| q == p) {
+            hits[e].push((p, m.start()));
         }
     }
+    // Only entries with a phrase hit, or naming the input's codes, can match.
+    let mut considered: Vec<usize> = (0..ENTRIES.len())
+        .filter(|&e| !hits[e].is_empty())
+        .collect();
+    if let Some(code) = facts.reply_code {
+        considered.extend(index.by_code.get(&code).into_iter().flatten());
+    }
+    if let Some(key) = facts.enhanced.as_deref().and_then(|e| e.get(2..)) {
+        considered.extend(index.by_enhanced.get(key).into_iter().flatten());
+        considered.extend(&index.by_prefix);
+    }
+    considered.sort_unstable();
+    considered.dedup();
     let mut out: Vec<Match> = Vec::new();
-    for (e, entry) in ENTRIES.iter().enumerate() {
-        // Only entries with a phrase hit or a code can match: a cheap filter before scoring.
-        if hits[e].is_empty() && entry.codes.is_empty() && entry.enhanced.is_empty() {
-            continue;
-        }
-        if let Some(m) = score(entry, facts, &hits[e], stage) {
+    for e in considered {
+        if let Some(m) = score(&ENTRIES[e], facts, &hits[e], stage) {
             out.push(m);
         }
     }
@@ -257,26 +300,33 @@ fn candidates(facts: &Facts, stage: Option<Stage>) -> Vec<Match> {
     out
 }
 
-fn class_retry(facts: &Facts) -> Retry {
+/// Retry as the reply's class says; `otherwise` when the input carries no code at all.
+fn class_retry(facts: &Facts, otherwise: Retry) -> Retry {
     match (facts.reply_code, facts.enhanced.as_deref()) {
         (Some(c), _) if (400..500).contains(&c) => Retry::Temporary,
         (Some(c), _) if c >= 500 => Retry::Permanent,
         (_, Some(e)) if e.starts_with('4') => Retry::Temporary,
         (_, Some(e)) if e.starts_with('5') => Retry::Permanent,
-        _ => Retry::Temporary,
+        _ => otherwise,
     }
 }
 
 fn retry_for(entry: Option<&Entry>, category: Category, facts: &Facts) -> Retry {
+    // Without a code: load and rate limits pass by themselves; a full mailbox waits for its owner.
+    let uncoded = if category == Category::MailboxFull {
+        Retry::Permanent
+    } else {
+        Retry::Temporary
+    };
     match entry.and_then(|e| e.retry) {
         Some(RetryRule::Temporary) => Retry::Temporary,
         Some(RetryRule::Permanent) => Retry::Permanent,
-        Some(RetryRule::Class) => class_retry(facts),
+        Some(RetryRule::Class) => class_retry(facts, uncoded),
         None => match category {
             // Causes that pass by themselves follow what the server said.
             Category::GreylistingOrRateLimit
             | Category::ServerUnavailable
-            | Category::MailboxFull => class_retry(facts),
+            | Category::MailboxFull => class_retry(facts, uncoded),
             Category::NetworkUnreachable => Retry::Temporary,
             // Everything else needs someone to change something first, whatever the code.
             _ => Retry::Permanent,

@@ -167,3 +167,69 @@ fn clip(text: &str, max: usize) -> String {
     s.push('…');
     s
 }
+
+/// Renders an explain report for a terminal.
+pub fn explain(report: &Report<smtpdoctor_report::explain::ExplainBody>, p: Palette) -> String {
+    let mut out = String::new();
+    let b = &report.body;
+    let first = b.input.lines().next().unwrap_or("");
+    let _ = writeln!(out, "{}", p.bold(&clip(first, 100)));
+    let mut codes = Vec::new();
+    if let Some(c) = b.reply_code {
+        codes.push(format!("reply code {c}"));
+    }
+    if let Some(e) = &b.enhanced_code {
+        codes.push(format!("enhanced code {e}"));
+    }
+    if !codes.is_empty() {
+        let _ = writeln!(out, "  {}", p.dim(&codes.join(" · ")));
+    }
+    out.push('\n');
+    let v = &report.verdict;
+    let head = match v.status {
+        Status::Ok => p.good("NOT AN ERROR"),
+        Status::Problem => p.bad("PROBLEM"),
+        Status::Inconclusive => p.warn("NOT RECOGNISED"),
+    };
+    let category = v.category.map(|c| format!(" [{c}]")).unwrap_or_default();
+    let _ = writeln!(out, "{head}{category} {}", b.title);
+    if v.status == Status::Problem {
+        let retry = match v.retry {
+            Some(smtpdoctor_report::Retry::Temporary) => "retrying later may help",
+            _ => "retrying will not help until something changes",
+        };
+        let _ = writeln!(
+            out,
+            "  {}",
+            p.dim(&format!("confidence {:?}, {retry}", v.confidence).to_lowercase())
+        );
+    }
+    let _ = writeln!(out, "  {}", b.meaning);
+    if !b.alternatives.is_empty() {
+        let alts: Vec<String> = b.alternatives.iter().map(|c| c.to_string()).collect();
+        let _ = writeln!(out, "  Could also be: {}", alts.join(", "));
+    }
+    if !b.causes.is_empty() {
+        let _ = writeln!(out, "  Likely causes:");
+        for c in &b.causes {
+            let _ = writeln!(out, "    - {c}");
+        }
+    }
+    if !b.fixes.is_empty() {
+        let _ = writeln!(out, "  Fix:");
+        for (i, f) in b.fixes.iter().enumerate() {
+            let _ = writeln!(out, "    {}. {f}", i + 1);
+        }
+    }
+    if !b.references.is_empty() {
+        let _ = writeln!(out, "  References: {}", b.references.join("; "));
+    }
+    if let Some(m) = b.matched.first() {
+        let _ = writeln!(
+            out,
+            "  {}",
+            p.dim(&format!("Matched {} ({})", m.id, m.why.join(", ")))
+        );
+    }
+    out
+}

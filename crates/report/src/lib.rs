@@ -7,6 +7,7 @@
 pub mod category;
 pub mod check;
 pub mod exit;
+pub mod explain;
 pub mod transcript;
 pub mod verdict;
 
