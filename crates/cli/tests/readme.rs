@@ -16,6 +16,11 @@ struct Example {
 
 const EXAMPLES: &[Example] = &[
     Example {
+        name: "explain",
+        shown: "smtpdoctor explain '554 5.7.1 <friend@example.org>: Relay access denied'",
+        args: &["explain", "554 5.7.1 <friend@example.org>: Relay access denied"],
+    },
+    Example {
         name: "check-ok",
         shown: "smtpdoctor check mail.test:2587 --user user@mail.test --password-env SMTP_PASSWORD --to user@mail.test --ca-file rig-ca.pem",
         args: &[
