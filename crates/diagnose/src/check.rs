@@ -183,7 +183,12 @@ impl<'a> Rules<'a> {
             return true;
         }
         let host = &r.name;
+        let typo = smtpdoctor_knowledge::hosts::did_you_mean(host);
         let finding = match r.failure {
+            Some(DnsFailure::NxDomain) if typo.is_some() => self
+                .problem("dns.nxdomain", Category::Dns, Retry::Permanent, format!("The name {host} does not exist in DNS: did you mean {}?", typo.unwrap_or_default()))
+                .detail(format!("The DNS answered NXDOMAIN for {host}, which is two letters or fewer away from the well-known submission host {}.", typo.unwrap_or_default()))
+                .fix(format!("Use {} as the server name.", typo.unwrap_or_default())),
             Some(DnsFailure::NxDomain) => self
                 .problem("dns.nxdomain", Category::Dns, Retry::Permanent, format!("The name {host} does not exist in DNS"))
                 .detail(format!("The DNS answered NXDOMAIN for {host}: {}", r.detail.clone().unwrap_or_default()))
@@ -203,6 +208,11 @@ impl<'a> Rules<'a> {
                 .detail(r.detail.clone().unwrap_or_default())
                 .fix("Check the network connection and the DNS resolver (try another resolver with --dns).")
                 .confidence(Confidence::Medium, &[Category::NetworkUnreachable]),
+            Some(DnsFailure::Refused) => self
+                .problem("dns.refused", Category::Dns, Retry::Permanent, format!("The DNS server refused to look up {host}"))
+                .detail(r.detail.clone().unwrap_or_default())
+                .fix("The resolver does not answer this client or this name (REFUSED): use another resolver (--dns), or your network's own.")
+                .fix("If the resolver is yours, allow recursion for this network."),
             Some(DnsFailure::ServerFailure) => self
                 .problem("dns.server_failure", Category::Dns, Retry::Temporary, format!("The DNS resolver failed to look up {host}"))
                 .detail(r.detail.clone().unwrap_or_default())
@@ -217,6 +227,13 @@ impl<'a> Rules<'a> {
                 .detail(format!("Addresses left out by -4/-6: {}", r.filtered.join(", ")))
                 .fix("Drop -4/-6, or use a network with the other address family."),
         };
+        let mut finding = finding;
+        if let (Some(known), false) = (typo, finding.summary.contains("did you mean")) {
+            finding.fix.insert(
+                0,
+                format!("Did you mean {known}? '{host}' looks like a typo of it."),
+            );
+        }
         self.push(finding.evidence("step:resolve"));
         false
     }

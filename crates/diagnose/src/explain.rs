@@ -14,10 +14,16 @@ pub fn explain(text: &str) -> (Verdict, ExplainBody) {
 }
 
 fn answer(text: &str, m: Meaning) -> (Verdict, ExplainBody) {
-    let positive =
-        m.facts.reply_code.is_some_and(|c| c < 400) && m.entry.is_none_or(|e| e.kind == "basic");
-    let unreadable =
-        m.entry.is_none() && m.facts.reply_code.is_none() && m.facts.enhanced.is_none();
+    // A 2xx or 3xx reply is not an error, whatever else matched.
+    let positive = m.facts.reply_code.is_some_and(|c| c < 400)
+        && m.facts
+            .enhanced
+            .as_deref()
+            .is_none_or(|e| e.starts_with('2'));
+    let unreadable = m.entry.is_none()
+        && m.category == smtpdoctor_report::Category::Other
+        && m.facts.reply_code.is_none()
+        && m.facts.enhanced.is_none();
     let (status, category, retry) = if positive {
         (Status::Ok, None, None)
     } else if unreadable {

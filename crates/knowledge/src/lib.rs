@@ -6,6 +6,7 @@
 //! scored and the best one wins, with the runners-up as the honest alternatives.
 
 mod facts;
+pub mod hosts;
 
 pub use facts::Facts;
 
@@ -433,7 +434,30 @@ fn unknown(facts: Facts) -> Meaning {
 pub fn explain(text: &str) -> Meaning {
     let facts = Facts::read(text);
     let matched = candidates(&facts, None);
-    decide(facts, matched)
+    let mut meaning = decide(facts, matched);
+    // A name that does not resolve is often a typo of a well-known provider's host.
+    if matches!(meaning.category, Category::Dns | Category::Other)
+        && let Some((typed, known)) =
+            hosts::hosts_in(text).find_map(|h| hosts::did_you_mean(h).map(|k| (h, k)))
+    {
+        meaning.fix.insert(
+            0,
+            format!(
+                "Did you mean {known}? The server name given, {typed}, looks like a typo of it."
+            ),
+        );
+        if meaning.category == Category::Other {
+            meaning.category = Category::Dns;
+            meaning.retry = Retry::Permanent;
+            meaning.confidence = Confidence::Medium;
+            meaning.alternatives.clear();
+            meaning.title = "Mistyped server name".into();
+            meaning.meaning = format!(
+                "{typed} is not a known mail server name, but {known} is: the name was most likely mistyped, so it cannot be found in DNS."
+            );
+        }
+    }
+    meaning
 }
 
 /// The meaning of a reply seen at a stage of the dialogue (as `check` sees it).

@@ -140,6 +140,8 @@ pub enum DnsFailure {
     NoData,
     /// The resolver answered with an error (SERVFAIL, REFUSED).
     ServerFailure,
+    /// The DNS server refused the query (REFUSED): not allowed to ask it, or not its zone.
+    Refused,
     /// No answer in time.
     Timeout,
     /// The name is not a valid host name.

@@ -341,9 +341,9 @@ async fn lookup(
         DnsFailure::NoData
     } else if error.to_string().contains("timed out") || error.to_string().contains("timeout") {
         DnsFailure::Timeout
-    } else if error.to_string().to_ascii_lowercase().contains("servfail")
-        || error.to_string().contains("Refused")
-    {
+    } else if error.to_string().contains("Refused") {
+        DnsFailure::Refused
+    } else if error.to_string().to_ascii_lowercase().contains("servfail") {
         DnsFailure::ServerFailure
     } else {
         DnsFailure::Other
@@ -353,9 +353,8 @@ async fn lookup(
         DnsFailure::NxDomain => format!("{host}: no such domain (NXDOMAIN)"),
         DnsFailure::NoData => format!("{host}: the name exists but has no A or AAAA record"),
         DnsFailure::Timeout => format!("{host}: no answer from the DNS server in time"),
-        DnsFailure::ServerFailure => {
-            format!("{host}: the DNS server failed to answer (SERVFAIL or REFUSED)")
-        }
+        DnsFailure::ServerFailure => format!("{host}: the DNS server failed to answer (SERVFAIL)"),
+        DnsFailure::Refused => format!("{host}: the DNS server refused the query (REFUSED)"),
         _ => {
             let text = error.to_string();
             text.split(" Query {")

@@ -495,6 +495,19 @@ rig_test!(names_resolve_through_the_real_dns_server, |rig| {
         10,
     );
     assert_finding(&json, "dns.nxdomain");
+    // A name outside the server's zones: NSD answers REFUSED, a finding of its own.
+    let json = assert_verdict(
+        &rig.check(&["smtp.gmial.com:587", "--dns", dns]),
+        "problem",
+        Some("dns"),
+        10,
+    );
+    assert_finding(&json, "dns.refused");
+    let first_fix = json["verdict"]["fix"][0].as_str().unwrap_or_default();
+    assert!(
+        first_fix.contains("smtp.gmail.com"),
+        "a typo of a well-known host gets a did-you-mean: {first_fix}"
+    );
 });
 
 rig_test!(credentials_on_a_port_without_auth, |rig| {
