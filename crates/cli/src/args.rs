@@ -116,9 +116,12 @@ pub struct CheckArgs {
         help = "The server: HOST[:PORT] (port 587 when none is given; [IPv6]:PORT for IPv6 addresses)"
     )]
     pub target: String,
-    /// The port (instead of HOST:PORT).
+    /// The port (instead of HOST:PORT). Without any port, the usual ports are all probed.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub port: Option<u16>,
+    /// Probe these ports at once (default without a port: 25,465,587,2525), then check the best.
+    #[arg(long, value_name = "PORT,…", value_delimiter = ',', value_parser = clap::value_parser!(u16).range(1..))]
+    pub ports: Option<Vec<u16>>,
     /// How TLS starts.
     #[arg(long, value_enum, default_value_t = TlsArg::Auto)]
     pub tls: TlsArg,

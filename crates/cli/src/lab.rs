@@ -134,6 +134,7 @@ async fn demo(
         let args = CheckArgs {
             target: server.addr.to_string(),
             port: None,
+            ports: None,
             tls: case.tls,
             user: case.credentials.then(|| LAB_USER.to_string()),
             password_env: None,

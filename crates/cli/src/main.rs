@@ -113,6 +113,17 @@ pub fn check_options(
         (Some(p), _) | (None, Some(p)) => p,
         (None, None) => 587,
     };
+    // Without a port, the usual ports are probed (the port matrix) unless --ports names others.
+    let ports: Vec<u16> = match (&args.ports, args.port.or(port_in_target)) {
+        (Some(_), Some(_)) => {
+            return Err(UsageError(
+                "--ports probes several ports: give the host without a port (and no --port)".into(),
+            ));
+        }
+        (Some(list), None) => list.clone(),
+        (None, None) => smtpdoctor_session::ports::DEFAULT_PORTS.to_vec(),
+        (None, Some(_)) => Vec::new(),
+    };
     if credential.is_some() && args.user.is_none() {
         return Err(UsageError(
             "a password or token needs --user (the login name)".into(),
@@ -200,6 +211,7 @@ pub fn check_options(
         timeout,
         deadline,
         sniff_after: Duration::from_secs_f64(args.tls_probe_after).min(timeout),
+        ports,
     })
 }
 
@@ -262,6 +274,7 @@ pub fn build_report(opts: &CheckOptions, run: smtpdoctor_session::CheckRun) -> R
         credentials_given: opts.credential.is_some(),
         trust_platform_missing: run.trust_platform_missing,
         deadline_reached: run.deadline_reached,
+        ports: &run.ports,
     });
     Report {
         schema_version: SCHEMA_VERSION,
@@ -278,6 +291,7 @@ pub fn build_report(opts: &CheckOptions, run: smtpdoctor_session::CheckRun) -> R
             resolve: run.resolve,
             sessions: run.sessions,
             working_settings: diagnosis.working,
+            ports: run.ports,
             round_trips: run.transcript.round_trips(),
             transcript: run.transcript,
         },

@@ -18,7 +18,10 @@ const EXAMPLES: &[Example] = &[
     Example {
         name: "explain",
         shown: "smtpdoctor explain '554 5.7.1 <friend@example.org>: Relay access denied'",
-        args: &["explain", "554 5.7.1 <friend@example.org>: Relay access denied"],
+        args: &[
+            "explain",
+            "554 5.7.1 <friend@example.org>: Relay access denied",
+        ],
     },
     Example {
         name: "check-ok",

@@ -29,6 +29,8 @@ pub struct CheckInput<'a> {
     pub trust_platform_missing: bool,
     /// Whether the run's deadline cut it short.
     pub deadline_reached: bool,
+    /// The port matrix, when one ran.
+    pub ports: &'a [PortProbe],
 }
 
 /// The rules' answer.
@@ -126,6 +128,9 @@ impl<'a> Rules<'a> {
 
     /// Runs the ladder's rules; returns the settings proven to work.
     fn run(&mut self) -> Option<WorkingSettings> {
+        if !self.input.ports.is_empty() && !self.port_rules() {
+            return None;
+        }
         if !self.resolve_rules() {
             return None;
         }
@@ -173,6 +178,102 @@ impl<'a> Rules<'a> {
                     .then(|| session.auth.as_ref().and_then(|a| a.mechanism.clone()))
                     .flatten(),
             })
+    }
+
+    /// The port matrix: which ports answered; false when none did (nothing more to judge).
+    fn port_rules(&mut self) -> bool {
+        let ports = self.input.ports;
+        let answered = |port: u16| ports.iter().any(|p| p.port == port && p.failure.is_none());
+        let mut listed: Vec<u16> = Vec::new();
+        for p in ports {
+            if !listed.contains(&p.port) {
+                listed.push(p.port);
+            }
+        }
+        let open: Vec<String> = listed
+            .iter()
+            .filter(|p| answered(**p))
+            .map(|p| p.to_string())
+            .collect();
+        for &port in &listed {
+            let probes: Vec<&PortProbe> = ports.iter().filter(|p| p.port == port).collect();
+            if probes.iter().all(|p| p.failure.is_some()) && !open.is_empty() {
+                let how = match probes[0].failure {
+                    Some(ConnectFailure::Refused) => "refused",
+                    Some(ConnectFailure::Timeout) => "dropped (no answer)",
+                    _ => "unreachable",
+                };
+                let dropped = probes
+                    .iter()
+                    .all(|p| p.failure == Some(ConnectFailure::Timeout));
+                if port == 25 && dropped {
+                    self.push(
+                        Finding::new("net.port25.blocked", Severity::Warning, Some(Category::TimeoutOrBlockedPort), format!("Port 25 is dropped while port {} answers", open.join(", ")))
+                            .detail("Connections to port 25 got no answer at all, while the submission port(s) of the same host did. Many ISPs and cloud providers block outbound port 25; the server's own firewall can do the same. Without a second, independent host to compare with, these cannot be told apart.")
+                            .fix("Send through the submission port (587 with STARTTLS or 465 with SSL/TLS) and log in: that is what mail clients and apps should use anyway.")
+                            .fix("To tell your network from the server's firewall: try port 25 of another, known mail server from here (smtpdoctor check --port 25 OTHER_MX); if that is dropped too, your network or ISP blocks port 25.")
+                            .retry(Retry::Permanent)
+                            .evidence(format!("conn:{}", probes[0].conn)),
+                    );
+                } else {
+                    self.push(
+                        Finding::new(
+                            "net.port.closed",
+                            Severity::Info,
+                            None,
+                            format!("Port {port}: {how}"),
+                        )
+                        .detail(
+                            probes
+                                .iter()
+                                .map(|p| {
+                                    format!(
+                                        "{}: {}",
+                                        p.address,
+                                        p.detail.clone().unwrap_or_default()
+                                    )
+                                })
+                                .collect::<Vec<_>>()
+                                .join("; "),
+                        )
+                        .evidence(format!("conn:{}", probes[0].conn)),
+                    );
+                }
+            }
+        }
+        if !open.is_empty() {
+            return true;
+        }
+        // No port answered: the cause is how they failed.
+        let all = |f: ConnectFailure| ports.iter().all(|p| p.failure == Some(f));
+        let names = listed
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let finding = if ports.is_empty() {
+            return false;
+        } else if all(ConnectFailure::Refused) {
+            self.problem("net.connect.refused", Category::ConnectionRefused, Retry::Permanent, format!("Every port refused the connection ({names})"))
+                .detail("Each port answered with a reset: nothing listens there, or a firewall rejects the connections.")
+                .fix("Check the server name: this host runs no mail service on the usual ports.")
+                .fix("If you run the server, check that it listens (ss -ltn) and that its firewall allows the ports.")
+        } else if ports
+            .iter()
+            .any(|p| p.failure == Some(ConnectFailure::Timeout))
+        {
+            self.problem("net.connect.timeout", Category::TimeoutOrBlockedPort, Retry::Permanent, format!("No port answered ({names}): the packets vanish"))
+                .detail("Connections got no answer at all: a firewall drops them (yours, your network's, or the server's), or the host is down.")
+                .fix("Check your own firewall and try from another network (a phone hotspot): if it works there, your network blocks mail ports.")
+                .fix("Check that the server name and address are right, and that the server is up.")
+                .confidence(Confidence::Medium, &[Category::NetworkUnreachable])
+        } else {
+            self.problem("net.connect.unreachable", Category::NetworkUnreachable, Retry::Temporary, format!("No route to the server on any port ({names})"))
+                .detail(ports.iter().filter_map(|p| p.detail.clone()).next().unwrap_or_default())
+                .fix("Check that this machine is online and that the address family (IPv4/IPv6) works here; try -4 or -6.")
+        };
+        self.push(finding.evidence(format!("conn:{}", ports[0].conn)));
+        false
     }
 
     fn resolve_rules(&mut self) -> bool {

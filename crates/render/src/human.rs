@@ -17,6 +17,50 @@ pub fn check(report: &Report<CheckBody>, p: Palette, show_transcript: bool) -> S
         "{} {host}:{port} (tls {tls})",
         p.bold("smtpdoctor check")
     );
+    if !report.body.ports.is_empty() {
+        let _ = writeln!(
+            out,
+            "  {}",
+            p.dim("port   address                  answer      speaks          time  greeting")
+        );
+        for probe in &report.body.ports {
+            let (mark, answer) = match probe.failure {
+                None => (p.good("✓"), "open".to_string()),
+                Some(f) => (p.bad("✗"), format!("{f:?}").to_lowercase()),
+            };
+            let speaks = match probe.speaks {
+                Some(smtpdoctor_report::check::PortSpeaks::Starttls) => "STARTTLS",
+                Some(smtpdoctor_report::check::PortSpeaks::Plain) => "plain SMTP",
+                Some(smtpdoctor_report::check::PortSpeaks::ImplicitTls) => "implicit TLS",
+                Some(smtpdoctor_report::check::PortSpeaks::Silent) => "silent",
+                Some(smtpdoctor_report::check::PortSpeaks::NotSmtp) => "not SMTP",
+                None => "",
+            };
+            let greeting = probe
+                .banner
+                .as_deref()
+                .map(|b| clip(b, 40))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {mark} {:<5} {:<24} {:<11} {:<13} {:>6}  {greeting}",
+                probe.port,
+                clip(&probe.address, 24),
+                answer,
+                speaks,
+                format!("{} ms", probe.ms)
+            );
+        }
+        if let Some(w) = &report.body.working_settings {
+            let _ = writeln!(
+                out,
+                "  {}",
+                p.dim(&format!("full check on port {}:", w.port))
+            );
+        } else if !report.body.steps.is_empty() {
+            let _ = writeln!(out, "  {}", p.dim(&format!("full check on port {}:", port)));
+        }
+    }
     let mut last_conn = u32::MAX;
     // Grouped by connection (a probe may run while the first connection waits), in time order.
     let mut steps: Vec<_> = report.body.steps.iter().collect();

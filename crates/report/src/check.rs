@@ -558,6 +558,46 @@ pub struct Step {
     pub summary: String,
 }
 
+/// What a port speaks, as the port matrix found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PortSpeaks {
+    /// SMTP with STARTTLS offered.
+    Starttls,
+    /// SMTP without STARTTLS.
+    Plain,
+    /// TLS from the first byte.
+    ImplicitTls,
+    /// Connected, but neither a greeting nor a TLS handshake came.
+    Silent,
+    /// Something that is not SMTP.
+    NotSmtp,
+}
+
+/// One port × address of the port matrix.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PortProbe {
+    /// The port.
+    pub port: u16,
+    /// The address tried.
+    pub address: String,
+    /// The transcript's connection number.
+    pub conn: u32,
+    /// Why it did not connect; null when it did.
+    pub failure: Option<ConnectFailure>,
+    /// What it speaks, when it connected.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub speaks: Option<PortSpeaks>,
+    /// The greeting's first line.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub banner: Option<String>,
+    /// Milliseconds until the answer.
+    pub ms: u64,
+    /// The error text, when it failed.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub detail: Option<String>,
+}
+
 /// The `check` command's own fields in the report.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct CheckBody {
@@ -571,6 +611,9 @@ pub struct CheckBody {
     /// The settings that worked, when they differ from those asked for or were found by `auto`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub working_settings: Option<WorkingSettings>,
+    /// The port matrix (`check HOST` without a port), one entry per port × address.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub ports: Vec<PortProbe>,
     /// Round trips the run needed (sends followed by waits).
     pub round_trips: usize,
     /// Every line sent and received.

@@ -54,6 +54,9 @@ pub struct CheckOptions {
     pub deadline: Duration,
     /// How long a silent port is given before a second connection tries implicit TLS on it.
     pub sniff_after: Duration,
+    /// The port matrix: when not empty, these ports are probed first and the full ladder runs
+    /// on the best one that answers (`port` is then ignored).
+    pub ports: Vec<u16>,
 }
 
 /// Everything a check gathered.
@@ -77,6 +80,8 @@ pub struct CheckRun {
     pub trust_platform_missing: bool,
     /// The overall deadline was reached.
     pub deadline_reached: bool,
+    /// The port matrix, when one ran.
+    pub ports: Vec<PortProbe>,
 }
 
 /// Receives the name of each step as it starts (for a spinner).
@@ -109,6 +114,46 @@ pub async fn run_check(opts: &CheckOptions, progress: &Progress) -> CheckRun {
         redactor.add_secret(cred.secret());
     }
     let rec = Arc::new(Recorder::new(redactor));
+    // With a port matrix, probe every port first and run the ladder on the best one.
+    let mut matrix = Vec::new();
+    let chosen;
+    let opts = if opts.ports.is_empty() {
+        opts
+    } else {
+        progress("ports");
+        let t = rec.now_ms();
+        let (probes, resolve) = crate::ports::probe_ports(opts, &rec).await;
+        let best = crate::ports::best_port(&probes);
+        rec.note(
+            0,
+            false,
+            format!(
+                "port matrix done in {} ms: best port {}",
+                rec.now_ms() - t,
+                best.map_or("none".into(), |p| p.to_string())
+            ),
+        );
+        matrix = probes;
+        chosen = CheckOptions {
+            port: best.unwrap_or(opts.port),
+            ..opts.clone()
+        };
+        if best.is_none() {
+            return CheckRun {
+                target: target_of(&chosen, None),
+                resolve,
+                sessions: Vec::new(),
+                steps: Vec::new(),
+                transcript: rec.transcript(),
+                started_at,
+                duration_ms: rec.now_ms(),
+                trust_platform_missing: chosen.trust.platform_missing,
+                deadline_reached: false,
+                ports: matrix,
+            };
+        }
+        &chosen
+    };
     let mut ladder = Ladder {
         opts,
         rec: rec.clone(),
@@ -130,17 +175,7 @@ pub async fn run_check(opts: &CheckOptions, progress: &Progress) -> CheckRun {
     ladder.steps.sort_by_key(|s| s.started_ms);
     let deadline_reached = Instant::now() >= ladder.run_deadline;
     CheckRun {
-        target: CheckTarget {
-            host: opts.host.clone(),
-            port: opts.port,
-            tls: opts.tls,
-            helo: ladder.helo.clone().unwrap_or_default(),
-            user: opts.user.clone(),
-            from: opts.from.clone(),
-            to: opts.to.clone(),
-            send: opts.send,
-            insecure: opts.insecure,
-        },
+        target: target_of(opts, ladder.helo.clone()),
         resolve: Some(resolve),
         sessions: ladder.sessions,
         steps: ladder.steps,
@@ -149,6 +184,21 @@ pub async fn run_check(opts: &CheckOptions, progress: &Progress) -> CheckRun {
         duration_ms: rec.now_ms(),
         trust_platform_missing: opts.trust.platform_missing,
         deadline_reached,
+        ports: matrix,
+    }
+}
+
+fn target_of(opts: &CheckOptions, helo: Option<String>) -> CheckTarget {
+    CheckTarget {
+        host: opts.host.clone(),
+        port: opts.port,
+        tls: opts.tls,
+        helo: helo.unwrap_or_default(),
+        user: opts.user.clone(),
+        from: opts.from.clone(),
+        to: opts.to.clone(),
+        send: opts.send,
+        insecure: opts.insecure,
     }
 }
 

@@ -563,3 +563,99 @@ rig_test!(
         assert_finding(&json, "auth.not_offered");
     }
 );
+
+rig_test!(port_matrix_finds_the_best_port, |rig| {
+    // The usual ports, redirected to the rig: 25 (MX), 465 (implicit TLS), 587 (STARTTLS) and a
+    // 2525 where nothing listens.
+    let port = |key: &str| rig.v(key).rsplit(':').next().unwrap().to_string();
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let redirects = [
+        format!("mail.test:25:127.0.0.1:{}", port("RM_SMTP")),
+        format!("mail.test:465:127.0.0.1:{}", port("RM_SMTPS")),
+        format!("mail.test:587:127.0.0.1:{}", port("RM_SUBMISSION")),
+        format!("mail.test:2525:127.0.0.1:{closed}"),
+    ];
+    let mut args = vec![
+        "mail.test",
+        "--ca-file",
+        rig.v("RM_SELFSIGNED"),
+        "--to",
+        rig.v("RM_USER"),
+    ];
+    for r in &redirects {
+        args.extend_from_slice(&["--connect-to", r]);
+    }
+    let run = rig.check(&with(args.clone(), &rig.login()));
+    assert!(
+        run.elapsed < Duration::from_secs(10),
+        "took {:?}",
+        run.elapsed
+    );
+    let json = assert_verdict(&run, "ok", None, 0);
+    assert_eq!(json["working_settings"]["port"], 587);
+    let speaks = |p: u64| {
+        json["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["port"] == p)
+            .map(|x| x["speaks"].clone())
+            .unwrap()
+    };
+    assert_eq!(speaks(25), "starttls");
+    assert_eq!(speaks(465), "implicit_tls");
+    assert_eq!(speaks(587), "starttls");
+    let refused = json["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["port"] == 2525)
+        .unwrap();
+    assert_eq!(refused["failure"], "refused");
+    assert_finding(&json, "net.port.closed");
+    // --ports picks the ports; only 2525 and 25 here, so the ladder runs on 25.
+    let json = assert_verdict(
+        &rig.check(&[
+            "mail.test",
+            "--ports",
+            "2525,25",
+            "--connect-to",
+            &redirects[0],
+            "--connect-to",
+            &redirects[3],
+            "--from",
+            "a@example.org",
+            "--to",
+            rig.v("RM_USER"),
+        ]),
+        "ok",
+        None,
+        0,
+    );
+    assert_eq!(json["working_settings"]["port"], 25);
+});
+
+rig_test!(port_matrix_with_nothing_listening, |rig| {
+    let _ = &rig;
+    let closed: Vec<u16> = (0..2)
+        .map(|_| {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        })
+        .collect();
+    let ports = format!("{},{}", closed[0], closed[1]);
+    let json = assert_verdict(
+        &smtpdoctor(
+            &["check", "127.0.0.1", "--ports", &ports, "--format", "json"],
+            &[],
+        ),
+        "problem",
+        Some("connection_refused"),
+        10,
+    );
+    assert_finding(&json, "net.connect.refused");
+    assert_eq!(json["ports"].as_array().unwrap().len(), 2);
+});
