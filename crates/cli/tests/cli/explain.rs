@@ -73,7 +73,10 @@ fn a_reply_line_from_the_command_line() {
     assert!(!json["fixes"].as_array().unwrap().is_empty());
     // Each matched entry says why: here a phrase of the reply, or its enhanced code.
     let why = json["matched"].to_string();
-    assert!(why.contains("username and password not accepted") || why.contains("5.7.8"), "{why}");
+    assert!(
+        why.contains("username and password not accepted") || why.contains("5.7.8"),
+        "{why}"
+    );
 }
 
 #[test]
