@@ -198,10 +198,18 @@ impl<'a> Rules<'a> {
         for &port in &listed {
             let probes: Vec<&PortProbe> = ports.iter().filter(|p| p.port == port).collect();
             if probes.iter().all(|p| p.failure.is_some()) && !open.is_empty() {
-                let how = match probes[0].failure {
-                    Some(ConnectFailure::Refused) => "refused",
-                    Some(ConnectFailure::Timeout) => "dropped (no answer)",
-                    _ => "unreachable",
+                // "Unreachable" on one port while others answer is a firewall rejecting it.
+                let (how, category) = match probes[0].failure {
+                    Some(ConnectFailure::Refused) => ("refused", Some(Category::ConnectionRefused)),
+                    Some(ConnectFailure::Timeout) => {
+                        ("dropped (no answer)", Some(Category::TimeoutOrBlockedPort))
+                    }
+                    Some(ConnectFailure::HostUnreachable)
+                    | Some(ConnectFailure::NetworkUnreachable) => (
+                        "rejected by a firewall (host unreachable while other ports answer)",
+                        Some(Category::ConnectionRefused),
+                    ),
+                    _ => ("unreachable", None),
                 };
                 let dropped = probes
                     .iter()
@@ -220,7 +228,7 @@ impl<'a> Rules<'a> {
                         Finding::new(
                             "net.port.closed",
                             Severity::Info,
-                            None,
+                            category,
                             format!("Port {port}: {how}"),
                         )
                         .detail(
