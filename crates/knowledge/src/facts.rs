@@ -12,6 +12,47 @@ pub struct Facts {
     pub enhanced: Option<String>,
     /// The text matched against (the most telling part of the input).
     pub text: String,
+    /// What the reporting MTA decided, when the input is its log line (`status=deferred`).
+    pub mta_status: Option<MtaStatus>,
+    /// Where the innermost cause starts in `text`, after "caused by:" or "nested exception is".
+    pub cause_start: Option<usize>,
+}
+
+/// What an MTA's log line says it did with the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MtaStatus {
+    /// It will try again (`status=deferred`).
+    Deferred,
+    /// It gave up (`status=bounced`).
+    Bounced,
+}
+
+/// Phrases that introduce the underlying cause of a wrapped error.
+const CAUSE_MARKERS: [&str; 5] = [
+    "nested exception is",
+    "caused by:",
+    "inner exception",
+    "---> ",
+    "underlying error:",
+];
+
+fn mta_status(text: &str) -> Option<MtaStatus> {
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("status=deferred") {
+        Some(MtaStatus::Deferred)
+    } else if lower.contains("status=bounced") {
+        Some(MtaStatus::Bounced)
+    } else {
+        None
+    }
+}
+
+fn cause_start(text: &str) -> Option<usize> {
+    let lower = text.to_ascii_lowercase();
+    CAUSE_MARKERS
+        .iter()
+        .filter_map(|m| lower.rfind(m).map(|i| i + m.len()))
+        .max()
 }
 
 /// The longest input read; a pasted bounce longer than this is cut.
@@ -25,6 +66,8 @@ impl Facts {
             reply_code: Some(reply.code),
             enhanced: reply.enhanced.clone(),
             text,
+            mta_status: None,
+            cause_start: None,
         }
     }
 
@@ -50,10 +93,14 @@ impl Facts {
         let focus = diagnostic.as_deref().unwrap_or(input);
         let reply_code = reply_code_in(focus).or_else(|| reply_code_in(input));
         let enhanced = enhanced_in(focus).or(status).or_else(|| enhanced_in(input));
+        let mta_status = mta_status(&text);
+        let cause_start = cause_start(&text);
         Facts {
             reply_code,
             enhanced,
             text,
+            mta_status,
+            cause_start,
         }
     }
 }

@@ -8,7 +8,7 @@
 mod facts;
 pub mod hosts;
 
-pub use facts::Facts;
+pub use facts::{Facts, MtaStatus};
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use smtpdoctor_report::{Category, Confidence, Retry};
@@ -231,6 +231,17 @@ fn score(
     if phrase_hits.iter().any(|&(_, start)| start < LEAD) {
         points += 5;
     }
+    // In a wrapped error the innermost cause ("caused by: …") is the most specific part.
+    // An SMTP reply that says "connection timed out" speaks of the server's own onward
+    // connection, not of this client's: operating-system texts weigh less inside replies.
+    if entry.kind == "network" && facts.reply_code.is_some() {
+        points -= 10;
+    }
+    if let Some(cause) = facts.cause_start
+        && phrase_hits.iter().any(|&(_, start)| start >= cause)
+    {
+        points += 8;
+    }
     let enhanced = facts.enhanced.as_deref().and_then(|code| {
         entry
             .enhanced
@@ -313,6 +324,12 @@ fn class_retry(facts: &Facts, otherwise: Retry) -> Retry {
 }
 
 fn retry_for(entry: Option<&Entry>, category: Category, facts: &Facts) -> Retry {
+    // An MTA's own log line says what it did: deferred means it will try again.
+    match facts.mta_status {
+        Some(MtaStatus::Deferred) => return Retry::Temporary,
+        Some(MtaStatus::Bounced) => return Retry::Permanent,
+        None => {}
+    }
     // Without a code: load and rate limits pass by themselves; a full mailbox waits for its owner.
     let uncoded = if category == Category::MailboxFull {
         Retry::Permanent
@@ -336,7 +353,17 @@ fn retry_for(entry: Option<&Entry>, category: Category, facts: &Facts) -> Retry 
 }
 
 fn decide(facts: Facts, matched: Vec<Match>) -> Meaning {
-    let Some(best) = matched.first().cloned() else {
+    // A wrapper text of category "other" (a client's "got code …", weighted down in the data)
+    // names no cause: an entry that does, for the reply inside it, is the more useful answer.
+    let wrapper = |m: &Match| m.entry.category == Category::Other && m.entry.weight < 0;
+    let Some(best) = (match matched.first() {
+        Some(first) if wrapper(first) => matched
+            .iter()
+            .find(|m| m.entry.category != Category::Other)
+            .or(Some(first)),
+        first => first,
+    })
+    .cloned() else {
         return unknown(facts);
     };
     let entry = best.entry;
