@@ -36,8 +36,7 @@ const CAUSE_MARKERS: [&str; 5] = [
     "underlying error:",
 ];
 
-fn mta_status(text: &str) -> Option<MtaStatus> {
-    let lower = text.to_ascii_lowercase();
+fn mta_status(lower: &str) -> Option<MtaStatus> {
     if lower.contains("status=deferred") {
         Some(MtaStatus::Deferred)
     } else if lower.contains("status=bounced") {
@@ -47,8 +46,7 @@ fn mta_status(text: &str) -> Option<MtaStatus> {
     }
 }
 
-fn cause_start(text: &str) -> Option<usize> {
-    let lower = text.to_ascii_lowercase();
+fn cause_start(lower: &str) -> Option<usize> {
     CAUSE_MARKERS
         .iter()
         .filter_map(|m| lower.rfind(m).map(|i| i + m.len()))
@@ -93,8 +91,9 @@ impl Facts {
         let focus = diagnostic.as_deref().unwrap_or(input);
         let reply_code = reply_code_in(focus).or_else(|| reply_code_in(input));
         let enhanced = enhanced_in(focus).or(status).or_else(|| enhanced_in(input));
-        let mta_status = mta_status(&text);
-        let cause_start = cause_start(&text);
+        let lower = text.to_ascii_lowercase();
+        let mta_status = mta_status(&lower);
+        let cause_start = cause_start(&lower);
         Facts {
             reply_code,
             enhanced,

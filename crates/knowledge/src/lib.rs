@@ -10,7 +10,7 @@ pub mod hosts;
 
 pub use facts::{Facts, MtaStatus};
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use smtpdoctor_report::{Category, Confidence, Retry};
 use std::sync::LazyLock;
 
@@ -109,8 +109,11 @@ static INDEX: LazyLock<PhraseIndex> = LazyLock::new(|| {
         }
     }
     let automaton = AhoCorasick::builder()
-        .ascii_case_insensitive(true)
         .match_kind(MatchKind::Standard)
+        // The cheapest automaton to build: one `explain` call scans a few hundred bytes, so
+        // building a DFA (or a case-insensitive one) would cost more than it ever saves. The
+        // phrases are lower case and the text is lower-cased once per call instead.
+        .kind(Some(AhoCorasickKind::NoncontiguousNFA))
         .build(&patterns)
         .expect("the knowledge phrases build an automaton");
     let mut by_code: std::collections::HashMap<u16, Vec<usize>> = Default::default();
@@ -280,18 +283,17 @@ fn score(
 /// Every entry that matches, best first.
 fn candidates(facts: &Facts, stage: Option<Stage>) -> Vec<Match> {
     let index = &*INDEX;
-    // Per entry: (phrase, where it first starts).
-    let mut hits: Vec<Vec<(usize, usize)>> = vec![Vec::new(); ENTRIES.len()];
-    for m in index.automaton.find_overlapping_iter(facts.text.as_str()) {
+    // (entry, phrase, where it first starts), grouped by entry.
+    let mut hits: Vec<(usize, usize, usize)> = Vec::new();
+    let lower = facts.text.to_ascii_lowercase();
+    for m in index.automaton.find_overlapping_iter(lower.as_str()) {
         let (e, p) = index.owner[m.pattern().as_usize()];
-        if !hits[e].iter().any(|&(q, _)| q == p) {
-            hits[e].push((p, m.start()));
-        }
+        hits.push((e, p, m.start()));
     }
+    hits.sort_unstable();
+    hits.dedup_by_key(|h| (h.0, h.1));
     // Only entries with a phrase hit, or naming the input's codes, can match.
-    let mut considered: Vec<usize> = (0..ENTRIES.len())
-        .filter(|&e| !hits[e].is_empty())
-        .collect();
+    let mut considered: Vec<usize> = hits.iter().map(|h| h.0).collect();
     if let Some(code) = facts.reply_code {
         considered.extend(index.by_code.get(&code).into_iter().flatten());
     }
@@ -302,8 +304,17 @@ fn candidates(facts: &Facts, stage: Option<Stage>) -> Vec<Match> {
     considered.sort_unstable();
     considered.dedup();
     let mut out: Vec<Match> = Vec::new();
+    let mut own: Vec<(usize, usize)> = Vec::new();
     for e in considered {
-        if let Some(m) = score(&ENTRIES[e], facts, &hits[e], stage) {
+        own.clear();
+        let from = hits.partition_point(|h| h.0 < e);
+        own.extend(
+            hits[from..]
+                .iter()
+                .take_while(|h| h.0 == e)
+                .map(|h| (h.1, h.2)),
+        );
+        if let Some(m) = score(&ENTRIES[e], facts, &own, stage) {
             out.push(m);
         }
     }
