@@ -102,24 +102,13 @@ pub fn check(report: &Report<CheckBody>, p: Palette, show_transcript: bool) -> S
     }
     let v = &report.verdict;
     out.push('\n');
-    let head = match v.status {
-        Status::Ok => p.good("OK"),
-        Status::Problem => p.bad("PROBLEM"),
-        Status::Inconclusive => p.warn("INCONCLUSIVE"),
-    };
-    let category = v.category.map(|c| format!(" [{c}]")).unwrap_or_default();
-    let _ = writeln!(out, "{head}{category} {}", v.summary);
-    if v.status == Status::Problem {
-        let retry = match v.retry {
-            Some(smtpdoctor_report::Retry::Temporary) => "retrying later may help",
-            _ => "retrying will not help until something changes",
-        };
-        let _ = writeln!(
-            out,
-            "  {}",
-            p.dim(&format!("confidence {:?}, {retry}", v.confidence).to_lowercase())
-        );
-    }
+    verdict_head(
+        &mut out,
+        v,
+        ["OK", "PROBLEM", "INCONCLUSIVE"],
+        &v.summary,
+        p,
+    );
     if let Some(primary) = report
         .findings
         .iter()
@@ -203,6 +192,35 @@ pub fn check(report: &Report<CheckBody>, p: Palette, show_transcript: bool) -> S
     out
 }
 
+/// The verdict's first lines: status (in the command's words), category, summary, and for a
+/// problem how sure it is and whether retrying helps.
+fn verdict_head(
+    out: &mut String,
+    v: &smtpdoctor_report::Verdict,
+    words: [&str; 3],
+    summary: &str,
+    p: Palette,
+) {
+    let head = match v.status {
+        Status::Ok => p.good(words[0]),
+        Status::Problem => p.bad(words[1]),
+        Status::Inconclusive => p.warn(words[2]),
+    };
+    let category = v.category.map(|c| format!(" [{c}]")).unwrap_or_default();
+    let _ = writeln!(out, "{head}{category} {summary}");
+    if v.status == Status::Problem {
+        let retry = match v.retry {
+            Some(smtpdoctor_report::Retry::Temporary) => "retrying later may help",
+            _ => "retrying will not help until something changes",
+        };
+        let _ = writeln!(
+            out,
+            "  {}",
+            p.dim(&format!("confidence {:?}, {retry}", v.confidence).to_lowercase())
+        );
+    }
+}
+
 fn clip(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_string();
@@ -230,24 +248,13 @@ pub fn explain(report: &Report<smtpdoctor_report::explain::ExplainBody>, p: Pale
     }
     out.push('\n');
     let v = &report.verdict;
-    let head = match v.status {
-        Status::Ok => p.good("NOT AN ERROR"),
-        Status::Problem => p.bad("PROBLEM"),
-        Status::Inconclusive => p.warn("NOT RECOGNISED"),
-    };
-    let category = v.category.map(|c| format!(" [{c}]")).unwrap_or_default();
-    let _ = writeln!(out, "{head}{category} {}", b.title);
-    if v.status == Status::Problem {
-        let retry = match v.retry {
-            Some(smtpdoctor_report::Retry::Temporary) => "retrying later may help",
-            _ => "retrying will not help until something changes",
-        };
-        let _ = writeln!(
-            out,
-            "  {}",
-            p.dim(&format!("confidence {:?}, {retry}", v.confidence).to_lowercase())
-        );
-    }
+    verdict_head(
+        &mut out,
+        v,
+        ["NOT AN ERROR", "PROBLEM", "NOT RECOGNISED"],
+        &b.title,
+        p,
+    );
     let _ = writeln!(out, "  {}", b.meaning);
     if !b.alternatives.is_empty() {
         let alts: Vec<String> = b.alternatives.iter().map(|c| c.to_string()).collect();
