@@ -220,7 +220,6 @@ impl<'a> Rules<'a> {
                             .detail("Connections to port 25 got no answer at all, while the submission port(s) of the same host did. Many ISPs and cloud providers block outbound port 25; the server's own firewall can do the same. Without a second, independent host to compare with, these cannot be told apart.")
                             .fix("Send through the submission port (587 with STARTTLS or 465 with SSL/TLS) and log in: that is what mail clients and apps should use anyway.")
                             .fix("To tell your network from the server's firewall: try port 25 of another, known mail server from here (smtpdoctor check --port 25 OTHER_MX); if that is dropped too, your network or ISP blocks port 25.")
-                            .retry(Retry::Permanent)
                             .evidence(format!("conn:{}", probes[0].conn)),
                     );
                 } else {

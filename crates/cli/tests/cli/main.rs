@@ -4,6 +4,7 @@
 
 mod explain;
 mod faults;
+mod netns;
 mod rig;
 mod secrets;
 mod usage;
