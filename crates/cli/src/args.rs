@@ -119,6 +119,10 @@ pub struct CheckArgs {
     /// The port (instead of HOST:PORT). Without any port, the usual ports are all probed.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub port: Option<u16>,
+    /// Treat the target as a mail domain: check every MX host by preference on port 25 (no
+    /// credentials are ever sent to an MX).
+    #[arg(long)]
+    pub mx: bool,
     /// Probe these ports at once (default without a port: 25,465,587,2525), then check the best.
     #[arg(long, value_name = "PORT,…", value_delimiter = ',', value_parser = clap::value_parser!(u16).range(1..))]
     pub ports: Option<Vec<u16>>,

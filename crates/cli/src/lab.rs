@@ -135,6 +135,7 @@ async fn demo(
             target: server.addr.to_string(),
             port: None,
             ports: None,
+            mx: false,
             tls: case.tls,
             user: case.credentials.then(|| LAB_USER.to_string()),
             password_env: None,

@@ -239,6 +239,9 @@ async fn check(args: CheckArgs, palette: Palette) -> Result<ExitCode, UsageError
             "passwords are never taken from the command line (other users can read it): use --password-env VAR, --password-file FILE or the prompt".into(),
         ));
     }
+    if args.mx {
+        return check_mx(args, palette).await;
+    }
     let opts = check_options(&args, secrets::credential(&args)?)?;
     let spinner = spinner(args.format == Format::Human);
     let progress = {
@@ -258,6 +261,150 @@ async fn check(args: CheckArgs, palette: Palette) -> Result<ExitCode, UsageError
     spinner.finish_and_clear();
     let report = build_report(&opts, run);
     print_report(&report, args.format, palette, args.transcript);
+    Ok(ExitCode::for_verdict(
+        report.verdict.status,
+        report.verdict.category,
+    ))
+}
+
+/// `check --mx DOMAIN`: the MX records, then each MX host on port 25 by preference until one
+/// works; the report's ladder is that host's (or the first host's when none works).
+async fn check_mx(args: CheckArgs, palette: Palette) -> Result<ExitCode, UsageError> {
+    if args.user.is_some()
+        || args.password_env.is_some()
+        || args.password_file.is_some()
+        || args.oauth_token_env.is_some()
+        || args.oauth_token_file.is_some()
+    {
+        return Err(UsageError("--mx checks delivery to a domain's MX hosts, which never takes credentials: drop --user and the password".into()));
+    }
+    let (format, show_transcript) = (args.format, args.transcript);
+    let (domain, port) = target::parse_host_port(&args.target).map_err(UsageError)?;
+    if port.is_some() || args.port.is_some() || args.ports.is_some() {
+        return Err(UsageError(
+            "--mx takes a domain without a port: MX hosts are checked on port 25".into(),
+        ));
+    }
+    let base = check_options(
+        &CheckArgs {
+            target: format!("{domain}:25"),
+            ..args
+        },
+        None,
+    )?;
+    let spinner = spinner(format == Format::Human);
+    spinner.set_message("MX records…");
+    let started = std::time::Instant::now();
+    let mx = smtpdoctor_session::mx::lookup(&domain, &base.resolution, base.timeout).await;
+    let (mut mx_findings, stop) = smtpdoctor_diagnose::diagnose_mx(&mx);
+    let mut hops = Vec::new();
+    let mut chosen: Option<Report<CheckBody>> = None;
+    let mut first: Option<Report<CheckBody>> = None;
+    if !stop {
+        for record in mx.records.iter().filter(|r| !r.addresses.is_empty()) {
+            spinner.set_message(format!(
+                "MX {} (preference {})…",
+                record.host, record.preference
+            ));
+            let opts = CheckOptions {
+                host: record.host.clone(),
+                port: 25,
+                ports: Vec::new(),
+                ..base.clone()
+            };
+            let progress = |_: &str| {};
+            let run = run_check(&opts, &progress).await;
+            let report = build_report(&opts, run);
+            hops.push(smtpdoctor_report::check::MxHop {
+                preference: record.preference,
+                host: record.host.clone(),
+                status: report.verdict.status,
+                category: report.verdict.category,
+                summary: report.verdict.summary.clone(),
+                findings: report.findings.iter().map(|f| f.id.clone()).collect(),
+            });
+            let ok = report.verdict.status == smtpdoctor_report::Status::Ok;
+            if ok {
+                if first.is_some() {
+                    mx_findings.push(
+                        smtpdoctor_report::Finding::new("mx.primary_failed", smtpdoctor_report::Severity::Warning, None, format!("The preferred MX host failed; {} (preference {}) works", record.host, record.preference))
+                            .detail("Senders fall back to the next MX host, so mail arrives, later or through a backup; the preferred host should be fixed.")
+                            .evidence("hops"),
+                    );
+                }
+                chosen = Some(report);
+                break;
+            }
+            first.get_or_insert(report);
+        }
+    }
+    spinner.finish_and_clear();
+    let mut report = match chosen.or(first) {
+        Some(r) => r,
+        None => Report {
+            schema_version: SCHEMA_VERSION,
+            command: "check".into(),
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            knowledge_version: KNOWLEDGE_VERSION.into(),
+            target: serde_json::Value::Null,
+            started_at: String::new(),
+            duration_ms: 0,
+            verdict: smtpdoctor_report::Verdict {
+                status: smtpdoctor_report::Status::Inconclusive,
+                category: None,
+                retry: None,
+                confidence: smtpdoctor_report::Confidence::Low,
+                alternatives: vec![],
+                summary: String::new(),
+                fix: vec![],
+                evidence: vec![],
+            },
+            findings: Vec::new(),
+            body: CheckBody::default(),
+        },
+    };
+    // The MX records' own problem (null MX, no such domain) comes first on the ladder.
+    if let Some(p) = mx_findings
+        .iter()
+        .find(|f| f.severity == smtpdoctor_report::Severity::Problem)
+    {
+        report.verdict = smtpdoctor_report::Verdict {
+            status: smtpdoctor_report::Status::Problem,
+            category: p.category,
+            retry: p.retry,
+            confidence: p.confidence,
+            alternatives: p.alternatives.clone(),
+            summary: p.summary.clone(),
+            fix: p.fix.clone(),
+            evidence: vec![format!("finding:{}", p.id)],
+        };
+    } else if let Some(hop) = hops
+        .iter()
+        .find(|h| h.status == smtpdoctor_report::Status::Ok)
+    {
+        report.verdict.summary = format!(
+            "Mail for {domain} can be delivered: MX {} (preference {}) accepts it",
+            hop.host, hop.preference
+        );
+    } else if let Some(hop) = hops.first() {
+        report.verdict.summary = format!(
+            "No MX host of {domain} works; the preferred one, {}: {}",
+            hop.host, hop.summary
+        );
+    }
+    mx_findings.append(&mut report.findings);
+    mx_findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    report.findings = mx_findings;
+    report.target = serde_json::json!({ "domain": domain, "mx": true, "port": 25, "tls": base.tls, "from": base.from, "to": base.to });
+    if report.started_at.is_empty() {
+        report.started_at = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+    }
+    report.duration_ms = started.elapsed().as_millis() as u64;
+    report.body.mx = Some(mx);
+    report.body.hops = hops;
+    print_report(&report, format, palette, show_transcript);
     Ok(ExitCode::for_verdict(
         report.verdict.status,
         report.verdict.category,
@@ -292,6 +439,8 @@ pub fn build_report(opts: &CheckOptions, run: smtpdoctor_session::CheckRun) -> R
             sessions: run.sessions,
             working_settings: diagnosis.working,
             ports: run.ports,
+            mx: None,
+            hops: Vec::new(),
             round_trips: run.transcript.round_trips(),
             transcript: run.transcript,
         },

@@ -1362,3 +1362,76 @@ fn is_weak(cert: &CertificateInfo) -> bool {
         _ => false,
     }
 }
+
+/// The rules of `check --mx`: what the MX records say, before any host is contacted. Returns the
+/// findings, and a problem that ends the check when no host can be tried.
+pub fn diagnose_mx(mx: &MxEvidence) -> (Vec<Finding>, bool) {
+    let domain = &mx.domain;
+    let mut findings = Vec::new();
+    let problem = |id: &str, category: Category, retry: Retry, summary: String| {
+        Finding::new(id, Severity::Problem, Some(category), summary).retry(retry)
+    };
+    if let Some(failure) = mx.failure {
+        let f = match failure {
+            DnsFailure::NxDomain => problem("dns.nxdomain", Category::Dns, Retry::Permanent, format!("The domain {domain} does not exist in DNS"))
+                .fix(format!("Check the spelling of '{domain}' (the part after the @).")),
+            DnsFailure::Refused => problem("dns.refused", Category::Dns, Retry::Permanent, format!("The DNS server refused to look up {domain}"))
+                .fix("Use another resolver (--dns), or your network's own."),
+            DnsFailure::Timeout => problem("dns.timeout", Category::Dns, Retry::Temporary, format!("No DNS answer for {domain} in time"))
+                .fix("Check the network connection and the resolver; try again."),
+            _ => problem("dns.server_failure", Category::Dns, Retry::Temporary, format!("The DNS lookup of {domain}'s MX records failed"))
+                .fix("Try again later or with another resolver (--dns); if you run the domain, check its DNS servers."),
+        };
+        findings.push(f.evidence("mx"));
+        return (findings, true);
+    }
+    if mx.null_mx {
+        findings.push(
+            problem("mx.null", Category::RecipientUnknown, Retry::Permanent, format!("{domain} accepts no mail: it publishes a null MX"))
+                .detail("Its only MX record is '0 .', which RFC 7505 defines as 'this domain receives no email'. Senders reject mail to it at once (556 5.1.10).")
+                .fix(format!("Check the recipient's address: nobody can receive mail at {domain}."))
+                .fix("If you run the domain and want mail, replace the null MX with real MX records.")
+                .evidence("mx"),
+        );
+        return (findings, true);
+    }
+    if mx.implicit {
+        findings.push(
+            Finding::new("mx.implicit", Severity::Info, None, format!("{domain} has no MX record: mail goes to its own address"))
+                .detail("Without MX records, senders deliver to the domain's A/AAAA address (RFC 5321 section 5.1). It works, but an explicit MX record is clearer and lets you move the web site without moving mail.")
+                .evidence("mx"),
+        );
+    }
+    for r in &mx.records {
+        if let Some(target) = &r.cname {
+            findings.push(
+                Finding::new("mx.cname", Severity::Warning, Some(Category::Dns), format!("MX host {} is an alias (CNAME to {target})", r.host))
+                    .detail("RFC 5321 section 5.1 and RFC 2181 forbid an MX that points to a CNAME; most senders follow it, some refuse.")
+                    .fix(format!("Point the MX record at {target} directly.", ))
+                    .evidence("mx"),
+            );
+        }
+        if r.failure.is_some() {
+            findings.push(
+                Finding::new("mx.dangling", Severity::Warning, Some(Category::Dns), format!("MX host {} does not resolve", r.host))
+                    .detail(format!("The MX record (preference {}) names a host with no A or AAAA record ({:?}); senders skip it.", r.preference, r.failure))
+                    .fix(format!("Give {} an address, or remove the MX record.", r.host))
+                    .evidence("mx"),
+            );
+        }
+    }
+    if mx.records.iter().all(|r| r.addresses.is_empty()) {
+        findings.push(
+            problem(
+                "mx.unreachable",
+                Category::Dns,
+                Retry::Permanent,
+                format!("No MX host of {domain} resolves to an address"),
+            )
+            .fix("The domain's MX records must name hosts that have A or AAAA records.")
+            .evidence("mx"),
+        );
+        return (findings, true);
+    }
+    (findings, false)
+}

@@ -9,7 +9,11 @@ use std::fmt::Write;
 pub fn check(report: &Report<CheckBody>, p: Palette, show_transcript: bool) -> String {
     let mut out = String::new();
     let target = &report.target;
-    let host = target.get("host").and_then(|v| v.as_str()).unwrap_or("");
+    let host = target
+        .get("host")
+        .or_else(|| target.get("domain"))
+        .and_then(|v| v.as_str())
+        .unwrap_or("");
     let port = target.get("port").and_then(|v| v.as_u64()).unwrap_or(0);
     let tls = target.get("tls").and_then(|v| v.as_str()).unwrap_or("");
     let _ = writeln!(
@@ -17,6 +21,42 @@ pub fn check(report: &Report<CheckBody>, p: Palette, show_transcript: bool) -> S
         "{} {host}:{port} (tls {tls})",
         p.bold("smtpdoctor check")
     );
+    if let Some(mx) = &report.body.mx {
+        let _ = writeln!(
+            out,
+            "  {}",
+            p.dim(&format!("MX records of {} ({} ms)", mx.domain, mx.ms))
+        );
+        for r in &mx.records {
+            let hop = report.body.hops.iter().find(|h| h.host == r.host);
+            let mark = match hop.map(|h| h.status) {
+                Some(Status::Ok) => p.good("✓"),
+                Some(_) => p.bad("✗"),
+                None if r.addresses.is_empty() => p.bad("✗"),
+                None => p.dim("-"),
+            };
+            let addresses = if r.addresses.is_empty() {
+                "no address".to_string()
+            } else {
+                r.addresses.join(", ")
+            };
+            let alias = r
+                .cname
+                .as_ref()
+                .map(|c| format!(" (alias of {c})"))
+                .unwrap_or_default();
+            let verdict = hop
+                .map(|h| format!(" — {}", clip(&h.summary, 60)))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {mark} {:>5} {}{alias}  {}{verdict}",
+                r.preference,
+                r.host,
+                p.dim(&addresses)
+            );
+        }
+    }
     if !report.body.ports.is_empty() {
         let _ = writeln!(
             out,

@@ -598,6 +598,58 @@ pub struct PortProbe {
     pub detail: Option<String>,
 }
 
+/// One MX record of a domain, and what its name resolves to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MxRecord {
+    /// Lower is preferred.
+    pub preference: u16,
+    /// The exchange host (without the trailing dot).
+    pub host: String,
+    /// Where the host name points when it is an alias (RFC 5321 forbids MX → CNAME).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cname: Option<String>,
+    /// Its addresses.
+    pub addresses: Vec<String>,
+    /// Why it did not resolve.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub failure: Option<DnsFailure>,
+}
+
+/// A domain's mail exchangers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MxEvidence {
+    /// The domain.
+    pub domain: String,
+    /// The MX records by preference (or the implicit one).
+    pub records: Vec<MxRecord>,
+    /// `MX 0 .`: the domain accepts no mail (RFC 7505).
+    pub null_mx: bool,
+    /// No MX record: mail goes to the domain's own address (RFC 5321 section 5.1).
+    pub implicit: bool,
+    /// Why the MX look-up failed.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub failure: Option<DnsFailure>,
+    /// How long the look-ups took.
+    pub ms: u64,
+}
+
+/// The verdict of one MX host, checked on port 25.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MxHop {
+    /// Its preference.
+    pub preference: u16,
+    /// The host.
+    pub host: String,
+    /// ok, problem or inconclusive.
+    pub status: crate::Status,
+    /// The cause when not ok.
+    pub category: Option<crate::Category>,
+    /// One line.
+    pub summary: String,
+    /// The ids of its findings.
+    pub findings: Vec<String>,
+}
+
 /// The `check` command's own fields in the report.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct CheckBody {
@@ -611,6 +663,13 @@ pub struct CheckBody {
     /// The settings that worked, when they differ from those asked for or were found by `auto`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub working_settings: Option<WorkingSettings>,
+    /// `check --mx DOMAIN`: the domain's MX records.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub mx: Option<MxEvidence>,
+    /// `check --mx DOMAIN`: each MX host's verdict, by preference (the steps, sessions and
+    /// transcript above are the first host's that works, or the first host's).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub hops: Vec<MxHop>,
     /// The port matrix (`check HOST` without a port), one entry per port × address.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub ports: Vec<PortProbe>,

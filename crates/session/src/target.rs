@@ -291,7 +291,7 @@ pub fn resolver(dns: Option<SocketAddr>, timeout: Duration) -> Result<TokioResol
         .map_err(|e| format!("cannot set up DNS: {e}"))
 }
 
-async fn lookup(
+pub(crate) async fn lookup(
     host: &str,
     dns: Option<SocketAddr>,
     timeout: Duration,

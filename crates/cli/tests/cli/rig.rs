@@ -659,3 +659,52 @@ rig_test!(port_matrix_with_nothing_listening, |rig| {
     assert_finding(&json, "net.connect.refused");
     assert_eq!(json["ports"].as_array().unwrap().len(), 2);
 });
+
+rig_test!(mx_records_and_their_hosts, |rig| {
+    // Zones served by the rig's NSD; port 25 of every MX host is redirected to the rig's MX port.
+    let dns = rig.v("RM_DNS");
+    let redirect = format!(
+        ":25:127.0.0.1:{}",
+        rig.v("RM_SMTP").rsplit(':').next().unwrap()
+    );
+    let mx = |domain: &str, extra: &[&str]| {
+        let mut args = vec!["--mx", domain, "--dns", dns, "--connect-to", &redirect];
+        args.extend_from_slice(extra);
+        rig.check(&args)
+    };
+    let json = assert_verdict(
+        &mx(
+            "two.mail.test",
+            &["--from", "a@example.org", "--to", rig.v("RM_USER")],
+        ),
+        "ok",
+        None,
+        0,
+    );
+    assert_eq!(json["mx"]["records"].as_array().unwrap().len(), 2);
+    assert_eq!(json["hops"][0]["host"], "mx1.two.mail.test");
+    assert_eq!(json["sessions"][0]["rcpt"][0][1]["code"], 250);
+    // Opportunistic TLS on port 25: the self-signed certificate is a warning.
+    assert!(
+        json["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["id"] == "tls.cert.self_signed" && f["severity"] == "warning")
+    );
+    let json = assert_verdict(
+        &mx("nullmx.mail.test", &[]),
+        "problem",
+        Some("recipient_unknown"),
+        13,
+    );
+    assert_finding(&json, "mx.null");
+    let json = assert_verdict(&mx("implicit.mail.test", &[]), "ok", None, 0);
+    assert_finding(&json, "mx.implicit");
+    let json = assert_verdict(&mx("viacname.mail.test", &[]), "ok", None, 0);
+    assert_finding(&json, "mx.cname");
+    let json = assert_verdict(&mx("dangling.mail.test", &[]), "problem", Some("dns"), 10);
+    assert_finding(&json, "mx.dangling");
+    let json = assert_verdict(&mx("nowhere.mail.test", &[]), "problem", Some("dns"), 10);
+    assert_finding(&json, "dns.nxdomain");
+});
