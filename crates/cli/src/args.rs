@@ -123,6 +123,10 @@ pub struct CheckArgs {
     /// credentials are ever sent to an MX).
     #[arg(long)]
     pub mx: bool,
+    /// With the port matrix: an independent host whose port 25 tells an outbound block (ISP,
+    /// router) from the server's own firewall.
+    #[arg(long, value_name = "HOST")]
+    pub control: Option<String>,
     /// Probe these ports at once (default without a port: 25,465,587,2525), then check the best.
     #[arg(long, value_name = "PORT,…", value_delimiter = ',', value_parser = clap::value_parser!(u16).range(1..))]
     pub ports: Option<Vec<u16>>,

@@ -136,6 +136,7 @@ async fn demo(
             port: None,
             ports: None,
             mx: false,
+            control: None,
             tls: case.tls,
             user: case.credentials.then(|| LAB_USER.to_string()),
             password_env: None,

@@ -212,6 +212,7 @@ pub fn check_options(
         deadline,
         sniff_after: Duration::from_secs_f64(args.tls_probe_after).min(timeout),
         ports,
+        control: args.control.clone(),
     })
 }
 

@@ -182,10 +182,11 @@ impl<'a> Rules<'a> {
 
     /// The port matrix: which ports answered; false when none did (nothing more to judge).
     fn port_rules(&mut self) -> bool {
-        let ports = self.input.ports;
+        let control: Vec<&PortProbe> = self.input.ports.iter().filter(|p| p.control).collect();
+        let ports: Vec<&PortProbe> = self.input.ports.iter().filter(|p| !p.control).collect();
         let answered = |port: u16| ports.iter().any(|p| p.port == port && p.failure.is_none());
         let mut listed: Vec<u16> = Vec::new();
-        for p in ports {
+        for p in &ports {
             if !listed.contains(&p.port) {
                 listed.push(p.port);
             }
@@ -196,7 +197,8 @@ impl<'a> Rules<'a> {
             .map(|p| p.to_string())
             .collect();
         for &port in &listed {
-            let probes: Vec<&PortProbe> = ports.iter().filter(|p| p.port == port).collect();
+            let probes: Vec<&PortProbe> =
+                ports.iter().filter(|p| p.port == port).copied().collect();
             if probes.iter().all(|p| p.failure.is_some()) && !open.is_empty() {
                 // "Unreachable" on one port while others answer is a firewall rejecting it.
                 let (how, category) = match probes[0].failure {
@@ -215,13 +217,30 @@ impl<'a> Rules<'a> {
                     .iter()
                     .all(|p| p.failure == Some(ConnectFailure::Timeout));
                 if port == 25 && dropped {
-                    self.push(
-                        Finding::new("net.port25.blocked", Severity::Warning, Some(Category::TimeoutOrBlockedPort), format!("Port 25 is dropped while port {} answers", open.join(", ")))
+                    let evidence = format!("conn:{}", probes[0].conn);
+                    let open = open.join(", ");
+                    let finding = if control.is_empty() {
+                        Finding::new("net.port25.blocked", Severity::Warning, Some(Category::TimeoutOrBlockedPort), format!("Port 25 is dropped while port {open} answers"))
                             .detail("Connections to port 25 got no answer at all, while the submission port(s) of the same host did. Many ISPs and cloud providers block outbound port 25; the server's own firewall can do the same. Without a second, independent host to compare with, these cannot be told apart.")
                             .fix("Send through the submission port (587 with STARTTLS or 465 with SSL/TLS) and log in: that is what mail clients and apps should use anyway.")
-                            .fix("To tell your network from the server's firewall: try port 25 of another, known mail server from here (smtpdoctor check --port 25 OTHER_MX); if that is dropped too, your network or ISP blocks port 25.")
-                            .evidence(format!("conn:{}", probes[0].conn)),
-                    );
+                            .fix("To tell your network from the server's firewall: add --control with another, independent mail server (for example your provider's MX); if its port 25 is dropped too, your network or ISP blocks port 25.")
+                    } else if control
+                        .iter()
+                        .all(|c| c.failure == Some(ConnectFailure::Timeout))
+                    {
+                        Finding::new("net.port25.blocked_outbound", Severity::Warning, Some(Category::TimeoutOrBlockedPort), "Your network or ISP blocks outbound port 25")
+                            .detail(format!("Port 25 is dropped both here and on the independent control host {}, while port {open} of this host answers: the block sits on your side (local firewall, router or ISP).", control[0].address))
+                            .fix("Send through the submission port (587 with STARTTLS or 465 with SSL/TLS) and log in, or through your provider's relay.")
+                            .fix("If you need port 25 (running a mail server), ask the ISP or cloud provider to lift the block, or relay through a smarthost.")
+                            .evidence(format!("conn:{}", control[0].conn))
+                    } else {
+                        Finding::new("net.port25.server_firewall", Severity::Warning, Some(Category::TimeoutOrBlockedPort), "This server drops port 25; your network does not")
+                            .detail(format!("Port 25 of the independent control host {} answers from here, so outbound port 25 is open; this server's firewall drops it while port {open} answers.", control[0].address))
+                            .fix("Use the submission port (587 with STARTTLS or 465 with SSL/TLS).")
+                            .fix("If you run the server and want port 25, open it in its firewall.")
+                            .evidence(format!("conn:{}", control[0].conn))
+                    };
+                    self.push(finding.evidence(evidence));
                 } else {
                     self.push(
                         Finding::new(
@@ -253,6 +272,7 @@ impl<'a> Rules<'a> {
         }
         // No port answered: the cause is how they failed.
         let all = |f: ConnectFailure| ports.iter().all(|p| p.failure == Some(f));
+        let ports = &ports;
         let names = listed
             .iter()
             .map(u16::to_string)

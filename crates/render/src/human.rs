@@ -76,11 +76,14 @@ pub fn check(report: &Report<CheckBody>, p: Palette, show_transcript: bool) -> S
                 Some(smtpdoctor_report::check::PortSpeaks::NotSmtp) => "not SMTP",
                 None => "",
             };
-            let greeting = probe
+            let mut greeting = probe
                 .banner
                 .as_deref()
                 .map(|b| clip(b, 40))
                 .unwrap_or_default();
+            if probe.control {
+                greeting = format!("(control host) {greeting}");
+            }
             let _ = writeln!(
                 out,
                 "  {mark} {:<5} {:<24} {:<11} {:<13} {:>6}  {greeting}",

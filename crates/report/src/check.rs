@@ -596,6 +596,9 @@ pub struct PortProbe {
     /// The error text, when it failed.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub detail: Option<String>,
+    /// A probe of the `--control` host, not of the target.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub control: bool,
 }
 
 /// One MX record of a domain, and what its name resolves to.

@@ -57,6 +57,8 @@ pub struct CheckOptions {
     /// The port matrix: when not empty, these ports are probed first and the full ladder runs
     /// on the best one that answers (`port` is then ignored).
     pub ports: Vec<u16>,
+    /// A second, independent host whose port 25 tells an outbound block from the server's firewall.
+    pub control: Option<String>,
 }
 
 /// Everything a check gathered.

@@ -53,6 +53,20 @@ pub async fn probe_ports(
             );
         }
     }
+    // Port 25 of an independent host, probed alongside: if it is dropped too, the block is ours.
+    if let Some(control) = opts.control.as_deref().filter(|_| opts.ports.contains(&25)) {
+        let (_, addrs) = target::resolve(control, 25, &opts.resolution, opts.timeout).await;
+        for addr in addrs {
+            let conn = rec.next_conn();
+            let (rec, host, trust) = (rec.clone(), control.to_string(), opts.trust.clone());
+            let helo = opts.helo.clone();
+            tasks.spawn(async move {
+                let mut p = probe(rec, conn, host, 25, addr, trust, helo, deadline).await;
+                p.control = true;
+                p
+            });
+        }
+    }
     let mut probes = Vec::new();
     while let Some(done) = tasks.join_next().await {
         if let Ok(p) = done {
@@ -85,6 +99,7 @@ pub fn best_port(probes: &[PortProbe]) -> Option<u16> {
     };
     probes
         .iter()
+        .filter(|p| !p.control)
         .filter_map(|p| rank(p).map(|r| (r, p.port)))
         .max_by_key(|(r, _)| *r)
         .map(|(_, port)| port)
@@ -111,6 +126,7 @@ async fn probe(
         banner: None,
         ms: 0,
         detail: None,
+        control: false,
     };
     rec.note(conn, false, format!("port matrix: connecting to {addr}"));
     let stream = match tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await {

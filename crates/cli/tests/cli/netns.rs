@@ -26,14 +26,15 @@ class H(socketserver.StreamRequestHandler):
 class S(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     daemon_threads = True
-servers = [S(("10.77.0.2", int(p)), H) for p in sys.argv[1:]]
+servers = [S((a.rsplit(":", 1)[0], int(a.rsplit(":", 1)[1])), H) for a in sys.argv[1:]]
 for s in servers:
     threading.Thread(target=s.serve_forever, daemon=True).start()
 print("ready", flush=True)
 sys.stdin.read()
 "#;
 
-/// A client and a server namespace joined by a veth pair: 10.77.0.1 and 10.77.0.2.
+/// A client and a server namespace joined by a veth pair: the client is 10.77.0.1, the server
+/// 10.77.0.2 and, as an independent "control" host, 10.77.0.3.
 struct Net {
     client: String,
     server: String,
@@ -52,6 +53,12 @@ fn ip(args: &[&str]) -> bool {
 impl Net {
     /// None (test skipped) when namespaces cannot be made here, unless the rig is required.
     fn new(listen: &[u16]) -> Option<Net> {
+        let on: Vec<String> = listen.iter().map(|p| format!("10.77.0.2:{p}")).collect();
+        Self::with(&on)
+    }
+
+    /// Listens on ADDR:PORT pairs in the server namespace.
+    fn with(listen: &[String]) -> Option<Net> {
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         let id = format!("{}{n}", std::process::id() % 100_000);
         let net = Net {
@@ -65,8 +72,9 @@ impl Net {
             && ip(&["link", "add", &vc, "type", "veth", "peer", "name", &vs])
             && ip(&["link", "set", &vc, "netns", &net.client])
             && ip(&["link", "set", &vs, "netns", &net.server])
-            && ip(&["-n", &net.client, "addr", "add", "10.77.0.1/30", "dev", &vc])
-            && ip(&["-n", &net.server, "addr", "add", "10.77.0.2/30", "dev", &vs])
+            && ip(&["-n", &net.client, "addr", "add", "10.77.0.1/29", "dev", &vc])
+            && ip(&["-n", &net.server, "addr", "add", "10.77.0.2/29", "dev", &vs])
+            && ip(&["-n", &net.server, "addr", "add", "10.77.0.3/29", "dev", &vs])
             && ip(&["-n", &net.client, "link", "set", &vc, "up"])
             && ip(&["-n", &net.server, "link", "set", &vs, "up"])
             && ip(&["-n", &net.client, "link", "set", "lo", "up"])
@@ -80,10 +88,10 @@ impl Net {
             return None;
         }
         let mut net = net;
-        let ports: Vec<String> = listen.iter().map(u16::to_string).collect();
+        let ports = listen;
         let mut child = Command::new("ip")
             .args(["netns", "exec", &net.server, "python3", "-c", SERVER])
-            .args(&ports)
+            .args(ports)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -98,28 +106,21 @@ impl Net {
 
     /// Adds an iptables rule to the client's OUTPUT chain (its own namespace only).
     fn block(&self, port: u16, target: &[&str]) {
+        self.rule(&self.client, &["OUTPUT"], port, target);
+    }
+
+    /// Adds an iptables rule in one of the test's namespaces: chain (and match), port, target.
+    fn rule(&self, netns: &str, chain: &[&str], port: u16, target: &[&str]) {
         let port = port.to_string();
-        let mut args = vec![
-            "netns",
-            "exec",
-            &self.client,
-            "iptables",
-            "-A",
-            "OUTPUT",
-            "-p",
-            "tcp",
-            "--dport",
-            &port,
-            "-j",
-        ];
+        let mut args = vec!["netns", "exec", netns, "iptables", "-A"];
+        args.extend_from_slice(chain);
+        args.extend_from_slice(&["-p", "tcp", "--dport", &port, "-j"]);
         args.extend_from_slice(target);
-        assert!(
-            Command::new("ip")
-                .args(&args)
-                .status()
-                .is_ok_and(|s| s.success()),
-            "iptables {args:?}"
-        );
+        let ok = Command::new("ip")
+            .args(&args)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "iptables {args:?}");
     }
 
     fn check(&self, args: &[&str]) -> Run {
@@ -226,4 +227,24 @@ fn port_25_dropped_while_submission_answers() {
         rejected["category"], "connection_refused",
         "unreachable on one port while others answer is a firewall"
     );
+}
+
+#[test]
+fn a_control_host_tells_an_outbound_block() {
+    let on = ["10.77.0.2:25", "10.77.0.2:587", "10.77.0.3:25"].map(String::from);
+    let Some(net) = Net::with(&on) else { return };
+    net.block(25, &["DROP"]);
+    let args = ["10.77.0.2", "--ports", "25,587", "--control", "10.77.0.3"];
+    let json = assert_verdict(&net.check(&args), "ok", None, 0);
+    assert_finding(&json, "net.port25.blocked_outbound");
+}
+
+#[test]
+fn a_control_host_tells_the_server_firewall() {
+    let on = ["10.77.0.2:25", "10.77.0.2:587", "10.77.0.3:25"].map(String::from);
+    let Some(net) = Net::with(&on) else { return };
+    net.rule(&net.server, &["INPUT", "-d", "10.77.0.2"], 25, &["DROP"]);
+    let args = ["10.77.0.2", "--ports", "25,587", "--control", "10.77.0.3"];
+    let json = assert_verdict(&net.check(&args), "ok", None, 0);
+    assert_finding(&json, "net.port25.server_firewall");
 }
