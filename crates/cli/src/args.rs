@@ -127,6 +127,9 @@ pub struct CheckArgs {
     /// router) from the server's own firewall.
     #[arg(long, value_name = "HOST")]
     pub control: Option<String>,
+    /// Connect through a SOCKS5 proxy (socks5://HOST:PORT); it resolves the SMTP host's name.
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
     /// Probe these ports at once (default without a port: 25,465,587,2525), then check the best.
     #[arg(long, value_name = "PORT,…", value_delimiter = ',', value_parser = clap::value_parser!(u16).range(1..))]
     pub ports: Option<Vec<u16>>,

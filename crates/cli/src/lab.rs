@@ -137,6 +137,7 @@ async fn demo(
             ports: None,
             mx: false,
             control: None,
+            proxy: None,
             tls: case.tls,
             user: case.credentials.then(|| LAB_USER.to_string()),
             password_env: None,

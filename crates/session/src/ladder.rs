@@ -59,6 +59,8 @@ pub struct CheckOptions {
     pub ports: Vec<u16>,
     /// A second, independent host whose port 25 tells an outbound block from the server's firewall.
     pub control: Option<String>,
+    /// A SOCKS5 proxy (host, port) every SMTP connection goes through; it resolves the host.
+    pub proxy: Option<(String, u16)>,
 }
 
 /// Everything a check gathered.
@@ -101,6 +103,8 @@ struct Ladder<'a> {
     progress: &'a Progress,
     /// A bound on a mode probe's connect and handshake: the greeting wait it runs inside.
     cap: Option<Instant>,
+    /// The SOCKS5 proxy's address, when connections go through one.
+    proxy_addr: Option<SocketAddr>,
 }
 
 /// Runs the whole ladder. Never fails: every failure is evidence in the result.
@@ -167,6 +171,7 @@ pub async fn run_check(opts: &CheckOptions, progress: &Progress) -> CheckRun {
         sessions: Vec::new(),
         progress,
         cap: None,
+        proxy_addr: None,
     };
     let resolve = ladder.resolve().await;
     if !ladder.addrs.is_empty() {
@@ -236,6 +241,39 @@ impl Ladder<'_> {
 
     async fn resolve(&mut self) -> ResolveEvidence {
         let t = self.begin("resolve");
+        if let Some((proxy_host, proxy_port)) = self.opts.proxy.clone() {
+            // The proxy resolves the SMTP host (socks5h); only the proxy's own name is looked up here.
+            let (mut evidence, addrs) = target::resolve(
+                &proxy_host,
+                proxy_port,
+                &self.opts.resolution,
+                self.opts.timeout,
+            )
+            .await;
+            let summary = match addrs.first() {
+                Some(a) => format!("{} is resolved by the SOCKS5 proxy {a}", self.opts.host),
+                None => format!(
+                    "the proxy {proxy_host} does not resolve: {}",
+                    describe_resolve(&evidence)
+                ),
+            };
+            self.rec.note(0, false, format!("resolve: {summary}"));
+            self.step(
+                "resolve",
+                0,
+                if addrs.is_empty() {
+                    StepStatus::Failed
+                } else {
+                    StepStatus::Ok
+                },
+                t,
+                summary,
+            );
+            self.proxy_addr = addrs.first().copied();
+            self.addrs = addrs.into_iter().take(1).collect();
+            evidence.source = "proxy".into();
+            return evidence;
+        }
         let (evidence, addrs) = target::resolve(
             &self.opts.host,
             self.opts.port,
@@ -309,8 +347,18 @@ impl Ladder<'_> {
     async fn connect(&mut self, id: u32, ev: &mut SessionEvidence) -> Option<Tap> {
         for addr in self.addrs.clone() {
             let t = self.begin("connect");
+            // Through a proxy, say where to and through what: the proxy's refusal is not the server's.
+            let addr_shown = if self.proxy_addr == Some(addr) {
+                format!(
+                    "{}:{} via SOCKS5 proxy {addr}",
+                    self.opts.host, self.opts.port
+                )
+            } else {
+                addr.to_string()
+            };
+            let addr = Shown(addr, addr_shown);
             self.rec.note(id, false, format!("connecting to {addr}"));
-            let result = tokio::time::timeout_at(self.deadline(), TcpStream::connect(addr)).await;
+            let result = tokio::time::timeout_at(self.deadline(), self.dial(addr.0)).await;
             let ms = self.rec.now_ms() - t;
             match result {
                 Ok(Ok(stream)) => {
@@ -385,6 +433,28 @@ impl Ladder<'_> {
             }
         }
         None
+    }
+
+    /// A TCP connection to `addr`, or through the SOCKS5 proxy at `addr` to the SMTP host.
+    async fn dial(&self, addr: SocketAddr) -> std::io::Result<TcpStream> {
+        let mut stream = TcpStream::connect(addr).await?;
+        if self.proxy_addr == Some(addr) {
+            crate::socks::connect(&mut stream, &self.opts.host, self.opts.port)
+                .await
+                .map_err(|(failure, words)| {
+                    let kind = match failure {
+                        ConnectFailure::Refused => std::io::ErrorKind::ConnectionRefused,
+                        ConnectFailure::HostUnreachable => std::io::ErrorKind::HostUnreachable,
+                        ConnectFailure::NetworkUnreachable => {
+                            std::io::ErrorKind::NetworkUnreachable
+                        }
+                        ConnectFailure::Timeout => std::io::ErrorKind::TimedOut,
+                        ConnectFailure::Other => std::io::ErrorKind::Other,
+                    };
+                    std::io::Error::new(kind, words)
+                })?;
+        }
+        Ok(stream)
     }
 
     /// One connection, as far as it goes.
@@ -1299,6 +1369,15 @@ impl Ladder<'_> {
             }
             Err(e) => self.step("quit", conn.id, StepStatus::Warning, t, e.detail),
         }
+    }
+}
+
+/// An address with the words to show for it.
+struct Shown(SocketAddr, String);
+
+impl std::fmt::Display for Shown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.1)
     }
 }
 

@@ -9,6 +9,7 @@ pub mod mx;
 pub mod ports;
 pub mod record;
 pub mod redact;
+pub mod socks;
 pub mod target;
 pub mod tls;
 pub mod wire;

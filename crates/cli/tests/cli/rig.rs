@@ -708,3 +708,86 @@ rig_test!(mx_records_and_their_hosts, |rig| {
     let json = assert_verdict(&mx("nowhere.mail.test", &[]), "problem", Some("dns"), 10);
     assert_finding(&json, "dns.nxdomain");
 });
+
+/// A real SOCKS5 proxy (microsocks) on a free loopback port, stopped when dropped.
+struct Socks(std::process::Child, u16);
+
+impl Socks {
+    fn start() -> Socks {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("microsocks")
+            .args(["-i", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("microsocks is installed (scripts/install-deps)");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "microsocks did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Socks(child, port)
+    }
+}
+
+impl Drop for Socks {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+rig_test!(through_a_socks5_proxy, |rig| {
+    let proxy = Socks::start();
+    let url = format!("socks5://127.0.0.1:{}", proxy.1);
+    // "localhost" is resolved by the proxy, not here; the certificate names localhost too.
+    let port = rig
+        .v("RM_SUBMISSION")
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
+    let target = format!("localhost:{port}");
+    let args = with(
+        vec![
+            &target,
+            "--proxy",
+            &url,
+            "--ca-file",
+            rig.v("RM_SELFSIGNED"),
+            "--to",
+            rig.v("RM_USER"),
+        ],
+        &rig.login(),
+    );
+    let json = assert_verdict(&rig.check(&args), "ok", None, 0);
+    assert_eq!(json["resolve"]["source"], "proxy");
+    assert!(
+        json["sessions"][0]["connects"][0]["address"]
+            .as_str()
+            .unwrap()
+            .contains("via SOCKS5 proxy")
+    );
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let target = format!("localhost:{closed}");
+    let json = assert_verdict(
+        &rig.check(&[&target, "--proxy", &url]),
+        "problem",
+        Some("connection_refused"),
+        10,
+    );
+    assert!(
+        json["sessions"][0]["connects"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("proxy")
+    );
+});
