@@ -373,6 +373,31 @@ impl<'a> Rules<'a> {
             .filter(|c| c.failure.is_some())
             .collect();
         if main.connected() {
+            // A whole address family failing while the other works: clients that prefer it stall.
+            let family = |a: &str| {
+                if a.starts_with('[') || a.matches(':').count() > 1 {
+                    "IPv6"
+                } else {
+                    "IPv4"
+                }
+            };
+            let worked = main.connects.last().map(|c| family(&c.address));
+            if let Some(broken) = failed.first().map(|c| family(&c.address))
+                && failed.iter().all(|c| family(&c.address) == broken)
+                && worked != Some(broken)
+            {
+                let other = worked.unwrap_or("the other family");
+                self.push(
+                    Finding::new("net.family.broken", Severity::Warning, None, format!("{broken} does not work to this server; {other} does"))
+                        .detail(format!(
+                            "Every {broken} address failed ({}) while {other} connected. A client that tries {broken} first waits for its timeout on every send, or fails outright.",
+                            failed.iter().map(|c| c.address.as_str()).collect::<Vec<_>>().join(", ")
+                        ))
+                        .fix(format!("Until it is fixed, force {other} in the client (smtpdoctor: -{}).", if other == "IPv4" { 4 } else { 6 }))
+                        .fix(format!("If you run the server, make it listen on its {broken} address, or remove the {} record.", if broken == "IPv6" { "AAAA" } else { "A" }))
+                        .evidence(conn_ref(main)),
+                );
+            }
             for attempt in failed {
                 self.push(
                     Finding::new("net.address.failed", Severity::Warning, None, format!("Address {} did not answer; another one did", attempt.address))

@@ -327,6 +327,9 @@ pub(crate) async fn lookup(
         Err(e) => errors.push(e),
     }
     if !addrs.is_empty() {
+        // IPv6 first, as most systems' address selection (RFC 6724) has it: a broken IPv6 path
+        // is then seen, as clients see it, instead of hidden behind a working IPv4 one.
+        addrs.sort_by_key(|a| a.is_ipv4());
         return Ok(addrs);
     }
     let Some(error) = errors.first() else {

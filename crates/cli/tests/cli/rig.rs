@@ -791,3 +791,46 @@ rig_test!(through_a_socks5_proxy, |rig| {
             .contains("proxy")
     );
 });
+
+rig_test!(a_broken_address_family_is_named, |rig| {
+    // dual.mail.test has AAAA ::1 (where nothing listens) and A 127.0.0.1 (the rig).
+    let dns = rig.v("RM_DNS");
+    let port = rig.v("RM_SMTP").rsplit(':').next().unwrap().to_string();
+    let target = format!("dual.mail.test:{port}");
+    let base = [
+        &target[..],
+        "--dns",
+        dns,
+        "--insecure",
+        "--from",
+        "a@example.org",
+        "--to",
+        rig.v("RM_USER"),
+    ];
+    let json = rig.check(&base).json();
+    let addresses: Vec<&str> = json["sessions"][0]["connects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["address"].as_str().unwrap())
+        .collect();
+    assert!(
+        addresses[0].starts_with("[::1]"),
+        "IPv6 is tried first: {addresses:?}"
+    );
+    assert_finding(&json, "net.family.broken");
+    assert!(json["findings"].to_string().contains("IPv6 does not work"));
+    // -6 alone: nothing listens there.
+    let mut six = base.to_vec();
+    six.push("-6");
+    assert_verdict(&rig.check(&six), "problem", Some("connection_refused"), 10);
+    // -4 alone: no family warning.
+    let mut four = base.to_vec();
+    four.push("-4");
+    let json = rig.check(&four).json();
+    assert!(
+        !crate::finding_ids(&json)
+            .iter()
+            .any(|i| i == "net.family.broken")
+    );
+});
