@@ -102,7 +102,7 @@ pub async fn lookup(domain: &str, how: &Resolution, timeout: Duration) -> MxEvid
             let text = e.to_string();
             out.failure = Some(if text.contains("Refused") {
                 DnsFailure::Refused
-            } else if text.contains("timed out") {
+            } else if text.contains("timed out") || text.contains("timeout") {
                 DnsFailure::Timeout
             } else {
                 DnsFailure::ServerFailure

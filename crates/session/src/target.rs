@@ -346,7 +346,10 @@ pub(crate) async fn lookup(
         DnsFailure::Timeout
     } else if error.to_string().contains("Refused") {
         DnsFailure::Refused
-    } else if error.to_string().to_ascii_lowercase().contains("servfail") {
+    } else if ["servfail", "server failure"]
+        .iter()
+        .any(|w| error.to_string().to_ascii_lowercase().contains(w))
+    {
         DnsFailure::ServerFailure
     } else {
         DnsFailure::Other

@@ -2,6 +2,7 @@
 //! (scripts/rig) and against the in-process fault servers of `smtpdoctor-lab`.
 #![allow(missing_docs)] // test helpers, not an API
 
+mod dns;
 mod explain;
 mod faults;
 mod netns;
