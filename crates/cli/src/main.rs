@@ -176,11 +176,6 @@ pub fn check_options(
         Some(url) => Some(smtpdoctor_session::socks::parse_proxy(url).map_err(UsageError)?),
         None => None,
     };
-    if proxy.is_some() && !ports.is_empty() {
-        return Err(UsageError(
-            "--proxy checks one port: give HOST:PORT (or --port)".into(),
-        ));
-    }
     let trust = Trust::load(args.net.ca_file.as_deref()).map_err(UsageError)?;
     let secs = |name: &str, v: f64| {
         if v.is_finite() && v > 0.0 && v <= 86_400.0 {

@@ -267,6 +267,24 @@ impl<'a> Rules<'a> {
                 }
             }
         }
+        // A whole address family failing on every port while the other answers.
+        let v6 = |p: &&PortProbe| p.address.contains(':');
+        let (six, four): (Vec<&PortProbe>, Vec<&PortProbe>) = ports.iter().copied().partition(v6);
+        for (broken, other, failed, fine) in
+            [("IPv6", "IPv4", &six, &four), ("IPv4", "IPv6", &four, &six)]
+        {
+            if !failed.is_empty()
+                && failed.iter().all(|p| p.failure.is_some())
+                && fine.iter().any(|p| p.failure.is_none())
+            {
+                self.push(
+                    Finding::new("net.family.broken", Severity::Warning, None, format!("{broken} does not work to this server; {other} does"))
+                        .detail(format!("No {broken} address answered on any port, while {other} did. A client that tries {broken} first waits for its timeout on every send, or fails."))
+                        .fix(format!("Until it is fixed, force {other} in the client (smtpdoctor: -{}).", if other == "IPv4" { 4 } else { 6 }))
+                        .evidence(format!("conn:{}", failed[0].conn)),
+                );
+            }
+        }
         if !open.is_empty() {
             return true;
         }

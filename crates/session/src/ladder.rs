@@ -437,24 +437,10 @@ impl Ladder<'_> {
 
     /// A TCP connection to `addr`, or through the SOCKS5 proxy at `addr` to the SMTP host.
     async fn dial(&self, addr: SocketAddr) -> std::io::Result<TcpStream> {
-        let mut stream = TcpStream::connect(addr).await?;
         if self.proxy_addr == Some(addr) {
-            crate::socks::connect(&mut stream, &self.opts.host, self.opts.port)
-                .await
-                .map_err(|(failure, words)| {
-                    let kind = match failure {
-                        ConnectFailure::Refused => std::io::ErrorKind::ConnectionRefused,
-                        ConnectFailure::HostUnreachable => std::io::ErrorKind::HostUnreachable,
-                        ConnectFailure::NetworkUnreachable => {
-                            std::io::ErrorKind::NetworkUnreachable
-                        }
-                        ConnectFailure::Timeout => std::io::ErrorKind::TimedOut,
-                        ConnectFailure::Other => std::io::ErrorKind::Other,
-                    };
-                    std::io::Error::new(kind, words)
-                })?;
+            return crate::socks::dial(addr, &self.opts.host, self.opts.port).await;
         }
-        Ok(stream)
+        TcpStream::connect(addr).await
     }
 
     /// One connection, as far as it goes.

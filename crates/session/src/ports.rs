@@ -29,9 +29,25 @@ pub async fn probe_ports(
     let mut first_resolve = None;
     let mut tasks = tokio::task::JoinSet::new();
     let deadline = Instant::now() + opts.timeout.min(opts.deadline);
+    // Through a SOCKS5 proxy, every port is one connection to the proxy, which resolves the name.
+    let proxy = match &opts.proxy {
+        Some((host, port)) => target::resolve(host, *port, &opts.resolution, opts.timeout)
+            .await
+            .1
+            .first()
+            .copied(),
+        None => None,
+    };
     for &port in &opts.ports {
-        let (evidence, addrs) =
-            target::resolve(&opts.host, port, &opts.resolution, opts.timeout).await;
+        let (evidence, addrs) = match proxy {
+            Some(p) => (
+                target::resolve(&opts.host, port, &opts.resolution, opts.timeout)
+                    .await
+                    .0,
+                vec![p],
+            ),
+            None => target::resolve(&opts.host, port, &opts.resolution, opts.timeout).await,
+        };
         rec.note(
             0,
             false,
@@ -48,9 +64,10 @@ pub async fn probe_ports(
             let conn = rec.next_conn();
             let (rec, host, trust) = (rec.clone(), opts.host.clone(), opts.trust.clone());
             let helo = opts.helo.clone();
-            tasks.spawn(
-                async move { probe(rec, conn, host, port, addr, trust, helo, deadline).await },
-            );
+            let via = proxy.is_some();
+            tasks.spawn(async move {
+                probe(rec, conn, host, port, addr, trust, helo, deadline, via).await
+            });
         }
     }
     // Port 25 of an independent host, probed alongside: if it is dropped too, the block is ours.
@@ -61,7 +78,7 @@ pub async fn probe_ports(
             let (rec, host, trust) = (rec.clone(), control.to_string(), opts.trust.clone());
             let helo = opts.helo.clone();
             tasks.spawn(async move {
-                let mut p = probe(rec, conn, host, 25, addr, trust, helo, deadline).await;
+                let mut p = probe(rec, conn, host, 25, addr, trust, helo, deadline, false).await;
                 p.control = true;
                 p
             });
@@ -115,11 +132,16 @@ async fn probe(
     trust: tls::Trust,
     helo: Option<String>,
     deadline: Instant,
+    via_proxy: bool,
 ) -> PortProbe {
     let started = Instant::now();
     let mut out = PortProbe {
         port,
-        address: addr.ip().to_string(),
+        address: if via_proxy {
+            format!("{host} via SOCKS5 proxy {addr}")
+        } else {
+            addr.ip().to_string()
+        },
         conn,
         failure: None,
         speaks: None,
@@ -129,7 +151,14 @@ async fn probe(
         control: false,
     };
     rec.note(conn, false, format!("port matrix: connecting to {addr}"));
-    let stream = match tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await {
+    let dial = async {
+        if via_proxy {
+            crate::socks::dial(addr, &host, port).await
+        } else {
+            TcpStream::connect(addr).await
+        }
+    };
+    let stream = match tokio::time::timeout_at(deadline, dial).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
             out.failure = Some(match e.kind() {

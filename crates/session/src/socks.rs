@@ -18,6 +18,29 @@ pub fn parse_proxy(url: &str) -> Result<(String, u16), String> {
     Ok((host, port.unwrap_or(1080)))
 }
 
+/// Connects to the proxy at `proxy` and through it to `host:port`, with the proxy's refusals as
+/// the matching I/O errors (connection refused, host unreachable, ...).
+pub async fn dial(
+    proxy: std::net::SocketAddr,
+    host: &str,
+    port: u16,
+) -> std::io::Result<TcpStream> {
+    let mut stream = TcpStream::connect(proxy).await?;
+    connect(&mut stream, host, port)
+        .await
+        .map_err(|(failure, words)| {
+            let kind = match failure {
+                ConnectFailure::Refused => std::io::ErrorKind::ConnectionRefused,
+                ConnectFailure::HostUnreachable => std::io::ErrorKind::HostUnreachable,
+                ConnectFailure::NetworkUnreachable => std::io::ErrorKind::NetworkUnreachable,
+                ConnectFailure::Timeout => std::io::ErrorKind::TimedOut,
+                ConnectFailure::Other => std::io::ErrorKind::Other,
+            };
+            std::io::Error::new(kind, words)
+        })?;
+    Ok(stream)
+}
+
 /// Asks the proxy on `stream` to connect to `host:port`. No authentication (method 0).
 pub async fn connect(
     stream: &mut TcpStream,

@@ -834,3 +834,68 @@ rig_test!(a_broken_address_family_is_named, |rig| {
             .any(|i| i == "net.family.broken")
     );
 });
+
+rig_test!(port_matrix_through_a_socks5_proxy, |rig| {
+    let proxy = Socks::start();
+    let url = format!("socks5://127.0.0.1:{}", proxy.1);
+    let port = rig
+        .v("RM_SUBMISSION")
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let ports = format!("{port},{closed}");
+    // Each port is one connection through the proxy; the submission port wants a login.
+    let args = [
+        "localhost",
+        "--ports",
+        &ports,
+        "--proxy",
+        &url,
+        "--ca-file",
+        rig.v("RM_SELFSIGNED"),
+    ];
+    let json = assert_verdict(&rig.check(&args), "inconclusive", None, 15);
+    assert!(
+        json["ports"][0]["address"]
+            .as_str()
+            .unwrap()
+            .contains("via SOCKS5 proxy")
+    );
+    assert_eq!(json["ports"][0]["speaks"], "starttls");
+    assert_eq!(json["ports"][1]["failure"], "refused");
+});
+
+rig_test!(port_matrix_names_a_broken_family, |rig| {
+    let port = rig.v("RM_SMTP").rsplit(':').next().unwrap().to_string();
+    let args = [
+        "dual.mail.test",
+        "--ports",
+        &port,
+        "--dns",
+        rig.v("RM_DNS"),
+        "--insecure",
+        "--from",
+        "a@example.org",
+        "--to",
+        rig.v("RM_USER"),
+    ];
+    let json = rig.check(&args).json();
+    assert_eq!(
+        json["ports"].as_array().unwrap().len(),
+        2,
+        "one probe per address"
+    );
+    let broken: Vec<&Value> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"] == "net.family.broken")
+        .collect();
+    assert_eq!(broken.len(), 1, "named once: {broken:?}");
+});
