@@ -218,6 +218,7 @@ pub fn check_options(
         ports,
         control: args.control.clone(),
         proxy,
+        require_verified_tls: false,
     })
 }
 
@@ -301,7 +302,27 @@ async fn check_mx(args: CheckArgs, palette: Palette) -> Result<ExitCode, UsageEr
     let spinner = spinner(format == Format::Human);
     spinner.set_message("MX records…");
     let started = std::time::Instant::now();
-    let mx = smtpdoctor_session::mx::lookup(&domain, &base.resolution, base.timeout).await;
+    let mut mx = smtpdoctor_session::mx::lookup(&domain, &base.resolution, base.timeout).await;
+    if mx.failure.is_none() && !mx.null_mx {
+        spinner.set_message("MTA-STS policy…");
+        mx.mta_sts = smtpdoctor_session::mtasts::lookup(
+            &domain,
+            &base.resolution,
+            &base.trust,
+            base.timeout,
+        )
+        .await;
+    }
+    // An enforcing policy that names an MX makes senders verify its certificate.
+    let enforced = |host: &str| {
+        mx.mta_sts.as_ref().is_some_and(|p| {
+            p.failure.is_none()
+                && p.mode.as_deref() == Some("enforce")
+                && p.mx
+                    .iter()
+                    .any(|pattern| smtpdoctor_diagnose::mta_sts_covers(pattern, host))
+        })
+    };
     let (mut mx_findings, stop) = smtpdoctor_diagnose::diagnose_mx(&mx);
     let mut hops = Vec::new();
     let mut chosen: Option<Report<CheckBody>> = None;
@@ -316,6 +337,7 @@ async fn check_mx(args: CheckArgs, palette: Palette) -> Result<ExitCode, UsageEr
                 host: record.host.clone(),
                 port: 25,
                 ports: Vec::new(),
+                require_verified_tls: enforced(&record.host),
                 ..base.clone()
             };
             let progress = |_: &str| {};
@@ -428,6 +450,7 @@ pub fn build_report(opts: &CheckOptions, run: smtpdoctor_session::CheckRun) -> R
         trust_platform_missing: run.trust_platform_missing,
         deadline_reached: run.deadline_reached,
         ports: &run.ports,
+        strict_tls: opts.require_verified_tls,
     });
     Report {
         schema_version: SCHEMA_VERSION,

@@ -31,6 +31,8 @@ pub struct CheckInput<'a> {
     pub deadline_reached: bool,
     /// The port matrix, when one ran.
     pub ports: &'a [PortProbe],
+    /// A policy (MTA-STS enforce) makes an unverified certificate a problem even on port 25.
+    pub strict_tls: bool,
 }
 
 /// The rules' answer.
@@ -870,7 +872,7 @@ impl<'a> Rules<'a> {
     /// Port 25 without credentials is server-to-server delivery: senders use TLS opportunistically
     /// and accept certificates they cannot verify (unless DANE or MTA-STS applies).
     fn opportunistic(&self, s: &SessionEvidence) -> bool {
-        s.port == 25 && !self.input.credentials_given
+        s.port == 25 && !self.input.credentials_given && !self.input.strict_tls
     }
 
     fn tls_rules(&mut self, s: &SessionEvidence) -> bool {
@@ -1428,6 +1430,7 @@ fn is_weak(cert: &CertificateInfo) -> bool {
 
 /// The rules of `check --mx`: what the MX records say, before any host is contacted. Returns the
 /// findings, and a problem that ends the check when no host can be tried.
+/// Used by `check --mx` for each MX host's strictness, too.
 pub fn diagnose_mx(mx: &MxEvidence) -> (Vec<Finding>, bool) {
     let domain = &mx.domain;
     let mut findings = Vec::new();
@@ -1483,6 +1486,34 @@ pub fn diagnose_mx(mx: &MxEvidence) -> (Vec<Finding>, bool) {
             );
         }
     }
+    if let Some(sts) = &mx.mta_sts {
+        match (&sts.failure, sts.mode.as_deref()) {
+            (Some(why), _) => findings.push(
+                Finding::new("mta_sts.fetch_failed", Severity::Warning, Some(Category::TlsCertificate), format!("{domain} announces MTA-STS but its policy cannot be read"))
+                    .detail(format!("{} ({}). Senders then act as if there were no policy.", why, sts.url))
+                    .fix("Serve the policy at https://mta-sts.DOMAIN/.well-known/mta-sts.txt as text/plain, with a trusted certificate for mta-sts.DOMAIN and no redirect.")
+                    .evidence("mx"),
+            ),
+            (None, Some(mode)) => {
+                findings.push(
+                    Finding::new("mta_sts.policy", Severity::Info, None, format!("MTA-STS policy in mode {mode} ({})", sts.mx.join(", ")))
+                        .detail(if mode == "enforce" { "Senders that implement MTA-STS deliver only over TLS with a verified certificate to an MX the policy names." } else { "Not enforcing: senders report failures but still deliver." })
+                        .evidence("mx"),
+                );
+                for r in mx.records.iter().filter(|r| !r.addresses.is_empty()) {
+                    if !sts.mx.iter().any(|p| mta_sts_covers(p, &r.host)) {
+                        let enforce = mode == "enforce";
+                        let f = Finding::new("mta_sts.mx_not_covered", if enforce { Severity::Problem } else { Severity::Warning }, Some(Category::TlsCertificate), format!("MX host {} is not named by the MTA-STS policy", r.host))
+                            .detail(format!("The policy's mx patterns are {}; senders that enforce it will not deliver to {}.", sts.mx.join(", "), r.host))
+                            .fix("Add the MX host to the policy's mx lines (and bump the id in the _mta-sts TXT record).")
+                            .evidence("mx");
+                        findings.push(if enforce { f.retry(Retry::Permanent) } else { f });
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
     if mx.records.iter().all(|r| r.addresses.is_empty()) {
         findings.push(
             problem(
@@ -1497,4 +1528,26 @@ pub fn diagnose_mx(mx: &MxEvidence) -> (Vec<Finding>, bool) {
         return (findings, true);
     }
     (findings, false)
+}
+
+/// Whether an MX host matches an MTA-STS `mx:` pattern (`*.example.org` covers one label).
+pub fn mta_sts_covers(pattern: &str, host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    match pattern.strip_prefix("*.") {
+        Some(suffix) => host.split_once('.').is_some_and(|(_, rest)| rest == suffix),
+        None => host == pattern,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mta_sts_covers;
+
+    #[test]
+    fn mta_sts_mx_patterns() {
+        assert!(mta_sts_covers("mx1.example.org", "MX1.example.org."));
+        assert!(mta_sts_covers("*.example.org", "mx1.example.org"));
+        assert!(!mta_sts_covers("*.example.org", "a.b.example.org"));
+        assert!(!mta_sts_covers("*.example.org", "example.org"));
+    }
 }

@@ -3,5 +3,5 @@
 pub mod check;
 pub mod explain;
 
-pub use check::{CheckDiagnosis, CheckInput, diagnose_check, diagnose_mx};
+pub use check::{CheckDiagnosis, CheckInput, diagnose_check, diagnose_mx, mta_sts_covers};
 pub use smtpdoctor_knowledge::{KNOWLEDGE_VERSION, Stage, classify};

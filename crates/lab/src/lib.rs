@@ -560,3 +560,64 @@ async fn auth<S: AsyncRead + AsyncWrite + Unpin>(
     }
     Ok(ok)
 }
+
+/// An HTTPS server on 127.0.0.1 that answers every request with `body` as text/plain, with a
+/// certificate for `name` from a fresh CA. Returns its address, the CA (PEM, for `--ca-file`) and
+/// the task (aborted when dropped by the caller).
+pub async fn https_server(
+    name: &str,
+    body: String,
+) -> io::Result<(SocketAddr, String, JoinHandle<()>)> {
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(rc)?;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "smtpdoctor lab HTTPS CA");
+    let ca =
+        CertifiedIssuer::self_signed(ca_params, KeyPair::generate().map_err(rc)?).map_err(rc)?;
+    let leaf_key = KeyPair::generate().map_err(rc)?;
+    let leaf = CertificateParams::new(vec![name.to_string()])
+        .map_err(rc)?
+        .signed_by(&leaf_key, &ca)
+        .map_err(rc)?;
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(io::Error::other)?
+    .with_no_client_auth()
+    .with_single_cert(vec![leaf.der().clone(), ca.der().clone()], key)
+    .map_err(io::Error::other)?;
+    let acceptor = TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let (acceptor, body) = (acceptor.clone(), body.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
+                    match tokio::io::AsyncReadExt::read(&mut tls, &mut byte).await {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.write_all(response.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    Ok((addr, ca.pem(), task))
+}

@@ -618,6 +618,26 @@ pub struct MxRecord {
     pub failure: Option<DnsFailure>,
 }
 
+/// The domain's MTA-STS policy (RFC 8461), when it publishes one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MtaStsEvidence {
+    /// The `_mta-sts` TXT record.
+    pub record: String,
+    /// Where the policy was fetched from.
+    pub url: String,
+    /// `enforce`, `testing` or `none`, when the policy was read.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub mode: Option<String>,
+    /// The `mx:` patterns of the policy.
+    pub mx: Vec<String>,
+    /// `max_age` in seconds.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub max_age: Option<u64>,
+    /// Why the policy could not be read (senders then treat the domain as having none).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub failure: Option<String>,
+}
+
 /// A domain's mail exchangers.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MxEvidence {
@@ -632,6 +652,9 @@ pub struct MxEvidence {
     /// Why the MX look-up failed.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub failure: Option<DnsFailure>,
+    /// The MTA-STS policy, when the domain publishes one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub mta_sts: Option<MtaStsEvidence>,
     /// How long the look-ups took.
     pub ms: u64,
 }

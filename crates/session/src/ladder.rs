@@ -61,6 +61,8 @@ pub struct CheckOptions {
     pub control: Option<String>,
     /// A SOCKS5 proxy (host, port) every SMTP connection goes through; it resolves the host.
     pub proxy: Option<(String, u16)>,
+    /// The certificate must verify even on port 25 (an enforcing MTA-STS policy covers this MX).
+    pub require_verified_tls: bool,
 }
 
 /// Everything a check gathered.
@@ -646,7 +648,7 @@ impl Ladder<'_> {
             .is_none_or(|v| v.verified);
         // Port 25 is server-to-server opportunistic TLS: an unverified certificate is normal
         // there, so the ladder goes on (credentials are still only sent over verified TLS).
-        verified || self.opts.insecure || ev.port == 25
+        verified || self.opts.insecure || (ev.port == 25 && !self.opts.require_verified_tls)
     }
 
     fn tls_verified(ev: &SessionEvidence) -> bool {
@@ -790,7 +792,11 @@ impl Ladder<'_> {
                 );
                 ev.tls = Some(evidence);
                 ev.secured = true;
-                if !verified && !self.opts.insecure && ev.port == 25 {
+                if !verified
+                    && !self.opts.insecure
+                    && ev.port == 25
+                    && !self.opts.require_verified_tls
+                {
                     rec.note(
                         id,
                         true,

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod conn;
 pub mod ladder;
 pub mod message;
+pub mod mtasts;
 pub mod mx;
 pub mod ports;
 pub mod record;

@@ -20,6 +20,7 @@ pub async fn lookup(domain: &str, how: &Resolution, timeout: Duration) -> MxEvid
         null_mx: false,
         implicit: false,
         failure: None,
+        mta_sts: None,
         ms: 0,
     };
     let resolver = match target::resolver(how.dns, timeout) {

@@ -899,3 +899,83 @@ rig_test!(port_matrix_names_a_broken_family, |rig| {
         .collect();
     assert_eq!(broken.len(), 1, "named once: {broken:?}");
 });
+
+/// A policy served over HTTPS for sts.mail.test, and the arguments that reach it.
+struct Policy {
+    _runtime: tokio::runtime::Runtime,
+    _task: tokio::task::JoinHandle<()>,
+    ca_file: std::path::PathBuf,
+    connect_to: String,
+}
+
+impl Policy {
+    fn serve(body: &str) -> Policy {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (addr, ca, task) = runtime
+            .block_on(smtpdoctor_lab::https_server(
+                "mta-sts.sts.mail.test",
+                body.to_string(),
+            ))
+            .unwrap();
+        let ca_file = std::env::temp_dir().join(format!(
+            "smtpdoctor-sts-ca-{}-{}.pem",
+            std::process::id(),
+            addr.port()
+        ));
+        std::fs::write(&ca_file, ca).unwrap();
+        Policy {
+            _runtime: runtime,
+            _task: task,
+            ca_file,
+            connect_to: format!("mta-sts.sts.mail.test:443:127.0.0.1:{}", addr.port()),
+        }
+    }
+}
+
+impl Drop for Policy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.ca_file);
+    }
+}
+
+rig_test!(mta_sts_enforce_makes_the_mx_certificate_count, |rig| {
+    let smtp = format!(
+        ":25:127.0.0.1:{}",
+        rig.v("RM_SMTP").rsplit(':').next().unwrap()
+    );
+    let run = |policy: &Policy| {
+        let ca = policy.ca_file.to_string_lossy().into_owned();
+        rig.check(&[
+            "--mx",
+            "sts.mail.test",
+            "--dns",
+            rig.v("RM_DNS"),
+            "--connect-to",
+            &smtp,
+            "--connect-to",
+            &policy.connect_to,
+            "--ca-file",
+            &ca,
+        ])
+    };
+    // Enforce, and the MX's self-signed certificate: senders refuse, so it is a problem.
+    let policy =
+        Policy::serve("version: STSv1\nmode: enforce\nmx: *.two.mail.test\nmax_age: 86400\n");
+    let json = assert_verdict(&run(&policy), "problem", Some("tls_certificate"), 11);
+    assert_eq!(json["mx"]["mta_sts"]["mode"], "enforce");
+    assert_finding(&json, "mta_sts.policy");
+    assert_finding(&json, "tls.cert.self_signed");
+    // Testing mode: the same certificate is only a warning.
+    let policy =
+        Policy::serve("version: STSv1\nmode: testing\nmx: *.two.mail.test\nmax_age: 86400\n");
+    assert_verdict(&run(&policy), "ok", None, 0);
+    // An enforcing policy that does not name the MX.
+    let policy =
+        Policy::serve("version: STSv1\nmode: enforce\nmx: mx.elsewhere.example\nmax_age: 86400\n");
+    let json = assert_verdict(&run(&policy), "problem", Some("tls_certificate"), 11);
+    assert_finding(&json, "mta_sts.mx_not_covered");
+});
