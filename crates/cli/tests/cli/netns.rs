@@ -7,6 +7,9 @@ use std::io::BufRead;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
+/// Namespace and firewall tests run one at a time: iptables and the kernel's namespace set-up are
+/// shared machinery, and a failing test is easier to read alone.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// A small SMTP server for the server namespace: greets, answers EHLO and QUIT.
 const SERVER: &str = r#"
@@ -39,6 +42,7 @@ struct Net {
     client: String,
     server: String,
     listener: Option<std::process::Child>,
+    _turn: std::sync::MutexGuard<'static, ()>,
 }
 
 fn ip(args: &[&str]) -> bool {
@@ -61,10 +65,12 @@ impl Net {
     fn with(listen: &[String]) -> Option<Net> {
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         let id = format!("{}{n}", std::process::id() % 100_000);
+        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let net = Net {
             client: format!("sdc{id}"),
             server: format!("sds{id}"),
             listener: None,
+            _turn: turn,
         };
         let (vc, vs) = (format!("vc{id}"), format!("vs{id}"));
         let ok = ip(&["netns", "add", &net.client])
