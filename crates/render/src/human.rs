@@ -16,11 +16,28 @@ pub fn check(report: &Report<CheckBody>, p: Palette, show_transcript: bool) -> S
         .unwrap_or("");
     let port = target.get("port").and_then(|v| v.as_u64()).unwrap_or(0);
     let tls = target.get("tls").and_then(|v| v.as_str()).unwrap_or("");
-    let _ = writeln!(
-        out,
-        "{} {host}:{port} (tls {tls})",
-        p.bold("smtpdoctor check")
-    );
+    // With the port matrix the target's port is only the one checked in full, if any.
+    let where_ = if report.body.ports.is_empty() {
+        format!("{host}:{port}")
+    } else {
+        let mut ports: Vec<u16> = report
+            .body
+            .ports
+            .iter()
+            .filter(|p| !p.control)
+            .map(|p| p.port)
+            .collect();
+        ports.dedup();
+        format!(
+            "{host} (ports {})",
+            ports
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let _ = writeln!(out, "{} {where_} (tls {tls})", p.bold("smtpdoctor check"));
     if let Some(mx) = &report.body.mx {
         let _ = writeln!(
             out,
