@@ -52,6 +52,16 @@ fn main() {
 }
 
 fn run() -> ExitCode {
+    // Before clap: its own error messages would echo a value typed after --password.
+    if std::env::args_os()
+        .skip(1)
+        .any(|a| a == "--password" || a.to_string_lossy().starts_with("--password="))
+    {
+        eprintln!(
+            "smtpdoctor: error: passwords are never taken from the command line (other users can read it): use --password-env VAR, --password-file FILE or the prompt"
+        );
+        return ExitCode::Usage;
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -214,7 +224,7 @@ pub fn check_options(
         },
         timeout,
         deadline,
-        sniff_after: Duration::from_secs_f64(args.tls_probe_after).min(timeout),
+        sniff_after: secs("--tls-probe-after", args.tls_probe_after)?.min(timeout),
         ports,
         control: args.control.clone(),
         proxy,
@@ -333,11 +343,20 @@ async fn check_mx(args: CheckArgs, palette: Palette) -> Result<ExitCode, UsageEr
                 "MX {} (preference {})…",
                 record.host, record.preference
             ));
+            // The whole run, every host included, stays within --deadline.
+            let Some(left) = base
+                .deadline
+                .checked_sub(started.elapsed())
+                .filter(|d| !d.is_zero())
+            else {
+                break;
+            };
             let opts = CheckOptions {
                 host: record.host.clone(),
                 port: 25,
                 ports: Vec::new(),
                 require_verified_tls: enforced(&record.host),
+                deadline: left,
                 ..base.clone()
             };
             let progress = |_: &str| {};

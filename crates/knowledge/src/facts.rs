@@ -152,9 +152,16 @@ fn reply_code_in(text: &str) -> Option<u16> {
                 next,
                 None | Some(b' ' | b'-' | b',' | b'"' | b'\'' | b')' | b'\r' | b'\n' | b']')
             );
-            let before = text[..i].trim_end().to_ascii_lowercase();
-            let is_port =
-                before.ends_with("port") || before.ends_with("port:") || before.ends_with("port=");
+            // A few bytes back suffice to see "port", "port:" or "port=" (and keep this linear).
+            let mut back = &bytes[..i];
+            while back.last().is_some_and(|b| b.is_ascii_whitespace()) {
+                back = &back[..back.len() - 1];
+            }
+            let back = back
+                .strip_suffix(b":")
+                .or_else(|| back.strip_suffix(b"="))
+                .unwrap_or(back);
+            let is_port = back.len() >= 4 && back[back.len() - 4..].eq_ignore_ascii_case(b"port");
             if standalone && !is_port {
                 let code: u16 = std::str::from_utf8(window).ok()?.parse().ok()?;
                 let rest = text[i + 3..]

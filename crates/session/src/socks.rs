@@ -8,7 +8,17 @@ use tokio::net::TcpStream;
 
 /// Parses `socks5://HOST:PORT` or `socks5h://HOST:PORT` (both resolve at the proxy).
 pub fn parse_proxy(url: &str) -> Result<(String, u16), String> {
-    let bad = |why: &str| format!("--proxy '{url}': {why}; expected socks5://HOST:PORT");
+    // Never echo credentials a user put in the URL (user:password@host).
+    let shown = match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((_, host)) => format!("{scheme}://[credentials removed]@{host}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    };
+    let bad = |why: &str| {
+        format!("--proxy '{shown}': {why}; expected socks5://HOST:PORT (no credentials)")
+    };
     let rest = url
         .strip_prefix("socks5h://")
         .or_else(|| url.strip_prefix("socks5://"))

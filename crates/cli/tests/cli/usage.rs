@@ -141,3 +141,25 @@ fn help_and_version() {
     assert!(run.stdout.contains("--password-env") && !run.stdout.contains("--password <"));
     assert_eq!(smtpdoctor(&["--version"], &[]).code, 0);
 }
+
+#[test]
+fn a_password_on_argv_is_never_echoed() {
+    // A value that looks like an option must not be echoed by the parser's own error either.
+    for args in [
+        &["check", "--password", "--Hunter2-Zq", "mail.test"][..],
+        &["check", "mail.test", "--password=-Hunter2-Zq"][..],
+    ] {
+        let run = smtpdoctor(args, &[]);
+        assert_eq!(run.code, 2);
+        assert!(
+            !run.stderr.contains("Hunter2-Zq") && !run.stdout.contains("Hunter2-Zq"),
+            "{}",
+            run.stderr
+        );
+    }
+    usage_error(
+        &["check", "127.0.0.1:1", "--tls-probe-after", "NaN"],
+        &[],
+        "--tls-probe-after",
+    );
+}
