@@ -331,57 +331,26 @@ impl<'a> Rules<'a> {
             return true;
         }
         let host = &r.name;
-        let typo = smtpdoctor_knowledge::hosts::did_you_mean(host);
         let finding = match r.failure {
-            Some(DnsFailure::NxDomain) if typo.is_some() => self
-                .problem("dns.nxdomain", Category::Dns, Retry::Permanent, format!("The name {host} does not exist in DNS: did you mean {}?", typo.unwrap_or_default()))
-                .detail(format!("The DNS answered NXDOMAIN for {host}, which is two letters or fewer away from the well-known submission host {}.", typo.unwrap_or_default()))
-                .fix(format!("Use {} as the server name.", typo.unwrap_or_default())),
-            Some(DnsFailure::NxDomain) => self
-                .problem("dns.nxdomain", Category::Dns, Retry::Permanent, format!("The name {host} does not exist in DNS"))
-                .detail(format!("The DNS answered NXDOMAIN for {host}: {}", r.detail.clone().unwrap_or_default()))
-                .fix(format!("Check the spelling of the server name '{host}' against your provider's documentation."))
-                .fix("Run `smtpdoctor setup you@yourdomain` to find the right server name."),
-            Some(DnsFailure::NoData) => self
-                .problem("dns.no_address", Category::Dns, Retry::Permanent, format!("{host} exists but has no address (no A or AAAA record)"))
-                .detail(r.detail.clone().unwrap_or_default())
-                .fix(format!("Check that '{host}' is the server name (not the mail domain itself)."))
-                .fix("If you run the domain, add an A or AAAA record for it."),
-            Some(DnsFailure::InvalidName) => self
-                .problem("dns.invalid_name", Category::Dns, Retry::Permanent, format!("'{host}' is not a valid host name"))
-                .detail(r.detail.clone().unwrap_or_default())
-                .fix("Remove spaces, 'smtp://' prefixes or typing mistakes from the server name."),
-            Some(DnsFailure::Timeout) => self
-                .problem("dns.timeout", Category::Dns, Retry::Temporary, format!("No DNS answer for {host} in time"))
-                .detail(r.detail.clone().unwrap_or_default())
-                .fix("Check the network connection and the DNS resolver (try another resolver with --dns).")
-                .confidence(Confidence::Medium, &[Category::NetworkUnreachable]),
-            Some(DnsFailure::Refused) => self
-                .problem("dns.refused", Category::Dns, Retry::Permanent, format!("The DNS server refused to look up {host}"))
-                .detail(r.detail.clone().unwrap_or_default())
-                .fix("The resolver does not answer this client or this name (REFUSED): use another resolver (--dns), or your network's own.")
-                .fix("If the resolver is yours, allow recursion for this network."),
-            Some(DnsFailure::ServerFailure) => self
-                .problem("dns.server_failure", Category::Dns, Retry::Temporary, format!("The DNS resolver failed to look up {host}"))
-                .detail(r.detail.clone().unwrap_or_default())
-                .fix("Try again later or with another resolver (--dns); if you run the domain, check its DNS servers and DNSSEC."),
-            Some(DnsFailure::Other) => self
-                .problem("dns.error", Category::Dns, Retry::Temporary, format!("Could not look up {host}"))
-                .detail(r.detail.clone().unwrap_or_default())
-                .fix("Check the network connection and the DNS configuration.")
-                .confidence(Confidence::Medium, &[Category::NetworkUnreachable]),
+            Some(failure) => dns_failure(
+                host,
+                failure,
+                r.detail.as_deref().unwrap_or_default(),
+                Named::Server,
+            ),
             None => self
-                .problem("dns.no_address_in_family", Category::NetworkUnreachable, Retry::Permanent, format!("{host} has no address of the family asked for"))
-                .detail(format!("Addresses left out by -4/-6: {}", r.filtered.join(", ")))
+                .problem(
+                    "dns.no_address_in_family",
+                    Category::NetworkUnreachable,
+                    Retry::Permanent,
+                    format!("{host} has no address of the family asked for"),
+                )
+                .detail(format!(
+                    "Addresses left out by -4/-6: {}",
+                    r.filtered.join(", ")
+                ))
                 .fix("Drop -4/-6, or use a network with the other address family."),
         };
-        let mut finding = finding;
-        if let (Some(known), false) = (typo, finding.summary.contains("did you mean")) {
-            finding.fix.insert(
-                0,
-                format!("Did you mean {known}? '{host}' looks like a typo of it."),
-            );
-        }
         self.push(finding.evidence("step:resolve"));
         false
     }
@@ -1416,6 +1385,65 @@ fn first_line(text: &str) -> String {
     text.lines().next().unwrap_or("").trim_end().to_string()
 }
 
+/// Whose name failed to resolve: the server's, or a mail domain's (`check --mx`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Named {
+    Server,
+    MailDomain,
+}
+
+/// The finding for a failed DNS look-up, the same ids whatever was looked up; a mistyped
+/// well-known host gets its likely spelling first.
+fn dns_failure(name: &str, failure: DnsFailure, detail: &str, named: Named) -> Finding {
+    let problem = |id: &str, retry: Retry, summary: String| {
+        Finding::new(id, Severity::Problem, Some(Category::Dns), summary)
+            .retry(retry)
+            .detail(detail)
+    };
+    let spelling = match named {
+        Named::Server => format!(
+            "Check the spelling of the server name '{name}' against your provider's documentation."
+        ),
+        Named::MailDomain => format!("Check the spelling of '{name}' (the part after the @)."),
+    };
+    let mut f = match failure {
+        DnsFailure::NxDomain => problem("dns.nxdomain", Retry::Permanent, format!("The name {name} does not exist in DNS"))
+            .fix(spelling)
+            .fix(if named == Named::Server { "Run `smtpdoctor setup you@yourdomain` to find the right server name." } else { "Ask the recipient for their current address." }),
+        DnsFailure::NoData => match named {
+            Named::Server => problem("dns.no_address", Retry::Permanent, format!("{name} exists but has no address (no A or AAAA record)"))
+                .fix(format!("Check that '{name}' is the server name (not the mail domain itself)."))
+                .fix("If you run the domain, add an A or AAAA record for it."),
+            Named::MailDomain => problem("dns.no_address", Retry::Permanent, format!("{name} has no MX record and no address: it cannot receive mail"))
+                .fix(spelling)
+                .fix("If you run the domain, publish MX records for it."),
+        },
+        DnsFailure::InvalidName => problem("dns.invalid_name", Retry::Permanent, format!("'{name}' is not a valid host name"))
+            .fix("Remove spaces, 'smtp://' prefixes or typing mistakes from the name."),
+        DnsFailure::Timeout => problem("dns.timeout", Retry::Temporary, format!("No DNS answer for {name} in time"))
+            .fix("Check the network connection and the DNS resolver (try another resolver with --dns).")
+            .confidence(Confidence::Medium, &[Category::NetworkUnreachable]),
+        DnsFailure::Refused => problem("dns.refused", Retry::Permanent, format!("The DNS server refused to look up {name}"))
+            .fix("The resolver does not answer this client or this name (REFUSED): use another resolver (--dns), or your network's own.")
+            .fix("If the resolver is yours, allow recursion for this network."),
+        DnsFailure::ServerFailure => problem("dns.server_failure", Retry::Temporary, format!("The DNS resolver failed to look up {name}"))
+            .fix("Try again later or with another resolver (--dns); if you run the domain, check its DNS servers and DNSSEC."),
+        DnsFailure::Other => problem("dns.error", Retry::Temporary, format!("Could not look up {name}"))
+            .fix("Check the network connection and the DNS configuration.")
+            .confidence(Confidence::Medium, &[Category::NetworkUnreachable]),
+    };
+    if let Some(known) = smtpdoctor_knowledge::hosts::did_you_mean(name) {
+        if failure == DnsFailure::NxDomain {
+            f.summary = format!("The name {name} does not exist in DNS: did you mean {known}?");
+        }
+        f.fix.insert(
+            0,
+            format!("Did you mean {known}? '{name}' looks like a typo of it."),
+        );
+    }
+    f
+}
+
 fn crate_mechanisms() -> &'static str {
     "PLAIN, LOGIN, CRAM-MD5, XOAUTH2 and OAUTHBEARER"
 }
@@ -1438,16 +1466,7 @@ pub fn diagnose_mx(mx: &MxEvidence) -> (Vec<Finding>, bool) {
         Finding::new(id, Severity::Problem, Some(category), summary).retry(retry)
     };
     if let Some(failure) = mx.failure {
-        let f = match failure {
-            DnsFailure::NxDomain => problem("dns.nxdomain", Category::Dns, Retry::Permanent, format!("The domain {domain} does not exist in DNS"))
-                .fix(format!("Check the spelling of '{domain}' (the part after the @).")),
-            DnsFailure::Refused => problem("dns.refused", Category::Dns, Retry::Permanent, format!("The DNS server refused to look up {domain}"))
-                .fix("Use another resolver (--dns), or your network's own."),
-            DnsFailure::Timeout => problem("dns.timeout", Category::Dns, Retry::Temporary, format!("No DNS answer for {domain} in time"))
-                .fix("Check the network connection and the resolver; try again."),
-            _ => problem("dns.server_failure", Category::Dns, Retry::Temporary, format!("The DNS lookup of {domain}'s MX records failed"))
-                .fix("Try again later or with another resolver (--dns); if you run the domain, check its DNS servers."),
-        };
+        let f = dns_failure(domain, failure, "", Named::MailDomain);
         findings.push(f.evidence("mx"));
         return (findings, true);
     }

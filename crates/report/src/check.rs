@@ -84,19 +84,9 @@ impl Reply {
         }
     }
 
-    /// The text of all lines joined, without the code.
-    pub fn text(&self) -> String {
-        self.lines.join(" ")
-    }
-
     /// 2xx or 3xx.
     pub fn is_positive(&self) -> bool {
         self.code < 400
-    }
-
-    /// 4xx.
-    pub fn is_transient(&self) -> bool {
-        (400..500).contains(&self.code)
     }
 }
 

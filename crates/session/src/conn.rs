@@ -147,11 +147,6 @@ impl Conn {
         matches!(self.io, Io::Tls(_))
     }
 
-    /// Bytes received and not yet consumed (a server talking out of turn).
-    pub fn pending(&self) -> usize {
-        self.buf.len()
-    }
-
     /// Sends lines in one write (one pipelined flight), recording each.
     pub async fn send(&mut self, lines: &[&str], deadline: Instant) -> Result<(), ReadError> {
         let mut out = Vec::new();

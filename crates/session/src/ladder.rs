@@ -387,15 +387,7 @@ impl Ladder<'_> {
                     return Some(Tap::new(stream));
                 }
                 Ok(Err(e)) => {
-                    let failure = match e.kind() {
-                        std::io::ErrorKind::ConnectionRefused => ConnectFailure::Refused,
-                        std::io::ErrorKind::HostUnreachable => ConnectFailure::HostUnreachable,
-                        std::io::ErrorKind::NetworkUnreachable => {
-                            ConnectFailure::NetworkUnreachable
-                        }
-                        std::io::ErrorKind::TimedOut => ConnectFailure::Timeout,
-                        _ => ConnectFailure::Other,
-                    };
+                    let failure = target::connect_failure(&e);
                     self.rec
                         .note(id, false, format!("connect to {addr} failed: {e}"));
                     ev.connects.push(ConnectAttempt {

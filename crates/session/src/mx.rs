@@ -99,16 +99,7 @@ pub async fn lookup(domain: &str, how: &Resolution, timeout: Duration) -> MxEvid
                 Err((f, _)) => out.failure = Some(f),
             }
         }
-        Err(e) => {
-            let text = e.to_string();
-            out.failure = Some(if text.contains("Refused") {
-                DnsFailure::Refused
-            } else if text.contains("timed out") || text.contains("timeout") {
-                DnsFailure::Timeout
-            } else {
-                DnsFailure::ServerFailure
-            });
-        }
+        Err(e) => out.failure = Some(target::dns_failure(&[e])),
     }
     out.ms = started.elapsed().as_millis() as u64;
     out

@@ -161,13 +161,7 @@ async fn probe(
     let stream = match tokio::time::timeout_at(deadline, dial).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
-            out.failure = Some(match e.kind() {
-                std::io::ErrorKind::ConnectionRefused => ConnectFailure::Refused,
-                std::io::ErrorKind::HostUnreachable => ConnectFailure::HostUnreachable,
-                std::io::ErrorKind::NetworkUnreachable => ConnectFailure::NetworkUnreachable,
-                std::io::ErrorKind::TimedOut => ConnectFailure::Timeout,
-                _ => ConnectFailure::Other,
-            });
+            out.failure = Some(target::connect_failure(&e));
             out.detail = Some(e.to_string());
             out.ms = started.elapsed().as_millis() as u64;
             rec.note(conn, false, format!("port matrix: {addr}: {e}"));

@@ -36,11 +36,6 @@ impl Recorder {
         }
     }
 
-    /// When the run started.
-    pub fn start(&self) -> Instant {
-        self.start
-    }
-
     /// Milliseconds since the run started.
     pub fn now_ms(&self) -> u64 {
         self.start.elapsed().as_millis() as u64

@@ -4,7 +4,7 @@
 use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
-use smtpdoctor_report::check::{DnsFailure, ResolveEvidence};
+use smtpdoctor_report::check::{ConnectFailure, DnsFailure, ResolveEvidence};
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
@@ -338,22 +338,7 @@ pub(crate) async fn lookup(
             format!("{host} has no A or AAAA record"),
         ));
     };
-    let failure = if errors.iter().any(|e| e.is_nx_domain()) {
-        DnsFailure::NxDomain
-    } else if errors.iter().all(|e| e.is_no_records_found()) {
-        DnsFailure::NoData
-    } else if error.to_string().contains("timed out") || error.to_string().contains("timeout") {
-        DnsFailure::Timeout
-    } else if error.to_string().contains("Refused") {
-        DnsFailure::Refused
-    } else if ["servfail", "server failure"]
-        .iter()
-        .any(|w| error.to_string().to_ascii_lowercase().contains(w))
-    {
-        DnsFailure::ServerFailure
-    } else {
-        DnsFailure::Other
-    };
+    let failure = dns_failure(&errors);
     // Say it in words: the resolver's own error text carries its internal query structures.
     let detail = match failure {
         DnsFailure::NxDomain => format!("{host}: no such domain (NXDOMAIN)"),
@@ -371,6 +356,40 @@ pub(crate) async fn lookup(
         }
     };
     Err((failure, detail))
+}
+
+/// Why a look-up failed, from the resolver's errors: NXDOMAIN and NODATA apart, then timeout,
+/// REFUSED and SERVFAIL by the error's words (hickory reports those only as text).
+pub(crate) fn dns_failure(errors: &[hickory_resolver::net::NetError]) -> DnsFailure {
+    let text = errors
+        .iter()
+        .map(|e| e.to_string().to_ascii_lowercase())
+        .collect::<Vec<_>>()
+        .join(" ");
+    if errors.iter().any(|e| e.is_nx_domain()) {
+        DnsFailure::NxDomain
+    } else if !errors.is_empty() && errors.iter().all(|e| e.is_no_records_found()) {
+        DnsFailure::NoData
+    } else if text.contains("timed out") || text.contains("timeout") {
+        DnsFailure::Timeout
+    } else if text.contains("refused") {
+        DnsFailure::Refused
+    } else if text.contains("servfail") || text.contains("server failure") {
+        DnsFailure::ServerFailure
+    } else {
+        DnsFailure::Other
+    }
+}
+
+/// Why a TCP connect failed, from the operating system's error.
+pub fn connect_failure(e: &std::io::Error) -> ConnectFailure {
+    match e.kind() {
+        std::io::ErrorKind::ConnectionRefused => ConnectFailure::Refused,
+        std::io::ErrorKind::HostUnreachable => ConnectFailure::HostUnreachable,
+        std::io::ErrorKind::NetworkUnreachable => ConnectFailure::NetworkUnreachable,
+        std::io::ErrorKind::TimedOut => ConnectFailure::Timeout,
+        _ => ConnectFailure::Other,
+    }
 }
 
 #[cfg(test)]

@@ -44,13 +44,7 @@ fn explain_stdin(input: &str, args: &[&str]) -> Run {
         .write_all(input.as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        elapsed: started.elapsed(),
-        peak_kib: 0,
-    }
+    Run::from_output(out, started)
 }
 
 #[test]

@@ -27,6 +27,17 @@ pub struct Run {
 }
 
 impl Run {
+    /// A finished process's outcome (memory not sampled).
+    pub fn from_output(out: std::process::Output, started: Instant) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            elapsed: started.elapsed(),
+            peak_kib: 0,
+        }
+    }
+
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
             panic!("not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr)
@@ -70,11 +81,8 @@ pub fn smtpdoctor(args: &[&str], env: &[(&str, &str)]) -> Run {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let peak_kib = sampler.join().unwrap_or(0);
     Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        elapsed: started.elapsed(),
         peak_kib,
+        ..Run::from_output(out, started)
     }
 }
 

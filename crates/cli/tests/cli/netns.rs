@@ -144,13 +144,7 @@ impl Net {
             .stdin(Stdio::null())
             .output()
             .expect("runs");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            elapsed: started.elapsed(),
-            peak_kib: 0,
-        }
+        Run::from_output(out, started)
     }
 }
 

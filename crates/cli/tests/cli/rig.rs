@@ -10,6 +10,10 @@ impl Rig {
     fn get() -> Option<Rig> {
         rig().map(|env| Rig { env })
     }
+    /// The port part of an ADDR:PORT setting.
+    fn port(&self, key: &str) -> String {
+        self.v(key).rsplit(':').next().unwrap().to_string()
+    }
     fn v(&self, key: &str) -> &str {
         self.env
             .get(key)
@@ -323,12 +327,7 @@ rig_test!(untrusted_certificate_then_trusted_with_ca_file, |rig| {
 });
 
 rig_test!(certificate_name_mismatch, |rig| {
-    let port = rig
-        .v("RM_SUBMISSION")
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .to_string();
+    let port = rig.port("RM_SUBMISSION");
     let target = format!("wrong-name.test:{port}");
     let args = with(
         vec![
@@ -359,7 +358,7 @@ rig_test!(certificate_name_mismatch, |rig| {
 });
 
 fn cert_case(rig: &Rig, key: &str, tls: &str) -> Run {
-    let port = rig.v(key).rsplit(':').next().unwrap().to_string();
+    let port = rig.port(key);
     let target = format!("mail.test:{port}");
     rig.check(&with(
         vec![
@@ -473,12 +472,7 @@ rig_test!(the_ok_ladder_takes_five_round_trips, |rig| {
 
 rig_test!(names_resolve_through_the_real_dns_server, |rig| {
     let dns = rig.v("RM_DNS");
-    let port = rig
-        .v("RM_SUBMISSION")
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .to_string();
+    let port = rig.port("RM_SUBMISSION");
     let target = format!("mail.test:{port}");
     let args = with(
         vec![&target, "--dns", dns, "--ca-file", rig.v("RM_SELFSIGNED")],
@@ -522,7 +516,7 @@ rig_test!(credentials_on_a_port_without_auth, |rig| {
 rig_test!(port_25_opportunistic_tls_through_connect_to, |rig| {
     // An MX on port 25, redirected to the rig with --connect-to: the untrusted certificate is a
     // warning there (opportunistic TLS), and the envelope goes on.
-    let port = rig.v("RM_SMTP").rsplit(':').next().unwrap().to_string();
+    let port = rig.port("RM_SMTP");
     let redirect = format!("mail.test:25:127.0.0.1:{port}");
     let args = [
         "mail.test:25",
@@ -567,7 +561,7 @@ rig_test!(
 rig_test!(port_matrix_finds_the_best_port, |rig| {
     // The usual ports, redirected to the rig: 25 (MX), 465 (implicit TLS), 587 (STARTTLS) and a
     // 2525 where nothing listens.
-    let port = |key: &str| rig.v(key).rsplit(':').next().unwrap().to_string();
+    let port = |key: &str| rig.port(key);
     let closed = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
@@ -663,10 +657,7 @@ rig_test!(port_matrix_with_nothing_listening, |rig| {
 rig_test!(mx_records_and_their_hosts, |rig| {
     // Zones served by the rig's NSD; port 25 of every MX host is redirected to the rig's MX port.
     let dns = rig.v("RM_DNS");
-    let redirect = format!(
-        ":25:127.0.0.1:{}",
-        rig.v("RM_SMTP").rsplit(':').next().unwrap()
-    );
+    let redirect = format!(":25:127.0.0.1:{}", rig.port("RM_SMTP"));
     let mx = |domain: &str, extra: &[&str]| {
         let mut args = vec!["--mx", domain, "--dns", dns, "--connect-to", &redirect];
         args.extend_from_slice(extra);
@@ -745,12 +736,7 @@ rig_test!(through_a_socks5_proxy, |rig| {
     let proxy = Socks::start();
     let url = format!("socks5://127.0.0.1:{}", proxy.1);
     // "localhost" is resolved by the proxy, not here; the certificate names localhost too.
-    let port = rig
-        .v("RM_SUBMISSION")
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .to_string();
+    let port = rig.port("RM_SUBMISSION");
     let target = format!("localhost:{port}");
     let args = with(
         vec![
@@ -795,7 +781,7 @@ rig_test!(through_a_socks5_proxy, |rig| {
 rig_test!(a_broken_address_family_is_named, |rig| {
     // dual.mail.test has AAAA ::1 (where nothing listens) and A 127.0.0.1 (the rig).
     let dns = rig.v("RM_DNS");
-    let port = rig.v("RM_SMTP").rsplit(':').next().unwrap().to_string();
+    let port = rig.port("RM_SMTP");
     let target = format!("dual.mail.test:{port}");
     let base = [
         &target[..],
@@ -838,12 +824,7 @@ rig_test!(a_broken_address_family_is_named, |rig| {
 rig_test!(port_matrix_through_a_socks5_proxy, |rig| {
     let proxy = Socks::start();
     let url = format!("socks5://127.0.0.1:{}", proxy.1);
-    let port = rig
-        .v("RM_SUBMISSION")
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .to_string();
+    let port = rig.port("RM_SUBMISSION");
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -872,7 +853,7 @@ rig_test!(port_matrix_through_a_socks5_proxy, |rig| {
 });
 
 rig_test!(port_matrix_names_a_broken_family, |rig| {
-    let port = rig.v("RM_SMTP").rsplit(':').next().unwrap().to_string();
+    let port = rig.port("RM_SMTP");
     let args = [
         "dual.mail.test",
         "--ports",
@@ -943,10 +924,7 @@ impl Drop for Policy {
 }
 
 rig_test!(mta_sts_enforce_makes_the_mx_certificate_count, |rig| {
-    let smtp = format!(
-        ":25:127.0.0.1:{}",
-        rig.v("RM_SMTP").rsplit(':').next().unwrap()
-    );
+    let smtp = format!(":25:127.0.0.1:{}", rig.port("RM_SMTP"));
     let run = |policy: &Policy| {
         let ca = policy.ca_file.to_string_lossy().into_owned();
         rig.check(&[
