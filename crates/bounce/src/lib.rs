@@ -1,0 +1,545 @@
+//! Reads bounce messages the way a mail admin would: standard DSNs (RFC 3464), the many
+//! non-standard shapes MTAs and providers write, feedback reports (ARF) and auto-replies — one
+//! record per recipient, with the reply code, status, a Sisimai-compatible reason and our own
+//! category, retry and fix from the explain engine.
+//!
+//! MIME is mail-parser's job; everything after that (which part says what, which address failed,
+//! why) is ours.
+
+mod dsn;
+pub mod input;
+mod reason;
+mod text;
+
+use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
+use smtpdoctor_report::bounce::{BounceKind, BounceRecord, OriginalMessage};
+use std::borrow::Cow;
+
+pub use reason::{REASONS, Reason, reason_for};
+
+/// Most bytes of one message that are read; the rest (usually the returned original's body) is
+/// ignored, and the record says so.
+pub const MAX_MESSAGE_BYTES: usize = 4 << 20;
+
+/// What one failed (or delayed, delivered) recipient's part of a bounce said, before
+/// classification.
+#[derive(Debug, Default, Clone)]
+pub struct Finding {
+    /// The address.
+    pub recipient: Option<String>,
+    /// DSN Action.
+    pub action: Option<String>,
+    /// The status the bounce gave.
+    pub status: Option<String>,
+    /// The error text.
+    pub diagnostic: Option<String>,
+    /// The SMTP command that was refused.
+    pub command: Option<String>,
+    /// The refusing server.
+    pub remote_mta: Option<String>,
+    /// The server that wrote the bounce.
+    pub reporting_mta: Option<String>,
+    /// Arrival date.
+    pub arrival_date: Option<String>,
+    /// Last attempt date.
+    pub last_attempt_date: Option<String>,
+    /// Whether the bounce says it is a delay warning, not a failure.
+    pub delayed: bool,
+}
+
+/// Reads one message and returns its records (at least one).
+pub fn read(raw: &[u8], file: &str) -> Vec<BounceRecord> {
+    let bytes = normalize(raw);
+    let Some(message) = MessageParser::default().parse(bytes.as_ref()) else {
+        return vec![single(
+            file,
+            BounceKind::NotBounce,
+            "not a mail message: no header could be read",
+            "none",
+        )];
+    };
+    let parts = Parts::of(&message);
+    let headers = Headers::of(&message);
+
+    if let Some(report) = &parts.feedback {
+        return feedback(file, report, &parts, &headers);
+    }
+    let mut original = parts.original.clone().unwrap_or_default();
+    let mut detector = "rfc3464";
+    let mut found: Vec<Finding> = Vec::new();
+    if let Some(status) = &parts.delivery_status {
+        let ds = dsn::parse(status);
+        for r in &ds.recipients {
+            found.push(Finding {
+                recipient: r.final_recipient.clone(),
+                action: r.action.clone(),
+                status: r.status.clone(),
+                diagnostic: r.diagnostic.clone(),
+                command: None,
+                remote_mta: r.remote_mta.clone(),
+                reporting_mta: r.reporting_mta.clone().or_else(|| ds.reporting_mta.clone()),
+                arrival_date: r.arrival_date.clone().or_else(|| ds.arrival_date.clone()),
+                last_attempt_date: r.last_attempt_date.clone(),
+                delayed: false,
+            });
+        }
+    }
+    let notice = text::read(&parts.notice, &headers);
+    if original.from.is_none()
+        && original.to.is_none()
+        && let Some(o) = &notice.original
+    {
+        original = o.clone();
+    }
+    if found.is_empty() {
+        found = notice.recipients.clone();
+        detector = notice.detector;
+    } else {
+        // The human-readable part often has the text the DSN's fields leave out.
+        for f in &mut found {
+            let from_text = f.recipient.as_deref().and_then(|r| {
+                notice.recipients.iter().find(|n| {
+                    n.recipient
+                        .as_deref()
+                        .is_some_and(|a| a.eq_ignore_ascii_case(r))
+                })
+            });
+            let from_text =
+                from_text.or(if notice.recipients.len() == 1 && found_len_one(&parts) {
+                    notice.recipients.first()
+                } else {
+                    None
+                });
+            if let Some(n) = from_text {
+                if f.diagnostic.as_deref().is_none_or(|d| {
+                    !text::has_code(d) && n.diagnostic.as_deref().is_some_and(text::has_code)
+                }) && let Some(d) = &n.diagnostic
+                {
+                    f.diagnostic = Some(match &f.diagnostic {
+                        Some(own) if !own.trim().is_empty() => format!("{own} {d}"),
+                        _ => d.clone(),
+                    });
+                }
+                f.command = f.command.take().or_else(|| n.command.clone());
+            }
+            if f.command.is_none() {
+                f.command = f.diagnostic.as_deref().and_then(text::command_in);
+            }
+        }
+    }
+    if found.is_empty() {
+        if headers.autoreply {
+            return vec![autoreply(file, &headers, &parts)];
+        }
+        if notice.looks_like_bounce || headers.looks_like_bounce {
+            // A bounce whose recipients cannot be told: report it with the original's recipient.
+            let mut f = notice.fallback.clone().unwrap_or_default();
+            if f.recipient.is_none() {
+                f.recipient = headers
+                    .failed_recipients
+                    .first()
+                    .cloned()
+                    .or_else(|| original.to.clone());
+            }
+            found.push(f);
+            detector = notice.detector;
+        } else {
+            let mut r = single(file, BounceKind::NotBounce, "", "none");
+            r.original = OriginalMessage {
+                message_id: headers.message_id.clone(),
+                from: headers.from.clone(),
+                to: headers.to.clone(),
+                subject: headers.subject.clone(),
+            };
+            r.diagnostic = None;
+            return vec![r];
+        }
+    }
+    if notice.delay_warning {
+        for f in &mut found {
+            f.delayed = true;
+        }
+    }
+    found
+        .into_iter()
+        .map(|f| classify(file, f, detector, &original))
+        .collect()
+}
+
+fn found_len_one(parts: &Parts) -> bool {
+    parts
+        .delivery_status
+        .as_deref()
+        .is_some_and(|s| s.to_ascii_lowercase().matches("final-recipient").count() <= 1)
+}
+
+/// Turns what a bounce said about one recipient into a record with reason, category and fix.
+fn classify(file: &str, f: Finding, detector: &str, original: &OriginalMessage) -> BounceRecord {
+    let diagnostic = f
+        .diagnostic
+        .as_deref()
+        .map(|d| d.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|d| !d.is_empty());
+    let in_text_status = diagnostic
+        .as_deref()
+        .and_then(smtpdoctor_knowledge::enhanced_in);
+    let status = match (&f.status, in_text_status) {
+        (Some(own), Some(t)) if own.ends_with(".0.0") && t.as_bytes()[0] == own.as_bytes()[0] => {
+            Some(t)
+        }
+        (Some(own), _) => Some(own.clone()),
+        (None, t) => t,
+    };
+    let reply_code = diagnostic
+        .as_deref()
+        .and_then(smtpdoctor_knowledge::reply_code_in);
+    let action = f.action.clone();
+    let kind = match action.as_deref() {
+        Some("delivered" | "relayed" | "expanded") => BounceKind::Success,
+        Some("delayed") => BounceKind::Delay,
+        Some("failed") => BounceKind::Bounce,
+        _ if f.delayed => BounceKind::Delay,
+        _ => BounceKind::Bounce,
+    };
+    let reason = reason_for(&reason::Input {
+        diagnostic: diagnostic.as_deref(),
+        status: status.as_deref(),
+        reply_code,
+        command: f.command.as_deref(),
+        kind,
+    });
+    let (category, retry, fix) = if kind == BounceKind::Success {
+        (None, None, None)
+    } else {
+        let text = match (&diagnostic, &status) {
+            (Some(d), _) => d.clone(),
+            (None, Some(s)) => s.clone(),
+            (None, None) => String::new(),
+        };
+        let meaning = smtpdoctor_knowledge::explain(&text);
+        let retry = if kind == BounceKind::Delay {
+            smtpdoctor_report::Retry::Temporary
+        } else {
+            meaning.retry
+        };
+        (
+            Some(meaning.category),
+            Some(retry),
+            meaning.fix.first().cloned(),
+        )
+    };
+    BounceRecord {
+        file: file.to_string(),
+        kind,
+        recipient: f.recipient.map(|r| r.to_ascii_lowercase()),
+        action,
+        status,
+        reply_code,
+        reason: reason.to_string(),
+        category,
+        retry,
+        fix,
+        diagnostic,
+        command: f.command,
+        remote_mta: f.remote_mta,
+        reporting_mta: f.reporting_mta,
+        arrival_date: f.arrival_date,
+        last_attempt_date: f.last_attempt_date,
+        feedback_type: None,
+        detector: detector.to_string(),
+        original: original.clone(),
+    }
+}
+
+/// One record for a whole message (non-bounce, unreadable input).
+fn single(file: &str, kind: BounceKind, diagnostic: &str, detector: &str) -> BounceRecord {
+    BounceRecord {
+        file: file.to_string(),
+        kind,
+        recipient: None,
+        action: None,
+        status: None,
+        reply_code: None,
+        reason: match kind {
+            BounceKind::Feedback => "feedback",
+            BounceKind::Autoreply => "vacation",
+            _ => "undefined",
+        }
+        .to_string(),
+        category: None,
+        retry: None,
+        fix: None,
+        diagnostic: Some(diagnostic.to_string()).filter(|d| !d.is_empty()),
+        command: None,
+        remote_mta: None,
+        reporting_mta: None,
+        arrival_date: None,
+        last_attempt_date: None,
+        feedback_type: None,
+        detector: detector.to_string(),
+        original: OriginalMessage::default(),
+    }
+}
+
+/// Feedback reports (RFC 5965): one record per reported recipient, or one for the message.
+fn feedback(file: &str, report: &str, parts: &Parts, headers: &Headers) -> Vec<BounceRecord> {
+    let fields = text::fields(report);
+    let get = |name: &str| {
+        fields
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+            .collect::<Vec<_>>()
+    };
+    let original = parts.original.clone().unwrap_or_default();
+    let mut recipients: Vec<String> = get("Original-Rcpt-To");
+    if recipients.is_empty() {
+        recipients = get("Removal-Recipient");
+    }
+    if recipients.is_empty() {
+        recipients.extend(original.to.clone());
+    }
+    let recipients: Vec<Option<String>> = if recipients.is_empty() {
+        vec![None]
+    } else {
+        recipients
+            .into_iter()
+            .map(|r| dsn::address_value(&r).map(|a| a.to_ascii_lowercase()))
+            .collect()
+    };
+    let feedback_type = get("Feedback-Type")
+        .into_iter()
+        .next()
+        .map(|t| t.to_ascii_lowercase());
+    let reporting = get("Reporting-MTA")
+        .into_iter()
+        .next()
+        .or_else(|| headers.from.clone());
+    recipients
+        .into_iter()
+        .map(|recipient| {
+            let mut r = single(file, BounceKind::Feedback, "", "arf");
+            r.recipient = recipient;
+            r.feedback_type = feedback_type.clone();
+            r.reporting_mta = reporting.clone();
+            r.arrival_date = get("Arrival-Date")
+                .into_iter()
+                .next()
+                .or_else(|| get("Received-Date").into_iter().next());
+            r.original = original.clone();
+            r
+        })
+        .collect()
+}
+
+/// An auto-reply (RFC 3834): one record naming who answered.
+fn autoreply(file: &str, headers: &Headers, parts: &Parts) -> BounceRecord {
+    let mut r = single(file, BounceKind::Autoreply, "", "rfc3834");
+    r.recipient = headers.from.clone();
+    r.diagnostic = headers.subject.clone();
+    r.original = parts.original.clone().unwrap_or_default();
+    r
+}
+
+/// CRLF and bare CR (old Mac files) become LF, so every reader sees one line ending.
+fn normalize(raw: &[u8]) -> Cow<'_, [u8]> {
+    let raw = &raw[..raw.len().min(MAX_MESSAGE_BYTES)];
+    if !raw.contains(&b'\r') {
+        return Cow::Borrowed(raw);
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'\r' => {
+                out.push(b'\n');
+                if raw.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    Cow::Owned(out)
+}
+
+/// The parts of a message that matter to a bounce reader.
+#[derive(Default)]
+struct Parts {
+    /// The message/delivery-status text.
+    delivery_status: Option<String>,
+    /// The message/feedback-report text.
+    feedback: Option<String>,
+    /// The human-readable notice (text parts before the returned message), or the whole body.
+    notice: String,
+    /// The returned message's headers.
+    original: Option<OriginalMessage>,
+}
+
+impl Parts {
+    fn of(message: &Message<'_>) -> Parts {
+        let mut out = Parts::default();
+        let root_type = message.content_type().map(|c| {
+            (
+                c.ctype().to_ascii_lowercase(),
+                c.subtype().unwrap_or("").to_ascii_lowercase(),
+            )
+        });
+        let is_multipart = matches!(&message.root_part().body, PartType::Multipart(_));
+        let mut seen_original = false;
+        for (i, part) in message.parts.iter().enumerate() {
+            if i == 0 && is_multipart {
+                continue;
+            }
+            let (ctype, subtype) = part
+                .content_type()
+                .map(|c| {
+                    (
+                        c.ctype().to_ascii_lowercase(),
+                        c.subtype().unwrap_or("").to_ascii_lowercase(),
+                    )
+                })
+                .unwrap_or_else(|| ("text".into(), "plain".into()));
+            let text = || String::from_utf8_lossy(part.contents()).into_owned();
+            match (ctype.as_str(), subtype.as_str()) {
+                ("message", "delivery-status" | "global-delivery-status")
+                | ("text", "delivery-status" | "x-delivery-status") => {
+                    let t = match &part.body {
+                        PartType::Message(m) => {
+                            String::from_utf8_lossy(m.raw_message()).into_owned()
+                        }
+                        _ => text(),
+                    };
+                    out.delivery_status.get_or_insert(t);
+                }
+                ("message", "feedback-report") => {
+                    out.feedback.get_or_insert_with(text);
+                }
+                ("message", "rfc822" | "global" | "rfc822-headers" | "global-headers")
+                | ("text", "rfc822-headers" | "rfc822" | "global-headers") => {
+                    if out.original.is_none() {
+                        out.original = match &part.body {
+                            PartType::Message(m) => Some(original_of(m)),
+                            _ => MessageParser::default()
+                                .parse(part.contents())
+                                .map(|m| original_of(&m)),
+                        };
+                    }
+                    seen_original = true;
+                }
+                ("text", "plain") | ("text", "") if !seen_original => {
+                    if let PartType::Text(t) = &part.body {
+                        if !out.notice.is_empty() {
+                            out.notice.push('\n');
+                        }
+                        out.notice.push_str(t);
+                    }
+                }
+                ("text", "html") if !seen_original && out.notice.is_empty() => {
+                    if let PartType::Html(h) = &part.body {
+                        out.notice = text::html_to_text(h);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if !is_multipart
+            && out.notice.is_empty()
+            && let Some(t) = message.body_text(0)
+        {
+            out.notice = t.into_owned();
+        }
+        if root_type
+            .as_ref()
+            .is_some_and(|(t, s)| t == "multipart" && s == "report")
+            && out.delivery_status.is_none()
+        {
+            // A report whose status part is mislabelled: look for the fields in the notice.
+            if out.notice.to_ascii_lowercase().contains("final-recipient:") {
+                out.delivery_status = Some(out.notice.clone());
+            }
+        }
+        out
+    }
+}
+
+/// From, To, Subject and Message-ID of a returned message.
+fn original_of(m: &Message<'_>) -> OriginalMessage {
+    let addr = |a: Option<&mail_parser::Address<'_>>| {
+        a.and_then(|a| {
+            let list: Vec<String> = a
+                .iter()
+                .filter_map(|x| x.address().map(str::to_string))
+                .collect();
+            (!list.is_empty()).then(|| list.join(", "))
+        })
+    };
+    OriginalMessage {
+        message_id: m.message_id().map(str::to_string),
+        from: addr(m.from()),
+        to: addr(m.to()),
+        subject: m.subject().map(str::to_string),
+    }
+}
+
+/// The bounce's own headers, as far as they tell what the message is.
+#[derive(Default)]
+struct Headers {
+    from: Option<String>,
+    to: Option<String>,
+    subject: Option<String>,
+    message_id: Option<String>,
+    /// Exim's X-Failed-Recipients.
+    failed_recipients: Vec<String>,
+    /// From a mailer daemon or with a bounce-like subject.
+    looks_like_bounce: bool,
+    /// Auto-Submitted: auto-replied and the like.
+    autoreply: bool,
+}
+
+impl Headers {
+    fn of(m: &Message<'_>) -> Headers {
+        let first = |a: Option<&mail_parser::Address<'_>>| {
+            a.and_then(|a| a.first())
+                .and_then(|a| a.address())
+                .map(|s| s.to_string())
+        };
+        let from = first(m.from());
+        let subject = m.subject().map(str::to_string);
+        let raw = |name: &str| m.header_raw(name).map(|v| v.trim().to_ascii_lowercase());
+        let failed_recipients = m
+            .header_raw("X-Failed-Recipients")
+            .map(|v| {
+                v.split(',')
+                    .filter_map(dsn::address_value)
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        let from_lower = from.clone().unwrap_or_default().to_ascii_lowercase();
+        let subject_lower = subject.clone().unwrap_or_default().to_ascii_lowercase();
+        let looks_like_bounce = text::is_daemon_address(&from_lower)
+            || text::BOUNCE_SUBJECTS
+                .iter()
+                .any(|s| subject_lower.contains(s))
+            || !failed_recipients.is_empty();
+        let auto_submitted = raw("Auto-Submitted").unwrap_or_default();
+        let autoreply = auto_submitted.starts_with("auto-replied")
+            || raw("X-Autoreply").is_some()
+            || raw("X-Autorespond").is_some()
+            || raw("X-Autoresponder").is_some()
+            || raw("Precedence").is_some_and(|p| p == "auto_reply")
+            || text::AUTOREPLY_SUBJECTS
+                .iter()
+                .any(|s| subject_lower.starts_with(s));
+        Headers {
+            from,
+            to: first(m.to()),
+            subject,
+            message_id: m.message_id().map(str::to_string),
+            failed_recipients,
+            looks_like_bounce,
+            autoreply: autoreply && !text::is_daemon_address(&from_lower),
+        }
+    }
+}
