@@ -18,6 +18,8 @@ struct Reason {
     #[serde(default)]
     statuses: Vec<String>,
     #[serde(default)]
+    hint_statuses: Vec<String>,
+    #[serde(default)]
     phrases: Vec<String>,
     #[serde(default)]
     examples: Vec<String>,
@@ -37,7 +39,7 @@ fn main() {
             "{path}: reason name {:?} must be lower-case letters",
             r.name
         );
-        for s in &r.statuses {
+        for s in r.statuses.iter().chain(&r.hint_statuses) {
             let parts: Vec<&str> = s.split('.').collect();
             assert!(
                 parts.len() == 3
@@ -63,8 +65,8 @@ fn main() {
         );
         writeln!(
             out,
-            "    Reason {{ name: {:?}, meaning: {:?}, statuses: &{:?}, phrases: &{:?}, examples: &{:?} }},",
-            r.name, r.meaning, r.statuses, r.phrases, r.examples
+            "    Reason {{ name: {:?}, meaning: {:?}, statuses: &{:?}, hint_statuses: &{:?}, phrases: &{:?}, examples: &{:?} }},",
+            r.name, r.meaning, r.statuses, r.hint_statuses, r.phrases, r.examples
         )
         .unwrap();
     }

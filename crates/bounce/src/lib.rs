@@ -84,7 +84,7 @@ pub fn read(raw: &[u8], file: &str) -> Vec<BounceRecord> {
             });
         }
     }
-    let notice = text::read(&parts.notice, &headers);
+    let notice = text::read(&parts.notice, &headers, parts.original.as_ref());
     if original.from.is_none()
         && original.to.is_none()
         && let Some(o) = &notice.original
@@ -216,17 +216,22 @@ fn classify(file: &str, f: Finding, detector: &str, original: &OriginalMessage) 
             (None, Some(s)) => s.clone(),
             (None, None) => String::new(),
         };
-        let meaning = smtpdoctor_knowledge::explain(&text);
-        let retry = if kind == BounceKind::Delay {
-            smtpdoctor_report::Retry::Temporary
+        if text.trim().is_empty() {
+            // Nothing to explain: say so rather than guess.
+            (Some(smtpdoctor_report::Category::Other), None, None)
         } else {
-            meaning.retry
-        };
-        (
-            Some(meaning.category),
-            Some(retry),
-            meaning.fix.first().cloned(),
-        )
+            let meaning = smtpdoctor_knowledge::explain(&text);
+            let retry = if kind == BounceKind::Delay {
+                smtpdoctor_report::Retry::Temporary
+            } else {
+                meaning.retry
+            };
+            (
+                Some(meaning.category),
+                Some(retry),
+                meaning.fix.first().cloned(),
+            )
+        }
     };
     BounceRecord {
         file: file.to_string(),
@@ -449,6 +454,21 @@ impl Parts {
             && let Some(t) = message.body_text(0)
         {
             out.notice = t.into_owned();
+        }
+        if is_multipart && out.notice.trim().is_empty() && out.delivery_status.is_none() {
+            // A multipart whose boundary does not match its body: read the body as text.
+            let raw = message.raw_message();
+            let start = (message.root_part().raw_body_offset() as usize).min(raw.len());
+            out.notice = String::from_utf8_lossy(&raw[start..]).into_owned();
+            let lower = out.notice.to_ascii_lowercase();
+            if let Some(at) = ["reporting-mta:", "final-recipient:", "original-recipient:"]
+                .iter()
+                .filter_map(|f| lower.find(f))
+                .min()
+            {
+                out.delivery_status = Some(out.notice[at..].to_string());
+                out.notice.truncate(at);
+            }
         }
         if root_type
             .as_ref()

@@ -12,8 +12,10 @@ pub struct Reason {
     pub name: &'static str,
     /// One line on what it means.
     pub meaning: &'static str,
-    /// Status codes that imply it, class-free (`X.1.1`).
+    /// Status codes that decide it whatever the text says, class-free (`X.1.1`).
     pub statuses: &'static [&'static str],
+    /// Status codes that suggest it when no phrase matched.
+    pub hint_statuses: &'static [&'static str],
     /// Lower-case phrases that imply it.
     pub phrases: &'static [&'static str],
     /// Diagnostic texts it must win.
@@ -61,36 +63,126 @@ fn matcher() -> &'static Matcher {
     })
 }
 
-/// The reason whose phrase appears in the text, earliest reason in the file first.
+/// The reason whose phrase appears in the text. A phrase inside a longer matching phrase does not
+/// count ("rate limit" inside "connection rate limit"); of the rest, the reason listed first wins.
 pub fn reason_in_text(text: &str) -> Option<&'static str> {
     let lower = text.to_lowercase();
     let m = matcher();
-    m.automaton
+    let hits: Vec<(usize, usize, usize)> = m
+        .automaton
         .find_overlapping_iter(&lower)
-        .map(|hit| m.owner[hit.pattern().as_usize()])
+        .map(|hit| (hit.start(), hit.end(), m.owner[hit.pattern().as_usize()]))
+        .collect();
+    hits.iter()
+        .filter(|(s, e, _)| {
+            !hits
+                .iter()
+                .any(|(s2, e2, _)| s2 <= s && e <= e2 && (e2 - s2) > (e - s))
+        })
+        .map(|(_, _, reason)| *reason)
         .min()
         .map(|i| REASONS[i].name)
 }
 
-/// The reason a status code implies.
-pub fn reason_of_status(status: &str) -> Option<&'static str> {
+fn status_key(status: &str) -> Option<String> {
     let (_, rest) = status.split_once('.')?;
-    let key = format!("X.{rest}");
+    Some(format!("X.{rest}"))
+}
+
+/// The reason a status code decides, whatever the text says.
+pub fn reason_of_status(status: &str) -> Option<&'static str> {
+    let key = status_key(status)?;
     REASONS
         .iter()
         .find(|r| r.statuses.iter().any(|s| *s == key))
         .map(|r| r.name)
 }
 
+/// The reason a status code suggests when the text says nothing.
+fn hint_of_status(status: &str) -> Option<&'static str> {
+    let key = status_key(status)?;
+    REASONS
+        .iter()
+        .find(|r| r.hint_statuses.iter().any(|s| *s == key))
+        .map(|r| r.name)
+}
+
+/// Text reasons that outweigh a "no such user" status: the status is the server's generic
+/// refusal code, the words say the real cause.
+const OUTWEIGH_USERUNKNOWN: &[&str] = &[
+    "norelaying",
+    "blocked",
+    "mailboxfull",
+    "hasmoved",
+    "rejected",
+    "notaccept",
+    "mailererror",
+    "speeding",
+    "suspend",
+];
+
+/// Text reasons that stand even when the sender's MAIL command was the one refused.
+const STAND_AT_MAIL: &[&str] = &[
+    "blocked",
+    "requireptr",
+    "badreputation",
+    "authfailure",
+    "speeding",
+    "toomanyconn",
+    "spamdetected",
+    "policyviolation",
+    "securityerror",
+    "syntaxerror",
+    "norelaying",
+    "systemerror",
+    "systemfull",
+    "expired",
+    "networkerror",
+    "notcompliantrfc",
+    "virusdetected",
+];
+
 /// Decides the reason.
 pub fn reason_for(input: &Input<'_>) -> &'static str {
     if input.kind == BounceKind::Success {
         return "delivered";
     }
-    if let Some(r) = input.diagnostic.and_then(reason_in_text) {
-        return r;
+    let text = input.diagnostic.and_then(reason_in_text);
+    let decided = input.status.and_then(reason_of_status);
+    if let Some(status_reason) = decided {
+        match text {
+            Some(t) if status_reason == "userunknown" && OUTWEIGH_USERUNKNOWN.contains(&t) => {
+                return t;
+            }
+            _ if status_reason == "userunknown" && input.command == Some("MAIL") => {
+                return "rejected";
+            }
+            _ => return status_reason,
+        }
     }
-    if let Some(r) = input.status.and_then(reason_of_status) {
+    if let Some(t) = text {
+        let t = match (t, input.command) {
+            (t, Some("MAIL")) if !STAND_AT_MAIL.contains(&t) => "rejected",
+            (t, Some("HELO" | "EHLO" | "CONN"))
+                if !["toomanyconn", "badreputation", "speeding"].contains(&t) =>
+            {
+                "blocked"
+            }
+            // "No such user" after DATA is a filter at the recipient's side speaking (Sisimai's
+            // convention): the address itself was accepted at RCPT.
+            ("userunknown", None | Some("DATA")) => "filtered",
+            ("networkerror", _)
+                if input
+                    .status
+                    .is_some_and(|s| s.starts_with("4.4.1") || s.starts_with("4.4.2")) =>
+            {
+                "expired"
+            }
+            (t, _) => t,
+        };
+        return t;
+    }
+    if let Some(r) = input.status.and_then(hint_of_status) {
         return r;
     }
     match input.command {

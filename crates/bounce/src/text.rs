@@ -153,6 +153,9 @@ pub fn command_in(text: &str) -> Option<String> {
         (">>> rcpt", "RCPT"),
         ("[rcpt_to]", "RCPT"),
         ("rcpt to:", "RCPT"),
+        ("does not like recipient", "RCPT"),
+        ("smtp:rcpt", "RCPT"),
+        ("recipient name is not recognized", "RCPT"),
         ("after mail from", "MAIL"),
         ("in reply to mail from", "MAIL"),
         (">>> mail from", "MAIL"),
@@ -284,6 +287,24 @@ fn is_address(s: &str) -> bool {
         })
 }
 
+/// A short label, a colon and an address ending the line: `Unknown user: a@b`.
+fn labelled_address(line: &str) -> Option<(&str, String)> {
+    let (label, rest) = line.split_once(':')?;
+    let label = label.trim();
+    if label.is_empty() || label.len() > 48 || label.contains('@') || label.contains('<') {
+        return None;
+    }
+    // A single word is a header name (Message-ID, Reply-To), not an explanation.
+    if !label.contains(' ')
+        && !["recipient", "address", "mailbox", "user", "rcpt"]
+            .contains(&label.to_ascii_lowercase().as_str())
+    {
+        return None;
+    }
+    let (address, after) = lead_address(rest)?;
+    after.is_empty().then_some((label, address))
+}
+
 /// An SMTP transcript reply naming the address: `550 5.1.1 <a@b>... User unknown`.
 fn reply_with_address(line: &str) -> Option<String> {
     let t = line.trim_start().trim_start_matches("<<<").trim_start();
@@ -302,7 +323,7 @@ fn reply_with_address(line: &str) -> Option<String> {
 }
 
 /// Reads a notice.
-pub fn read(notice: &str, headers: &Headers) -> Notice {
+pub fn read(notice: &str, headers: &Headers, original: Option<&OriginalMessage>) -> Notice {
     let lower_all = notice.to_ascii_lowercase();
     let mut out = Notice {
         detector: SIGNATURES
@@ -347,11 +368,20 @@ pub fn read(notice: &str, headers: &Headers) -> Notice {
     let lower = &lower_all[..cut];
     out.delay_warning = DELAY_PHRASES.iter().any(|p| lower.contains(p));
 
-    let sender = headers.to.as_deref().map(str::to_ascii_lowercase);
-    let own = headers.from.as_deref().map(str::to_ascii_lowercase);
+    // Addresses that are not recipients: the bounce's own, and the returned message's sender.
+    let mut not_recipients: Vec<String> = [headers.to.as_deref(), headers.from.as_deref()]
+        .into_iter()
+        .flatten()
+        .map(str::to_ascii_lowercase)
+        .collect();
+    for o in [original, out.original.as_ref()].into_iter().flatten() {
+        if let Some(from) = &o.from {
+            not_recipients.push(from.to_ascii_lowercase());
+        }
+    }
     let skip = |a: &str| {
         let a = a.to_ascii_lowercase();
-        is_daemon_address(&a) || Some(&a) == sender.as_ref() || Some(&a) == own.as_ref()
+        is_daemon_address(&a) || not_recipients.contains(&a)
     };
 
     let mut current: Option<usize> = None;
@@ -416,6 +446,23 @@ pub fn read(notice: &str, headers: &Headers) -> Notice {
             current = Some(i);
             continue;
         }
+        if let Some((label, address)) = labelled_address(trimmed)
+            && !skip(&address)
+        {
+            // "Unknown user: a@b", "Could not be delivered to: <a@b>".
+            let i = entry(&mut out.recipients, &address);
+            append(&mut out.recipients[i], label);
+            current = Some(i);
+            continue;
+        }
+        if current.is_none()
+            && let Some(last) = out.recipients.last()
+            && last.diagnostic.is_none()
+            && !trimmed.starts_with("-----")
+        {
+            // The explanation follows the address after a blank line.
+            current = Some(out.recipients.len() - 1);
+        }
         if let Some(i) = current {
             if !trimmed.starts_with("-----") {
                 let text = trimmed.trim_start_matches("<<<").trim();
@@ -441,7 +488,27 @@ pub fn read(notice: &str, headers: &Headers) -> Notice {
             f.command = f.diagnostic.as_deref().and_then(command_in);
         }
     }
-    if !error_lines.is_empty() {
+    if error_lines.is_empty() {
+        // No line looks like an error: the notice's own words are the best evidence there is.
+        let words: String = body
+            .lines()
+            .map(str::trim)
+            .filter(|l| {
+                !l.is_empty()
+                    && !l.starts_with("--")
+                    && !l.to_ascii_lowercase().starts_with("content-")
+            })
+            .take(12)
+            .collect::<Vec<_>>()
+            .join(" ");
+        if !words.is_empty() {
+            out.fallback = Some(Finding {
+                command: command_in(&words),
+                diagnostic: Some(words.chars().take(1000).collect()),
+                ..Finding::default()
+            });
+        }
+    } else {
         let text = error_lines.join(" ");
         out.fallback = Some(Finding {
             command: command_in(&text),
