@@ -91,7 +91,8 @@ pub fn read(raw: &[u8], file: &str) -> Vec<BounceRecord> {
     {
         original = o.clone();
     }
-    if found.is_empty() {
+    let bounce_like = notice.looks_like_bounce || headers.looks_like_bounce;
+    if found.is_empty() && bounce_like {
         found = notice.recipients.clone();
         detector = notice.detector;
     } else {
@@ -122,6 +123,12 @@ pub fn read(raw: &[u8], file: &str) -> Vec<BounceRecord> {
                 }
                 f.command = f.command.take().or_else(|| n.command.clone());
             }
+            if f.diagnostic.is_none()
+                && let Some(fallback) = &notice.fallback
+            {
+                // The DSN gives no Diagnostic-Code: the notice's error lines are the evidence.
+                f.diagnostic = fallback.diagnostic.clone();
+            }
             if f.command.is_none() {
                 f.command = f.diagnostic.as_deref().and_then(text::command_in);
             }
@@ -131,7 +138,7 @@ pub fn read(raw: &[u8], file: &str) -> Vec<BounceRecord> {
         if headers.autoreply {
             return vec![autoreply(file, &headers, &parts)];
         }
-        if notice.looks_like_bounce || headers.looks_like_bounce {
+        if bounce_like {
             // A bounce whose recipients cannot be told: report it with the original's recipient.
             let mut f = notice.fallback.clone().unwrap_or_default();
             if f.recipient.is_none() {
@@ -455,7 +462,8 @@ impl Parts {
         {
             out.notice = t.into_owned();
         }
-        if is_multipart && out.notice.trim().is_empty() && out.delivery_status.is_none() {
+        let root_is_multipart = root_type.as_ref().is_some_and(|(t, _)| t == "multipart");
+        if root_is_multipart && out.notice.trim().is_empty() && out.delivery_status.is_none() {
             // A multipart whose boundary does not match its body: read the body as text.
             let raw = message.raw_message();
             let start = (message.root_part().raw_body_offset() as usize).min(raw.len());

@@ -385,6 +385,7 @@ pub fn read(notice: &str, headers: &Headers, original: Option<&OriginalMessage>)
     };
 
     let mut current: Option<usize> = None;
+    let mut last_line = String::new();
     let mut error_lines: Vec<&str> = Vec::new();
     for line in body.lines() {
         let trimmed = line.trim();
@@ -393,6 +394,7 @@ pub fn read(notice: &str, headers: &Headers, original: Option<&OriginalMessage>)
             continue;
         }
         let lower_line = trimmed.to_ascii_lowercase();
+        let previous = std::mem::replace(&mut last_line, lower_line.clone());
         if lower_line.starts_with("from:")
             || lower_line.starts_with("return-path:")
             || lower_line.starts_with("received:")
@@ -438,6 +440,7 @@ pub fn read(notice: &str, headers: &Headers, original: Option<&OriginalMessage>)
         }
         if let Some((address, rest)) = lead_address(line)
             && !skip(&address)
+            && !previous.ends_with("sent by")
         {
             let i = entry(&mut out.recipients, &address);
             if !rest.is_empty() {
@@ -457,7 +460,10 @@ pub fn read(notice: &str, headers: &Headers, original: Option<&OriginalMessage>)
         }
         if current.is_none()
             && let Some(last) = out.recipients.last()
-            && last.diagnostic.is_none()
+            && last
+                .diagnostic
+                .as_deref()
+                .is_none_or(|d| d.ends_with(':') || (d.starts_with('(') && d.ends_with(')')))
             && !trimmed.starts_with("-----")
         {
             // The explanation follows the address after a blank line.
