@@ -140,7 +140,16 @@ pub fn parse(text: &str) -> DeliveryStatus {
         }
     }
     for r in &mut out.recipients {
-        if r.final_recipient.is_none() {
+        // X.400 forms and names without a real domain: the original address is the useful one.
+        let usable = |a: &Option<String>| {
+            a.as_deref().is_some_and(|a| {
+                a.rsplit_once('@')
+                    .is_some_and(|(l, d)| !l.is_empty() && !l.starts_with('/') && d.contains('.'))
+            })
+        };
+        if !usable(&r.final_recipient) && usable(&r.original_recipient) {
+            r.final_recipient = r.original_recipient.clone();
+        } else if r.final_recipient.is_none() {
             r.final_recipient = r.original_recipient.clone();
         }
     }

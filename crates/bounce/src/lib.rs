@@ -191,9 +191,7 @@ fn classify(file: &str, f: Finding, detector: &str, original: &OriginalMessage) 
         .as_deref()
         .and_then(smtpdoctor_knowledge::enhanced_in);
     let status = match (&f.status, in_text_status) {
-        (Some(own), Some(t)) if own.ends_with(".0.0") && t.as_bytes()[0] == own.as_bytes()[0] => {
-            Some(t)
-        }
+        (Some(own), Some(t)) if t.as_bytes()[0] == own.as_bytes()[0] => Some(t),
         (Some(own), _) => Some(own.clone()),
         (None, t) => t,
     };

@@ -278,6 +278,17 @@ fn is_address(s: &str) -> bool {
     let Some((local, domain)) = s.rsplit_once('@') else {
         return false;
     };
+    // List addresses in footers (mailto links, -request and -owner) are never the failed ones.
+    let lower_local = local.to_ascii_lowercase();
+    if s.contains('?')
+        || domain.ends_with('.')
+        || lower_local.ends_with("-request")
+        || lower_local.ends_with("-owner")
+        || lower_local.starts_with("owner-")
+        || lower_local.ends_with("-bounces")
+    {
+        return false;
+    }
     !local.is_empty()
         && domain.contains('.') | domain.starts_with('[')
         && !domain.starts_with('.')
