@@ -147,9 +147,9 @@ pub fn parse(text: &str) -> DeliveryStatus {
                     .is_some_and(|(l, d)| !l.is_empty() && !l.starts_with('/') && d.contains('.'))
             })
         };
-        if !usable(&r.final_recipient) && usable(&r.original_recipient) {
-            r.final_recipient = r.original_recipient.clone();
-        } else if r.final_recipient.is_none() {
+        if r.final_recipient.is_none()
+            || (!usable(&r.final_recipient) && usable(&r.original_recipient))
+        {
             r.final_recipient = r.original_recipient.clone();
         }
     }
