@@ -182,7 +182,7 @@ impl Source {
                 self.started = true;
                 break;
             }
-            previous_blank = line == b"\n" || line == b"\r\n";
+            previous_blank = matches!(line.as_slice(), b"\n" | b"\r\n" | b"\r");
             // mboxrd: one '>' was added before every (>*)From line.
             let content: &[u8] = if line.starts_with(b">")
                 && line
@@ -229,10 +229,12 @@ fn read_line_capped(
         if buf.is_empty() {
             return Ok((consumed, complete));
         }
-        let (chunk, found) = match buf.iter().position(|&b| b == b'\n') {
+        // LF, CRLF and a bare CR (old Mac files) all end a line.
+        let (chunk, found) = match buf.iter().position(|&b| b == b'\n' || b == b'\r') {
             Some(i) => (&buf[..=i], true),
             None => (buf, false),
         };
+        let ended_in_cr = found && chunk.last() == Some(&b'\r');
         let room = cap.saturating_sub(out.len());
         if chunk.len() > room {
             complete = false;
@@ -242,6 +244,13 @@ fn read_line_capped(
         reader.consume(n);
         consumed += n;
         if found {
+            if ended_in_cr && reader.fill_buf()?.first() == Some(&b'\n') {
+                reader.consume(1);
+                consumed += 1;
+                if out.len() < cap {
+                    out.push(b'\n');
+                }
+            }
             return Ok((consumed, complete));
         }
     }
