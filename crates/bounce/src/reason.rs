@@ -164,7 +164,15 @@ pub fn reason_for(input: &Input<'_>) -> &'static str {
         let t = match (t, input.command) {
             (t, Some("MAIL")) if !STAND_AT_MAIL.contains(&t) => "rejected",
             (t, Some("HELO" | "EHLO" | "CONN"))
-                if !["toomanyconn", "badreputation", "speeding"].contains(&t) =>
+                if ![
+                    "toomanyconn",
+                    "badreputation",
+                    "speeding",
+                    "networkerror",
+                    "expired",
+                    "requireptr",
+                ]
+                .contains(&t) =>
             {
                 "blocked"
             }
