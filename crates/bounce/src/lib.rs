@@ -21,6 +21,9 @@ pub use reason::{REASONS, Reason, reason_for};
 /// ignored, and the record says so.
 pub const MAX_MESSAGE_BYTES: usize = 4 << 20;
 
+/// Most bytes of a diagnostic kept (and matched against reasons).
+pub const MAX_DIAGNOSTIC_BYTES: usize = 4000;
+
 /// What one failed (or delayed, delivered) recipient's part of a bounce said, before
 /// classification.
 #[derive(Debug, Default, Clone)]
@@ -185,7 +188,16 @@ fn classify(file: &str, f: Finding, detector: &str, original: &OriginalMessage) 
     let diagnostic = f
         .diagnostic
         .as_deref()
-        .map(|d| d.split_whitespace().collect::<Vec<_>>().join(" "))
+        .map(|d| {
+            // A hostile bounce can carry megabytes of "diagnostic": the cause is in its start.
+            d.split_whitespace()
+                .scan(0usize, |len, w| {
+                    *len += w.len() + 1;
+                    (*len <= MAX_DIAGNOSTIC_BYTES).then_some(w)
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .filter(|d| !d.is_empty());
     let in_text_status = diagnostic
         .as_deref()
@@ -567,5 +579,80 @@ impl Headers {
             looks_like_bounce,
             autoreply: autoreply && !text::is_daemon_address(&from_lower),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tiny deterministic generator, so the robustness test needs no extra crate.
+    fn noise(seed: &mut u64, len: usize) -> Vec<u8> {
+        (0..len)
+            .map(|_| {
+                *seed ^= *seed << 13;
+                *seed ^= *seed >> 7;
+                *seed ^= *seed << 17;
+                (*seed >> 24) as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn any_input_gets_an_answer() {
+        let dsn = b"From: MAILER-DAEMON@x.org\nSubject: Undelivered Mail\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\nContent-Type: message/delivery-status\n\nFinal-Recipient: rfc822; a@x.org\nAction: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 user unknown\n--b--\n";
+        let mut seed = 0x9e37_79b9_7f4a_7c15;
+        for i in 0..400 {
+            let mut input = dsn.to_vec();
+            let cut = (i * 7) % input.len();
+            input.truncate(cut);
+            input.extend(noise(&mut seed, i % 300));
+            let records = read(&input, "t");
+            assert!(!records.is_empty());
+        }
+        assert!(!read(b"", "t").is_empty());
+        assert!(!read(&[0xff; 10_000], "t").is_empty());
+    }
+
+    #[test]
+    fn a_huge_diagnostic_is_cut() {
+        let mut input = b"From: MAILER-DAEMON@x.org\nContent-Type: multipart/report; boundary=b\n\n--b\nContent-Type: message/delivery-status\n\nFinal-Recipient: rfc822; a@x.org\nAction: failed\nDiagnostic-Code: smtp; 550 ".to_vec();
+        for _ in 0..200_000 {
+            input.extend_from_slice(b"user unknown ");
+        }
+        input.extend_from_slice(b"\n--b--\n");
+        let started = std::time::Instant::now();
+        let records = read(&input, "t");
+        // No status and no command: Sisimai's convention calls "user unknown" a filter.
+        assert_eq!(records[0].reason, "filtered");
+        assert_eq!(
+            records[0].category,
+            Some(smtpdoctor_report::Category::RecipientUnknown)
+        );
+        assert!(records[0].diagnostic.as_ref().unwrap().len() <= MAX_DIAGNOSTIC_BYTES);
+        // Not a timing assertion on the product: a guard against quadratic blow-ups.
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    }
+
+    #[test]
+    fn dsn_with_two_recipients() {
+        let input = b"From: MAILER-DAEMON@mx.example.org\nTo: sender@example.com\nSubject: Undelivered Mail Returned to Sender\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\nContent-Type: text/plain\n\nThis is the mail system at host mx.example.org.\n\n--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.org\n\nFinal-Recipient: rfc822; one@example.net\nAction: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 <one@example.net>: Recipient address rejected: User unknown\n\nFinal-Recipient: rfc822; two@example.net\nAction: delayed\nStatus: 4.2.2\nDiagnostic-Code: smtp; 452 4.2.2 Mailbox full\n\n--b\nContent-Type: text/rfc822-headers\n\nFrom: sender@example.com\nTo: one@example.net, two@example.net\nSubject: Hello\nMessage-ID: <m1@example.com>\n\n--b--\n";
+        let r = read(input, "t");
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].recipient.as_deref(), Some("one@example.net"));
+        assert_eq!(r[0].reason, "userunknown");
+        assert_eq!(r[0].reply_code, Some(550));
+        assert_eq!(r[0].kind, BounceKind::Bounce);
+        assert_eq!(r[1].kind, BounceKind::Delay);
+        assert_eq!(r[1].reason, "mailboxfull");
+        assert_eq!(r[1].original.subject.as_deref(), Some("Hello"));
+        assert_eq!(r[0].reporting_mta.as_deref(), Some("mx.example.org"));
+    }
+
+    #[test]
+    fn a_plain_message_is_not_a_bounce() {
+        let r = read(b"From: friend@example.org\nTo: me@example.com\nSubject: lunch\n\nbob@example.net: see you at noon\n", "t");
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].kind, BounceKind::NotBounce);
     }
 }
