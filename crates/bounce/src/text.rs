@@ -485,10 +485,10 @@ pub fn read(notice: &str, headers: &Headers, original: Option<&OriginalMessage>)
                 let text = trimmed.trim_start_matches("<<<").trim();
                 append(&mut out.recipients[i], text);
             }
-        } else if has_code(trimmed) || lower_line.contains("error") || lower_line.contains("fail") {
-            if error_lines.len() < 50 {
-                error_lines.push(trimmed);
-            }
+        } else if error_lines.len() < 50
+            && (has_code(trimmed) || lower_line.contains("error") || lower_line.contains("fail"))
+        {
+            error_lines.push(trimmed);
         }
     }
     // Error text that sits apart from the addresses (e.g. a transcript below the list) belongs
