@@ -207,9 +207,7 @@ fn classify(file: &str, f: Finding, detector: &str, original: &OriginalMessage) 
         (Some(own), _) => Some(own.clone()),
         (None, t) => t,
     };
-    let reply_code = diagnostic
-        .as_deref()
-        .and_then(smtpdoctor_knowledge::reply_code_in);
+    let reply_code = diagnostic.as_deref().and_then(reply_code_of);
     let action = f.action.clone();
     let kind = match action.as_deref() {
         Some("delivered" | "relayed" | "expanded") => BounceKind::Success,
@@ -271,6 +269,38 @@ fn classify(file: &str, f: Finding, detector: &str, original: &OriginalMessage) 
         detector: detector.to_string(),
         original: original.clone(),
     }
+}
+
+/// The reply code of a diagnostic: the remote server's own where a wrapper quotes it
+/// (`554 <a@b>... 550 Host unknown`), and the shapes some providers write (`550: ...`,
+/// `ERROR_CODE :550,`).
+fn reply_code_of(diagnostic: &str) -> Option<u16> {
+    let three_digits = |s: &str| {
+        let code = s.get(..3)?;
+        (code.bytes().all(|b| b.is_ascii_digit()) && matches!(code.as_bytes()[0], b'2'..=b'5'))
+            .then(|| code.parse().ok())
+            .flatten()
+    };
+    if let Some(code) = three_digits(diagnostic)
+        && let Some(rest) = diagnostic[3..].strip_prefix(" <")
+        && let Some((_, after)) = rest.split_once(">... ")
+        && let Some(inner) = three_digits(after)
+        && after.as_bytes().get(3) == Some(&b' ')
+    {
+        let _ = code;
+        return Some(inner);
+    }
+    if let Some(code) = smtpdoctor_knowledge::reply_code_in(diagnostic) {
+        return Some(code);
+    }
+    if let Some(code) = three_digits(diagnostic)
+        && diagnostic.as_bytes().get(3) == Some(&b':')
+    {
+        return Some(code);
+    }
+    let lower = diagnostic.to_ascii_lowercase();
+    let at = lower.find("error_code :")?;
+    three_digits(&diagnostic[at + "error_code :".len()..])
 }
 
 /// One record for a whole message (non-bounce, unreadable input).

@@ -131,7 +131,10 @@ fn field(input: &str, name: &str) -> Option<String> {
 fn is_boundary_before(bytes: &[u8], i: usize) -> bool {
     i == 0
         || !(bytes[i - 1].is_ascii_alphanumeric()
-            || matches!(bytes[i - 1], b'.' | b'-' | b':' | b'/' | b'_' | b'=' | b'+'))
+            || matches!(
+                bytes[i - 1],
+                b'.' | b'-' | b':' | b'/' | b'_' | b'=' | b'+' | b'#'
+            ))
 }
 
 /// The first basic reply code: three digits 2xx–5xx standing alone (not a port, an address or a
