@@ -75,6 +75,8 @@ const ORIGINAL_MARKERS: &[&str] = &[
 const DELAY_PHRASES: &[&str] = &[
     "this is a warning message only",
     "will continue trying",
+    "attempts will continue",
+    "will continue to be made",
     "delivery has been delayed",
     "has been delayed",
     "will be retried",
@@ -229,7 +231,11 @@ pub fn html_to_text(html: &str) -> String {
 
 /// An address at the start of `line` (after a label), and the rest of the line.
 fn lead_address(line: &str) -> Option<(String, &str)> {
-    let mut t = line.trim_start();
+    // Bullets before an address in a list.
+    let mut t = line
+        .trim_start()
+        .trim_start_matches(['*', '-', '•'])
+        .trim_start();
     for label in [
         "recipient address:",
         "original-recipient:",
