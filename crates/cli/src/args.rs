@@ -23,6 +23,9 @@ pub enum Command {
     /// Explain a reply line, an enhanced status code, a client error or a whole bounce, in plain
     /// words: the cause, whether retrying helps, and what to change.
     Explain(ExplainArgs),
+    /// Read bounce messages (.eml files, mbox files, Maildir folders): for every failed or
+    /// delayed recipient, why, whether retrying helps, and what to do.
+    Bounce(BounceArgs),
     /// Start practice servers with known faults on loopback (try smtpdoctor without a server).
     Lab(LabArgs),
 }
@@ -50,6 +53,34 @@ pub struct ExplainArgs {
     /// Output format (--lines always writes JSON lines).
     #[arg(long, value_enum, default_value_t = ExplainFormat::Human)]
     pub format: ExplainFormat,
+}
+
+/// Output formats of `bounce`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BounceFormat {
+    /// For people: a table, details of the first records, the counts and the verdict.
+    Human,
+    /// One versioned JSON document (docs/schema/bounce.schema.json), written as records are read.
+    Json,
+    /// One JSON object per record as it is read; the counts and verdict go to stderr.
+    Jsonl,
+}
+
+/// `smtpdoctor bounce`.
+#[derive(Debug, Args)]
+pub struct BounceArgs {
+    /// Messages to read: .eml files, mbox files, Maildir folders (their cur/ and new/),
+    /// directories (recursively, in name order), or `-` for standard input (the default when it
+    /// is not a terminal).
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = BounceFormat::Human)]
+    pub format: BounceFormat,
+    /// Threads that read messages (default: one per CPU, at most 8). The output's order is the
+    /// input's whatever the number.
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
 }
 
 /// Output formats.

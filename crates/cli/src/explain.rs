@@ -126,7 +126,7 @@ fn lines(path: &std::path::Path) -> Result<ExitCode, UsageError> {
     Ok(ExitCode::Ok)
 }
 
-fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()

@@ -3,6 +3,7 @@
 //! The binary is thin: probes, rules and renderers live in the library crates.
 
 mod args;
+mod bounce;
 mod explain;
 mod lab;
 mod secrets;
@@ -89,6 +90,7 @@ fn run() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => runtime.block_on(check(*args, palette)),
         Command::Explain(args) => explain::run(args, palette),
+        Command::Bounce(args) => bounce::run(args, palette),
         Command::Lab(args) => runtime.block_on(lab::run(args, palette)),
     };
     match result {
@@ -506,7 +508,7 @@ fn print_report(report: &Report<CheckBody>, format: Format, palette: Palette, tr
 }
 
 /// A spinner on stderr, shown only when stderr is a terminal.
-fn spinner(human: bool) -> indicatif::ProgressBar {
+pub(crate) fn spinner(human: bool) -> indicatif::ProgressBar {
     if !human || !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
     }

@@ -1,5 +1,6 @@
 //! Rules: pure functions from evidence to findings and a verdict. No I/O here.
 
+pub mod bounce;
 pub mod check;
 pub mod explain;
 

@@ -254,7 +254,7 @@ pub fn check(report: &Report<CheckBody>, p: Palette, show_transcript: bool) -> S
 
 /// The verdict's first lines: status (in the command's words), category, summary, and for a
 /// problem how sure it is and whether retrying helps.
-fn verdict_head(
+pub(crate) fn verdict_head(
     out: &mut String,
     v: &smtpdoctor_report::Verdict,
     words: [&str; 3],
@@ -268,7 +268,8 @@ fn verdict_head(
     };
     let category = v.category.map(|c| format!(" [{c}]")).unwrap_or_default();
     let _ = writeln!(out, "{head}{category} {summary}");
-    if v.status == Status::Problem {
+    // A problem without a category (a `bounce` input that holds no bounce) has nothing to retry.
+    if v.status == Status::Problem && v.category.is_some() {
         let retry = match v.retry {
             Some(smtpdoctor_report::Retry::Temporary) => "retrying later may help",
             _ => "retrying will not help until something changes",
@@ -281,7 +282,7 @@ fn verdict_head(
     }
 }
 
-fn clip(text: &str, max: usize) -> String {
+pub(crate) fn clip(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_string();
     }

@@ -1,5 +1,6 @@
 //! Renderers: turn one report into text for people or JSON for scripts. They never decide.
 
+pub mod bounce;
 pub mod human;
 
 use serde::Serialize;

@@ -2,6 +2,7 @@
 //! (scripts/rig) and against the in-process fault servers of `smtpdoctor-lab`.
 #![allow(missing_docs)] // test helpers, not an API
 
+mod bounce;
 mod dns;
 mod explain;
 mod faults;
@@ -148,15 +149,28 @@ pub fn rig() -> Option<HashMap<String, String>> {
     }
 }
 
-/// Validates a report against the repository's JSON Schema for `check`.
+/// Validates a report against the repository's JSON Schema for its command
+/// (`docs/schema/<command>.schema.json`; `check` when the command is not named).
 pub fn assert_schema(json: &Value) {
-    let schema_path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../docs/schema/check.schema.json"
-    );
-    let schema: Value =
-        serde_json::from_str(&std::fs::read_to_string(schema_path).expect("the schema exists"))
+    let file = match json["command"].as_str() {
+        Some(c @ ("bounce" | "explain")) => format!("{c}.schema.json"),
+        _ => "check.schema.json".to_string(),
+    };
+    assert_matches_schema(json, &file, None);
+}
+
+/// Validates a value against `docs/schema/FILE`, or against one of its `$defs` (the others kept
+/// reachable).
+pub fn assert_matches_schema(json: &Value, file: &str, def: Option<&str>) {
+    let schema_path = format!("{}/../../docs/schema/{file}", env!("CARGO_MANIFEST_DIR"));
+    let mut schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(&schema_path).expect("the schema exists"))
             .expect("the schema is JSON");
+    if let Some(def) = def {
+        let defs = schema["$defs"].clone();
+        schema = defs[def].clone();
+        schema["$defs"] = defs;
+    }
     let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
     let errors: Vec<String> = validator
         .iter_errors(json)
@@ -164,7 +178,8 @@ pub fn assert_schema(json: &Value) {
         .collect();
     assert!(
         errors.is_empty(),
-        "report does not match docs/schema/check.schema.json:\n{}",
+        "{json}\ndoes not match docs/schema/{file}{}:\n{}",
+        def.map(|d| format!(" ($defs/{d})")).unwrap_or_default(),
         errors.join("\n")
     );
 }
