@@ -1,7 +1,9 @@
 //! Rules: pure functions from evidence to findings and a verdict. No I/O here.
 
 pub mod check;
+pub mod dane;
 pub mod explain;
 
 pub use check::{CheckDiagnosis, CheckInput, diagnose_check, diagnose_mx, mta_sts_covers};
+pub use dane::{DaneInput, dane_status};
 pub use smtpdoctor_knowledge::{KNOWLEDGE_VERSION, Stage, classify};
