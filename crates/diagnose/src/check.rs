@@ -891,9 +891,9 @@ impl<'a> Rules<'a> {
                     return;
                 };
                 let record = &e.records[check.record];
-                let what = match record.selector {
-                    0 => "certificate",
-                    _ => "public key",
+                let target = match record.selector {
+                    0 => dane::cert_name(check.cert),
+                    _ => format!("the public key of {}", dane::cert_name(check.cert)),
                 };
                 let value = check
                     .digest
@@ -906,8 +906,8 @@ impl<'a> Rules<'a> {
                     String::new()
                 };
                 self.push(with_tls(
-                    Finding::new("dane.authenticated", Severity::Info, None, format!("DANE authenticates {host}: TLSA {} matches {}'s {what}", record.short(), dane::cert_name(check.cert)))
-                        .detail(format!("The TLSA records at {} are DNSSEC-validated, as are the MX and address records. {} equals the {what}{value} of {}{chain}. Senders that use DANE deliver over TLS to this server; whether a public CA vouches for the certificate does not matter to them.", e.name, dane::describe(record), dane::cert_name(check.cert))),
+                    Finding::new("dane.authenticated", Severity::Info, None, format!("DANE authenticates {host}: TLSA {} matches {target}", record.short()))
+                        .detail(format!("The TLSA records at {} are DNSSEC-validated, as are the MX and address records. {} equals {target}{value}{chain}. Senders that use DANE deliver over TLS to this server; whether a public CA vouches for the certificate does not matter to them.", e.name, dane::describe(record))),
                 ));
             }
             DaneStatus::Mismatch => {
@@ -969,9 +969,14 @@ impl<'a> Rules<'a> {
             }
             DaneStatus::LookupFailed => {
                 let failure = e.failure.map(|f| format!("{f:?}").to_lowercase()).unwrap_or_default();
+                let hint = if e.failure == Some(DnsFailure::ServerFailure) {
+                    " A resolver that validates DNSSEC answers SERVFAIL for bogus data too."
+                } else {
+                    ""
+                };
                 self.push(
                     Finding::new("dane.lookup_failed", Severity::Warning, Some(Category::Dns), format!("The TLSA look-up for {host} failed ({failure}): senders that use DANE defer mail for it until it answers"))
-                        .detail(e.detail.clone().unwrap_or_default())
+                        .detail(format!("{}{hint}", e.detail.clone().unwrap_or_default()))
                         .fix(format!("The name servers of {host}'s zone must answer TLSA queries for {}, also when there is no record (NODATA).", e.name))
                         .evidence("mx"),
                 );
