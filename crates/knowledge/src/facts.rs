@@ -131,12 +131,15 @@ fn field(input: &str, name: &str) -> Option<String> {
 fn is_boundary_before(bytes: &[u8], i: usize) -> bool {
     i == 0
         || !(bytes[i - 1].is_ascii_alphanumeric()
-            || matches!(bytes[i - 1], b'.' | b'-' | b':' | b'/' | b'_' | b'=' | b'+'))
+            || matches!(
+                bytes[i - 1],
+                b'.' | b'-' | b':' | b'/' | b'_' | b'=' | b'+' | b'#'
+            ))
 }
 
 /// The first basic reply code: three digits 2xx–5xx standing alone (not a port, an address or a
 /// longer number), preferring one followed by an enhanced code.
-fn reply_code_in(text: &str) -> Option<u16> {
+pub fn reply_code_in(text: &str) -> Option<u16> {
     let bytes = text.as_bytes();
     let mut first = None;
     let mut i = 0;
@@ -181,7 +184,7 @@ fn reply_code_in(text: &str) -> Option<u16> {
 }
 
 /// The first enhanced status code: class 2, 4 or 5, then subject and detail of 1–3 digits.
-fn enhanced_in(text: &str) -> Option<String> {
+pub fn enhanced_in(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut i = 0;
     while i < bytes.len() {

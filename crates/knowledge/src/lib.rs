@@ -8,7 +8,7 @@
 mod facts;
 pub mod hosts;
 
-pub use facts::{Facts, MtaStatus};
+pub use facts::{Facts, MtaStatus, enhanced_in, reply_code_in};
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use smtpdoctor_report::{Category, Confidence, Retry};

@@ -4,6 +4,7 @@
 //! [`Verdict`]; renderers print the one [`Report`]. The shape follows the project's public contract
 //! (docs/CONTRACT.md): changing a field name or a finding id is a breaking change.
 
+pub mod bounce;
 pub mod category;
 pub mod check;
 pub mod exit;

@@ -1,0 +1,697 @@
+//! Reads bounce messages the way a mail admin would: standard DSNs (RFC 3464), the many
+//! non-standard shapes MTAs and providers write, feedback reports (ARF) and auto-replies — one
+//! record per recipient, with the reply code, status, a Sisimai-compatible reason and our own
+//! category, retry and fix from the explain engine.
+//!
+//! MIME is mail-parser's job; everything after that (which part says what, which address failed,
+//! why) is ours.
+
+mod dsn;
+pub mod input;
+mod reason;
+mod text;
+
+use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
+use smtpdoctor_report::bounce::{BounceKind, BounceRecord, OriginalMessage};
+use std::borrow::Cow;
+
+pub use reason::{REASONS, Reason, reason_for};
+
+/// Most bytes of one message that are read; the rest (usually the returned original's body) is
+/// ignored, and the record says so.
+pub const MAX_MESSAGE_BYTES: usize = 4 << 20;
+
+/// Most bytes of a diagnostic kept (and matched against reasons).
+pub const MAX_DIAGNOSTIC_BYTES: usize = 4000;
+
+/// What one failed (or delayed, delivered) recipient's part of a bounce said, before
+/// classification.
+#[derive(Debug, Default, Clone)]
+pub struct Finding {
+    /// The address.
+    pub recipient: Option<String>,
+    /// DSN Action.
+    pub action: Option<String>,
+    /// The status the bounce gave.
+    pub status: Option<String>,
+    /// The error text.
+    pub diagnostic: Option<String>,
+    /// The SMTP command that was refused.
+    pub command: Option<String>,
+    /// The refusing server.
+    pub remote_mta: Option<String>,
+    /// The server that wrote the bounce.
+    pub reporting_mta: Option<String>,
+    /// Arrival date.
+    pub arrival_date: Option<String>,
+    /// Last attempt date.
+    pub last_attempt_date: Option<String>,
+    /// Whether the bounce says it is a delay warning, not a failure.
+    pub delayed: bool,
+}
+
+/// Reads one message and returns its records (at least one).
+pub fn read(raw: &[u8], file: &str) -> Vec<BounceRecord> {
+    let bytes = normalize(raw);
+    // mail-parser 0.11 has a debug assertion that nested empty message/rfc822 parts trip (found
+    // by fuzzing): one odd message must not end the run, so a panic there is an unreadable message.
+    let parsed = std::panic::catch_unwind(|| MessageParser::default().parse(bytes.as_ref()));
+    let Ok(Some(message)) = parsed else {
+        return vec![single(
+            file,
+            BounceKind::NotBounce,
+            "not a mail message: no header could be read",
+            "none",
+        )];
+    };
+    let parts = Parts::of(&message);
+    let headers = Headers::of(&message);
+
+    if let Some(report) = &parts.feedback {
+        return feedback(file, report, &parts, &headers);
+    }
+    let mut original = parts.original.clone().unwrap_or_default();
+    let mut detector = "rfc3464";
+    let mut found: Vec<Finding> = Vec::new();
+    if let Some(status) = &parts.delivery_status {
+        let ds = dsn::parse(status);
+        for r in &ds.recipients {
+            found.push(Finding {
+                recipient: r.final_recipient.clone(),
+                action: r.action.clone(),
+                status: r.status.clone(),
+                diagnostic: r.diagnostic.clone(),
+                command: None,
+                remote_mta: r.remote_mta.clone(),
+                reporting_mta: r.reporting_mta.clone().or_else(|| ds.reporting_mta.clone()),
+                arrival_date: r.arrival_date.clone().or_else(|| ds.arrival_date.clone()),
+                last_attempt_date: r.last_attempt_date.clone(),
+                delayed: false,
+            });
+        }
+    }
+    let notice = text::read(&parts.notice, &headers, parts.original.as_ref());
+    if original.from.is_none()
+        && original.to.is_none()
+        && let Some(o) = &notice.original
+    {
+        original = o.clone();
+    }
+    let bounce_like = notice.looks_like_bounce || headers.looks_like_bounce;
+    if found.is_empty() && bounce_like {
+        found = notice.recipients.clone();
+        detector = notice.detector;
+    } else {
+        // The human-readable part often has the text the DSN's fields leave out.
+        for f in &mut found {
+            let from_text = f.recipient.as_deref().and_then(|r| {
+                notice.recipients.iter().find(|n| {
+                    n.recipient
+                        .as_deref()
+                        .is_some_and(|a| a.eq_ignore_ascii_case(r))
+                })
+            });
+            let from_text =
+                from_text.or(if notice.recipients.len() == 1 && found_len_one(&parts) {
+                    notice.recipients.first()
+                } else {
+                    None
+                });
+            if let Some(n) = from_text {
+                if f.diagnostic.as_deref().is_none_or(|d| {
+                    !text::has_code(d) && n.diagnostic.as_deref().is_some_and(text::has_code)
+                }) && let Some(d) = &n.diagnostic
+                {
+                    f.diagnostic = Some(match &f.diagnostic {
+                        Some(own) if !own.trim().is_empty() => format!("{own} {d}"),
+                        _ => d.clone(),
+                    });
+                }
+                f.command = f.command.take().or_else(|| n.command.clone());
+            }
+            if f.diagnostic.is_none()
+                && let Some(fallback) = &notice.fallback
+            {
+                // The DSN gives no Diagnostic-Code: the notice's error lines are the evidence.
+                f.diagnostic = fallback.diagnostic.clone();
+            }
+            if f.command.is_none() {
+                f.command = f.diagnostic.as_deref().and_then(text::command_in);
+            }
+        }
+    }
+    if found.is_empty() {
+        if headers.autoreply {
+            return vec![autoreply(file, &headers, &parts)];
+        }
+        if bounce_like {
+            // A bounce whose recipients cannot be told: report it with the original's recipient.
+            let mut f = notice.fallback.clone().unwrap_or_default();
+            if f.recipient.is_none() {
+                f.recipient = headers
+                    .failed_recipients
+                    .first()
+                    .cloned()
+                    .or_else(|| original.to.clone());
+            }
+            found.push(f);
+            detector = notice.detector;
+        } else {
+            let mut r = single(file, BounceKind::NotBounce, "", "none");
+            r.original = OriginalMessage {
+                message_id: headers.message_id.clone(),
+                from: headers.from.clone(),
+                to: headers.to.clone(),
+                subject: headers.subject.clone(),
+            };
+            r.diagnostic = None;
+            return vec![r];
+        }
+    }
+    if notice.delay_warning {
+        for f in &mut found {
+            f.delayed = true;
+        }
+    }
+    found
+        .into_iter()
+        .map(|f| classify(file, f, detector, &original))
+        .collect()
+}
+
+fn found_len_one(parts: &Parts) -> bool {
+    parts
+        .delivery_status
+        .as_deref()
+        .is_some_and(|s| s.to_ascii_lowercase().matches("final-recipient").count() <= 1)
+}
+
+/// Turns what a bounce said about one recipient into a record with reason, category and fix.
+fn classify(file: &str, f: Finding, detector: &str, original: &OriginalMessage) -> BounceRecord {
+    let diagnostic = f
+        .diagnostic
+        .as_deref()
+        .map(|d| {
+            // A hostile bounce can carry megabytes of "diagnostic": the cause is in its start.
+            d.split_whitespace()
+                .scan(0usize, |len, w| {
+                    *len += w.len() + 1;
+                    (*len <= MAX_DIAGNOSTIC_BYTES).then_some(w)
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .filter(|d| !d.is_empty());
+    let in_text_status = diagnostic
+        .as_deref()
+        .and_then(smtpdoctor_knowledge::enhanced_in);
+    let status = match (&f.status, in_text_status) {
+        (Some(own), Some(t)) if t.as_bytes()[0] == own.as_bytes()[0] => Some(t),
+        (Some(own), _) => Some(own.clone()),
+        (None, t) => t,
+    };
+    let reply_code = diagnostic.as_deref().and_then(reply_code_of);
+    let action = f.action.clone();
+    let kind = match action.as_deref() {
+        Some("delivered" | "relayed" | "expanded") => BounceKind::Success,
+        Some("delayed") => BounceKind::Delay,
+        Some("failed") => BounceKind::Bounce,
+        _ if f.delayed => BounceKind::Delay,
+        _ => BounceKind::Bounce,
+    };
+    let reason = reason_for(&reason::Input {
+        diagnostic: diagnostic.as_deref(),
+        status: status.as_deref(),
+        reply_code,
+        command: f.command.as_deref(),
+        kind,
+    });
+    let (category, retry, fix) = if kind == BounceKind::Success {
+        (None, None, None)
+    } else {
+        let text = match (&diagnostic, &status) {
+            (Some(d), _) => d.clone(),
+            (None, Some(s)) => s.clone(),
+            (None, None) => String::new(),
+        };
+        if text.trim().is_empty() {
+            // Nothing to explain: say so rather than guess.
+            (Some(smtpdoctor_report::Category::Other), None, None)
+        } else {
+            let meaning = smtpdoctor_knowledge::explain(&text);
+            let retry = if kind == BounceKind::Delay {
+                smtpdoctor_report::Retry::Temporary
+            } else {
+                meaning.retry
+            };
+            (
+                Some(meaning.category),
+                Some(retry),
+                meaning.fix.first().cloned(),
+            )
+        }
+    };
+    BounceRecord {
+        file: file.to_string(),
+        kind,
+        recipient: f.recipient.map(|r| r.to_ascii_lowercase()),
+        action,
+        status,
+        reply_code,
+        reason: reason.to_string(),
+        category,
+        retry,
+        fix,
+        diagnostic,
+        command: f.command,
+        remote_mta: f.remote_mta,
+        reporting_mta: f.reporting_mta,
+        arrival_date: f.arrival_date,
+        last_attempt_date: f.last_attempt_date,
+        feedback_type: None,
+        detector: detector.to_string(),
+        original: original.clone(),
+    }
+}
+
+/// The reply code of a diagnostic: the remote server's own where a wrapper quotes it
+/// (`554 <a@b>... 550 Host unknown`), and the shapes some providers write (`550: ...`,
+/// `ERROR_CODE :550,`).
+fn reply_code_of(diagnostic: &str) -> Option<u16> {
+    let three_digits = |s: &str| {
+        let code = s.get(..3)?;
+        (code.bytes().all(|b| b.is_ascii_digit()) && matches!(code.as_bytes()[0], b'2'..=b'5'))
+            .then(|| code.parse().ok())
+            .flatten()
+    };
+    if let Some(code) = three_digits(diagnostic)
+        && let Some(rest) = diagnostic[3..].strip_prefix(" <")
+        && let Some((_, after)) = rest.split_once(">... ")
+        && let Some(inner) = three_digits(after)
+        && after.as_bytes().get(3) == Some(&b' ')
+    {
+        let _ = code;
+        return Some(inner);
+    }
+    if let Some(code) = smtpdoctor_knowledge::reply_code_in(diagnostic) {
+        return Some(code);
+    }
+    if let Some(code) = three_digits(diagnostic)
+        && diagnostic.as_bytes().get(3) == Some(&b':')
+    {
+        return Some(code);
+    }
+    let lower = diagnostic.to_ascii_lowercase();
+    let at = lower.find("error_code :")?;
+    three_digits(&diagnostic[at + "error_code :".len()..])
+}
+
+/// One record for a whole message (non-bounce, unreadable input).
+fn single(file: &str, kind: BounceKind, diagnostic: &str, detector: &str) -> BounceRecord {
+    BounceRecord {
+        file: file.to_string(),
+        kind,
+        recipient: None,
+        action: None,
+        status: None,
+        reply_code: None,
+        reason: match kind {
+            BounceKind::Feedback => "feedback",
+            BounceKind::Autoreply => "vacation",
+            _ => "undefined",
+        }
+        .to_string(),
+        category: None,
+        retry: None,
+        fix: None,
+        diagnostic: Some(diagnostic.to_string()).filter(|d| !d.is_empty()),
+        command: None,
+        remote_mta: None,
+        reporting_mta: None,
+        arrival_date: None,
+        last_attempt_date: None,
+        feedback_type: None,
+        detector: detector.to_string(),
+        original: OriginalMessage::default(),
+    }
+}
+
+/// Feedback reports (RFC 5965): one record per reported recipient, or one for the message.
+fn feedback(file: &str, report: &str, parts: &Parts, headers: &Headers) -> Vec<BounceRecord> {
+    let fields = text::fields(report);
+    let get = |name: &str| {
+        fields
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+            .collect::<Vec<_>>()
+    };
+    let original = parts.original.clone().unwrap_or_default();
+    let mut recipients: Vec<String> = get("Original-Rcpt-To");
+    if recipients.is_empty() {
+        recipients = get("Removal-Recipient");
+    }
+    if recipients.is_empty() {
+        recipients.extend(original.to.clone());
+    }
+    let recipients: Vec<Option<String>> = if recipients.is_empty() {
+        vec![None]
+    } else {
+        recipients
+            .into_iter()
+            .map(|r| dsn::address_value(&r).map(|a| a.to_ascii_lowercase()))
+            .collect()
+    };
+    let feedback_type = get("Feedback-Type")
+        .into_iter()
+        .next()
+        .map(|t| t.to_ascii_lowercase());
+    let reporting = get("Reporting-MTA")
+        .into_iter()
+        .next()
+        .or_else(|| headers.from.clone());
+    recipients
+        .into_iter()
+        .map(|recipient| {
+            let mut r = single(file, BounceKind::Feedback, "", "arf");
+            r.recipient = recipient;
+            r.feedback_type = feedback_type.clone();
+            r.reporting_mta = reporting.clone();
+            r.arrival_date = get("Arrival-Date")
+                .into_iter()
+                .next()
+                .or_else(|| get("Received-Date").into_iter().next());
+            r.original = original.clone();
+            r
+        })
+        .collect()
+}
+
+/// An auto-reply (RFC 3834): one record naming who answered.
+fn autoreply(file: &str, headers: &Headers, parts: &Parts) -> BounceRecord {
+    let mut r = single(file, BounceKind::Autoreply, "", "rfc3834");
+    r.recipient = headers.from.clone();
+    r.diagnostic = headers.subject.clone();
+    r.original = parts.original.clone().unwrap_or_default();
+    r
+}
+
+/// CRLF and bare CR (old Mac files) become LF, so every reader sees one line ending.
+fn normalize(raw: &[u8]) -> Cow<'_, [u8]> {
+    let raw = &raw[..raw.len().min(MAX_MESSAGE_BYTES)];
+    if !raw.contains(&b'\r') {
+        return Cow::Borrowed(raw);
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'\r' => {
+                out.push(b'\n');
+                if raw.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    Cow::Owned(out)
+}
+
+/// The parts of a message that matter to a bounce reader.
+#[derive(Default)]
+struct Parts {
+    /// The message/delivery-status text.
+    delivery_status: Option<String>,
+    /// The message/feedback-report text.
+    feedback: Option<String>,
+    /// The human-readable notice (text parts before the returned message), or the whole body.
+    notice: String,
+    /// The returned message's headers.
+    original: Option<OriginalMessage>,
+}
+
+impl Parts {
+    fn of(message: &Message<'_>) -> Parts {
+        let mut out = Parts::default();
+        let root_type = message.content_type().map(|c| {
+            (
+                c.ctype().to_ascii_lowercase(),
+                c.subtype().unwrap_or("").to_ascii_lowercase(),
+            )
+        });
+        let is_multipart = matches!(&message.root_part().body, PartType::Multipart(_));
+        let mut seen_original = false;
+        for (i, part) in message.parts.iter().enumerate() {
+            if i == 0 && is_multipart {
+                continue;
+            }
+            let (ctype, subtype) = part
+                .content_type()
+                .map(|c| {
+                    (
+                        c.ctype().to_ascii_lowercase(),
+                        c.subtype().unwrap_or("").to_ascii_lowercase(),
+                    )
+                })
+                .unwrap_or_else(|| ("text".into(), "plain".into()));
+            let text = || String::from_utf8_lossy(part.contents()).into_owned();
+            match (ctype.as_str(), subtype.as_str()) {
+                ("message", "delivery-status" | "global-delivery-status")
+                | ("text", "delivery-status" | "x-delivery-status") => {
+                    let t = match &part.body {
+                        PartType::Message(m) => {
+                            String::from_utf8_lossy(m.raw_message()).into_owned()
+                        }
+                        _ => text(),
+                    };
+                    out.delivery_status.get_or_insert(t);
+                }
+                ("message", "feedback-report") => {
+                    out.feedback.get_or_insert_with(text);
+                }
+                ("message", "rfc822" | "global" | "rfc822-headers" | "global-headers")
+                | ("text", "rfc822-headers" | "rfc822" | "global-headers") => {
+                    if out.original.is_none() {
+                        out.original = match &part.body {
+                            PartType::Message(m) => Some(original_of(m)),
+                            _ => MessageParser::default()
+                                .parse(part.contents())
+                                .map(|m| original_of(&m)),
+                        };
+                    }
+                    seen_original = true;
+                }
+                ("text", "plain") | ("text", "") if !seen_original => {
+                    if let PartType::Text(t) = &part.body {
+                        if !out.notice.is_empty() {
+                            out.notice.push('\n');
+                        }
+                        out.notice.push_str(t);
+                    }
+                }
+                ("text", "html") if !seen_original && out.notice.is_empty() => {
+                    if let PartType::Html(h) = &part.body {
+                        out.notice = text::html_to_text(h);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if !is_multipart
+            && out.notice.is_empty()
+            && let Some(t) = message.body_text(0)
+        {
+            out.notice = t.into_owned();
+        }
+        let root_is_multipart = root_type.as_ref().is_some_and(|(t, _)| t == "multipart");
+        if root_is_multipart && out.notice.trim().is_empty() && out.delivery_status.is_none() {
+            // A multipart whose boundary does not match its body: read the body as text.
+            let raw = message.raw_message();
+            let start = (message.root_part().raw_body_offset() as usize).min(raw.len());
+            out.notice = String::from_utf8_lossy(&raw[start..]).into_owned();
+            let lower = out.notice.to_ascii_lowercase();
+            if let Some(at) = ["reporting-mta:", "final-recipient:", "original-recipient:"]
+                .iter()
+                .filter_map(|f| lower.find(f))
+                .min()
+            {
+                out.delivery_status = Some(out.notice[at..].to_string());
+                out.notice.truncate(at);
+            }
+        }
+        if root_type
+            .as_ref()
+            .is_some_and(|(t, s)| t == "multipart" && s == "report")
+            && out.delivery_status.is_none()
+        {
+            // A report whose status part is mislabelled: look for the fields in the notice.
+            if out.notice.to_ascii_lowercase().contains("final-recipient:") {
+                out.delivery_status = Some(out.notice.clone());
+            }
+        }
+        out
+    }
+}
+
+/// From, To, Subject and Message-ID of a returned message.
+fn original_of(m: &Message<'_>) -> OriginalMessage {
+    let addr = |a: Option<&mail_parser::Address<'_>>| {
+        a.and_then(|a| {
+            let list: Vec<String> = a
+                .iter()
+                .filter_map(|x| x.address().map(str::to_string))
+                .collect();
+            (!list.is_empty()).then(|| list.join(", "))
+        })
+    };
+    OriginalMessage {
+        message_id: m.message_id().map(str::to_string),
+        from: addr(m.from()),
+        to: addr(m.to()),
+        subject: m.subject().map(str::to_string),
+    }
+}
+
+/// The bounce's own headers, as far as they tell what the message is.
+#[derive(Default)]
+struct Headers {
+    from: Option<String>,
+    to: Option<String>,
+    subject: Option<String>,
+    message_id: Option<String>,
+    /// Exim's X-Failed-Recipients.
+    failed_recipients: Vec<String>,
+    /// From a mailer daemon or with a bounce-like subject.
+    looks_like_bounce: bool,
+    /// Auto-Submitted: auto-replied and the like.
+    autoreply: bool,
+}
+
+impl Headers {
+    fn of(m: &Message<'_>) -> Headers {
+        let first = |a: Option<&mail_parser::Address<'_>>| {
+            a.and_then(|a| a.first())
+                .and_then(|a| a.address())
+                .map(|s| s.to_string())
+        };
+        let from = first(m.from());
+        let subject = m.subject().map(str::to_string);
+        let raw = |name: &str| m.header_raw(name).map(|v| v.trim().to_ascii_lowercase());
+        let failed_recipients = m
+            .header_raw("X-Failed-Recipients")
+            .map(|v| {
+                v.split(',')
+                    .filter_map(dsn::address_value)
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        let from_lower = from.clone().unwrap_or_default().to_ascii_lowercase();
+        let subject_lower = subject.clone().unwrap_or_default().to_ascii_lowercase();
+        let looks_like_bounce = text::is_daemon_address(&from_lower)
+            || text::BOUNCE_SUBJECTS
+                .iter()
+                .any(|s| subject_lower.contains(s))
+            || !failed_recipients.is_empty();
+        let auto_submitted = raw("Auto-Submitted").unwrap_or_default();
+        let autoreply = auto_submitted.starts_with("auto-replied")
+            || raw("X-Autoreply").is_some()
+            || raw("X-Autorespond").is_some()
+            || raw("X-Autoresponder").is_some()
+            || raw("Precedence").is_some_and(|p| p == "auto_reply")
+            || text::AUTOREPLY_SUBJECTS
+                .iter()
+                .any(|s| subject_lower.starts_with(s));
+        Headers {
+            from,
+            to: first(m.to()),
+            subject,
+            message_id: m.message_id().map(str::to_string),
+            failed_recipients,
+            looks_like_bounce,
+            autoreply: autoreply && !text::is_daemon_address(&from_lower),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tiny deterministic generator, so the robustness test needs no extra crate.
+    fn noise(seed: &mut u64, len: usize) -> Vec<u8> {
+        (0..len)
+            .map(|_| {
+                *seed ^= *seed << 13;
+                *seed ^= *seed >> 7;
+                *seed ^= *seed << 17;
+                (*seed >> 24) as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn any_input_gets_an_answer() {
+        let dsn = b"From: MAILER-DAEMON@x.org\nSubject: Undelivered Mail\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\nContent-Type: message/delivery-status\n\nFinal-Recipient: rfc822; a@x.org\nAction: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 user unknown\n--b--\n";
+        let mut seed = 0x9e37_79b9_7f4a_7c15;
+        for i in 0..400 {
+            let mut input = dsn.to_vec();
+            let cut = (i * 7) % input.len();
+            input.truncate(cut);
+            input.extend(noise(&mut seed, i % 300));
+            let records = read(&input, "t");
+            assert!(!records.is_empty());
+        }
+        assert!(!read(b"", "t").is_empty());
+        assert!(!read(&[0xff; 10_000], "t").is_empty());
+    }
+
+    #[test]
+    fn a_huge_diagnostic_is_cut() {
+        let mut input = b"From: MAILER-DAEMON@x.org\nContent-Type: multipart/report; boundary=b\n\n--b\nContent-Type: message/delivery-status\n\nFinal-Recipient: rfc822; a@x.org\nAction: failed\nDiagnostic-Code: smtp; 550 ".to_vec();
+        for _ in 0..200_000 {
+            input.extend_from_slice(b"user unknown ");
+        }
+        input.extend_from_slice(b"\n--b--\n");
+        let started = std::time::Instant::now();
+        let records = read(&input, "t");
+        // No status and no command: Sisimai's convention calls "user unknown" a filter.
+        assert_eq!(records[0].reason, "filtered");
+        assert_eq!(
+            records[0].category,
+            Some(smtpdoctor_report::Category::RecipientUnknown)
+        );
+        assert!(records[0].diagnostic.as_ref().unwrap().len() <= MAX_DIAGNOSTIC_BYTES);
+        // Not a timing assertion on the product: a guard against quadratic blow-ups.
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    }
+
+    #[test]
+    fn dsn_with_two_recipients() {
+        let input = b"From: MAILER-DAEMON@mx.example.org\nTo: sender@example.com\nSubject: Undelivered Mail Returned to Sender\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\nContent-Type: text/plain\n\nThis is the mail system at host mx.example.org.\n\n--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.org\n\nFinal-Recipient: rfc822; one@example.net\nAction: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 <one@example.net>: Recipient address rejected: User unknown\n\nFinal-Recipient: rfc822; two@example.net\nAction: delayed\nStatus: 4.2.2\nDiagnostic-Code: smtp; 452 4.2.2 Mailbox full\n\n--b\nContent-Type: text/rfc822-headers\n\nFrom: sender@example.com\nTo: one@example.net, two@example.net\nSubject: Hello\nMessage-ID: <m1@example.com>\n\n--b--\n";
+        let r = read(input, "t");
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].recipient.as_deref(), Some("one@example.net"));
+        assert_eq!(r[0].reason, "userunknown");
+        assert_eq!(r[0].reply_code, Some(550));
+        assert_eq!(r[0].kind, BounceKind::Bounce);
+        assert_eq!(r[1].kind, BounceKind::Delay);
+        assert_eq!(r[1].reason, "mailboxfull");
+        assert_eq!(r[1].original.subject.as_deref(), Some("Hello"));
+        assert_eq!(r[0].reporting_mta.as_deref(), Some("mx.example.org"));
+    }
+
+    #[test]
+    fn nested_empty_messages_do_not_end_the_run() {
+        let input = b"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: message/rfc822\n\nContent-Type: message/rfc822\n\n\n--b--\n";
+        assert!(!read(input, "t").is_empty());
+    }
+
+    #[test]
+    fn a_plain_message_is_not_a_bounce() {
+        let r = read(b"From: friend@example.org\nTo: me@example.com\nSubject: lunch\n\nbob@example.net: see you at noon\n", "t");
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].kind, BounceKind::NotBounce);
+    }
+}

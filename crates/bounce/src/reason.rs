@@ -1,0 +1,236 @@
+//! Sisimai-compatible reason names for a failed recipient, from the diagnostic text (phrases in
+//! data/reasons.toml, tried in file order), then the status code, then the refused command.
+
+use aho_corasick::AhoCorasick;
+use smtpdoctor_report::bounce::BounceKind;
+use std::sync::OnceLock;
+
+/// One reason: its name, what it means, and how it is recognised.
+#[derive(Debug)]
+pub struct Reason {
+    /// Sisimai's name for it.
+    pub name: &'static str,
+    /// One line on what it means.
+    pub meaning: &'static str,
+    /// Status codes that decide it whatever the text says, class-free (`X.1.1`).
+    pub statuses: &'static [&'static str],
+    /// Status codes that suggest it when no phrase matched.
+    pub hint_statuses: &'static [&'static str],
+    /// Lower-case phrases that imply it.
+    pub phrases: &'static [&'static str],
+    /// Diagnostic texts it must win.
+    pub examples: &'static [&'static str],
+}
+
+include!(concat!(env!("OUT_DIR"), "/reasons.rs"));
+
+/// What the reason is decided from.
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'a> {
+    /// The diagnostic text.
+    pub diagnostic: Option<&'a str>,
+    /// The status code.
+    pub status: Option<&'a str>,
+    /// The reply code.
+    pub reply_code: Option<u16>,
+    /// The refused command.
+    pub command: Option<&'a str>,
+    /// Failure, delay or success.
+    pub kind: BounceKind,
+}
+
+struct Matcher {
+    automaton: AhoCorasick,
+    /// Reason index per pattern.
+    owner: Vec<usize>,
+}
+
+fn matcher() -> &'static Matcher {
+    static M: OnceLock<Matcher> = OnceLock::new();
+    M.get_or_init(|| {
+        let mut patterns = Vec::new();
+        let mut owner = Vec::new();
+        for (i, r) in REASONS.iter().enumerate() {
+            for p in r.phrases {
+                patterns.push(*p);
+                owner.push(i);
+            }
+        }
+        Matcher {
+            automaton: AhoCorasick::new(&patterns).expect("reason phrases compile"),
+            owner,
+        }
+    })
+}
+
+/// The reason whose phrase appears in the text. A phrase inside a longer matching phrase does not
+/// count ("rate limit" inside "connection rate limit"); of the rest, the reason listed first wins.
+pub fn reason_in_text(text: &str) -> Option<&'static str> {
+    let lower = text.to_lowercase();
+    let m = matcher();
+    let hits: Vec<(usize, usize, usize)> = m
+        .automaton
+        .find_overlapping_iter(&lower)
+        .map(|hit| (hit.start(), hit.end(), m.owner[hit.pattern().as_usize()]))
+        .collect();
+    hits.iter()
+        .filter(|(s, e, _)| {
+            !hits
+                .iter()
+                .any(|(s2, e2, _)| s2 <= s && e <= e2 && (e2 - s2) > (e - s))
+        })
+        .map(|(_, _, reason)| *reason)
+        .min()
+        .map(|i| REASONS[i].name)
+}
+
+fn status_key(status: &str) -> Option<String> {
+    let (_, rest) = status.split_once('.')?;
+    Some(format!("X.{rest}"))
+}
+
+/// The reason a status code decides, whatever the text says.
+pub fn reason_of_status(status: &str) -> Option<&'static str> {
+    let key = status_key(status)?;
+    REASONS
+        .iter()
+        .find(|r| r.statuses.iter().any(|s| *s == key))
+        .map(|r| r.name)
+}
+
+/// The reason a status code suggests when the text says nothing.
+fn hint_of_status(status: &str) -> Option<&'static str> {
+    let key = status_key(status)?;
+    REASONS
+        .iter()
+        .find(|r| r.hint_statuses.iter().any(|s| *s == key))
+        .map(|r| r.name)
+}
+
+/// Text reasons that outweigh a "no such user" status: the status is the server's generic
+/// refusal code, the words say the real cause.
+const OUTWEIGH_USERUNKNOWN: &[&str] = &[
+    "norelaying",
+    "blocked",
+    "mailboxfull",
+    "hasmoved",
+    "rejected",
+    "notaccept",
+    "mailererror",
+    "speeding",
+    "suspend",
+];
+
+/// Text reasons that stand even when the sender's MAIL command was the one refused.
+const STAND_AT_MAIL: &[&str] = &[
+    "blocked",
+    "requireptr",
+    "badreputation",
+    "authfailure",
+    "speeding",
+    "toomanyconn",
+    "spamdetected",
+    "policyviolation",
+    "securityerror",
+    "syntaxerror",
+    "norelaying",
+    "systemerror",
+    "systemfull",
+    "expired",
+    "networkerror",
+    "notcompliantrfc",
+    "virusdetected",
+];
+
+/// Decides the reason.
+pub fn reason_for(input: &Input<'_>) -> &'static str {
+    if input.kind == BounceKind::Success {
+        return "delivered";
+    }
+    let text = input.diagnostic.and_then(reason_in_text);
+    let decided = input.status.and_then(reason_of_status);
+    if let Some(status_reason) = decided {
+        match text {
+            Some(t) if status_reason == "userunknown" && OUTWEIGH_USERUNKNOWN.contains(&t) => {
+                return t;
+            }
+            _ if status_reason == "userunknown" && input.command == Some("MAIL") => {
+                return "rejected";
+            }
+            _ => return status_reason,
+        }
+    }
+    if let Some(t) = text {
+        let t = match (t, input.command) {
+            (t, Some("MAIL")) if !STAND_AT_MAIL.contains(&t) => "rejected",
+            (t, Some("HELO" | "EHLO" | "CONN"))
+                if ![
+                    "toomanyconn",
+                    "badreputation",
+                    "speeding",
+                    "networkerror",
+                    "expired",
+                    "requireptr",
+                ]
+                .contains(&t) =>
+            {
+                "blocked"
+            }
+            // "No such user" after DATA is a filter at the recipient's side speaking (Sisimai's
+            // convention): the address itself was accepted at RCPT.
+            ("userunknown", None | Some("DATA")) => "filtered",
+            ("networkerror", _)
+                if input
+                    .status
+                    .is_some_and(|s| s.starts_with("4.4.1") || s.starts_with("4.4.2")) =>
+            {
+                "expired"
+            }
+            (t, _) => t,
+        };
+        return t;
+    }
+    if let Some(r) = input.status.and_then(hint_of_status) {
+        return r;
+    }
+    match input.command {
+        Some("MAIL") => return "rejected",
+        Some("HELO" | "EHLO" | "CONN") => return "blocked",
+        Some("RCPT") if input.reply_code.is_some_and(|c| c >= 500) => return "userunknown",
+        _ => {}
+    }
+    if input.kind == BounceKind::Delay {
+        return "expired";
+    }
+    if input.diagnostic.is_some() || input.status.is_some() {
+        "onhold"
+    } else {
+        "undefined"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_example_wins_its_own_reason() {
+        let mut wrong = Vec::new();
+        for r in REASONS {
+            for e in r.examples {
+                let got = reason_in_text(e);
+                if got != Some(r.name) {
+                    wrong.push(format!("{e:?}: expected {}, got {got:?}", r.name));
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    #[test]
+    fn status_codes_without_text() {
+        assert_eq!(reason_of_status("5.1.1"), Some("userunknown"));
+        assert_eq!(reason_of_status("4.2.2"), Some("mailboxfull"));
+        assert_eq!(reason_of_status("5.3.4"), Some("mesgtoobig"));
+    }
+}
