@@ -124,6 +124,10 @@ pub struct NetArgs {
     /// Extra trust anchors (PEM), added to the system's.
     #[arg(long, value_name = "PEM")]
     pub ca_file: Option<PathBuf>,
+    /// DNSSEC trust anchors (DS or DNSKEY records, zone-file format), added to the built-in root
+    /// key: validate a zone that is not signed from the root. Used by `check --mx` (DANE).
+    #[arg(long, value_name = "FILE")]
+    pub trust_anchor: Option<PathBuf>,
     /// IPv4 only.
     #[arg(short = '4', conflicts_with = "ipv6")]
     pub ipv4: bool,

@@ -159,6 +159,7 @@ async fn demo(
                 resolve: vec![],
                 connect_to: vec![],
                 ca_file: Some(PathBuf::from(ca_file)),
+                trust_anchor: None,
                 ipv4: false,
                 ipv6: false,
                 timeout: 3.0,
@@ -190,7 +191,7 @@ async fn demo(
         );
         println!("{}", palette.dim(&shown));
         let run = run_check(&opts, &|_: &str| {}).await;
-        let report = build_report(&opts, run);
+        let (report, _) = build_report(&opts, run, None);
         print!(
             "{}",
             smtpdoctor_render::human::check(&report, palette, false)

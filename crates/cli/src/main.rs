@@ -231,6 +231,7 @@ pub fn check_options(
         control: args.control.clone(),
         proxy,
         require_verified_tls: false,
+        tlsa: Vec::new(),
     })
 }
 
@@ -261,6 +262,12 @@ async fn check(args: CheckArgs, palette: Palette) -> Result<ExitCode, UsageError
     if args.mx {
         return check_mx(args, palette).await;
     }
+    if args.net.trust_anchor.is_some() {
+        return Err(UsageError(
+            "--trust-anchor is for DANE, which check --mx DOMAIN looks up: add --mx, or drop it"
+                .into(),
+        ));
+    }
     let opts = check_options(&args, secrets::credential(&args)?)?;
     let spinner = spinner(args.format == Format::Human);
     let progress = {
@@ -278,7 +285,7 @@ async fn check(args: CheckArgs, palette: Palette) -> Result<ExitCode, UsageError
         }
     };
     spinner.finish_and_clear();
-    let report = build_report(&opts, run);
+    let (report, _) = build_report(&opts, run, None);
     print_report(&report, args.format, palette, args.transcript);
     Ok(ExitCode::for_verdict(
         report.verdict.status,
@@ -298,6 +305,10 @@ async fn check_mx(args: CheckArgs, palette: Palette) -> Result<ExitCode, UsageEr
         return Err(UsageError("--mx checks delivery to a domain's MX hosts, which never takes credentials: drop --user and the password".into()));
     }
     let (format, show_transcript) = (args.format, args.transcript);
+    let anchors = match &args.net.trust_anchor {
+        Some(path) => smtpdoctor_session::dnssec::Anchors::load(path).map_err(UsageError)?,
+        None => smtpdoctor_session::dnssec::Anchors::default(),
+    };
     let (domain, port) = target::parse_host_port(&args.target).map_err(UsageError)?;
     if port.is_some() || args.port.is_some() || args.ports.is_some() {
         return Err(UsageError(
@@ -324,6 +335,10 @@ async fn check_mx(args: CheckArgs, palette: Palette) -> Result<ExitCode, UsageEr
             base.timeout,
         )
         .await;
+    }
+    if mx.failure.is_none() && !mx.null_mx {
+        spinner.set_message("DANE (TLSA, DNSSEC)…");
+        smtpdoctor_session::dane::lookup(&mut mx, &base.resolution, &anchors, base.timeout).await;
     }
     // An enforcing policy that names an MX makes senders verify its certificate.
     let enforced = |host: &str| {
@@ -353,17 +368,34 @@ async fn check_mx(args: CheckArgs, palette: Palette) -> Result<ExitCode, UsageEr
             else {
                 break;
             };
+            let dane = record
+                .dane
+                .as_ref()
+                .map(|evidence| smtpdoctor_diagnose::DaneInput {
+                    host: &record.host,
+                    domain: &mx.domain,
+                    evidence,
+                    mx_dnssec: mx.dnssec,
+                });
             let opts = CheckOptions {
                 host: record.host.clone(),
                 port: 25,
                 ports: Vec::new(),
-                require_verified_tls: enforced(&record.host),
+                // Where DANE applies, senders that use it authenticate with it and not with
+                // MTA-STS (RFC 8461 section 2).
+                require_verified_tls: enforced(&record.host)
+                    && !dane.is_some_and(smtpdoctor_diagnose::dane::applies),
                 deadline: left,
+                tlsa: record
+                    .dane
+                    .as_ref()
+                    .map(|d| d.records.clone())
+                    .unwrap_or_default(),
                 ..base.clone()
             };
             let progress = |_: &str| {};
             let run = run_check(&opts, &progress).await;
-            let report = build_report(&opts, run);
+            let (report, dane_status) = build_report(&opts, run, dane);
             hops.push(smtpdoctor_report::check::MxHop {
                 preference: record.preference,
                 host: record.host.clone(),
@@ -371,6 +403,7 @@ async fn check_mx(args: CheckArgs, palette: Palette) -> Result<ExitCode, UsageEr
                 category: report.verdict.category,
                 summary: report.verdict.summary.clone(),
                 findings: report.findings.iter().map(|f| f.id.clone()).collect(),
+                dane: dane_status,
             });
             let ok = report.verdict.status == smtpdoctor_report::Status::Ok;
             if ok {
@@ -460,8 +493,16 @@ async fn check_mx(args: CheckArgs, palette: Palette) -> Result<ExitCode, UsageEr
     ))
 }
 
-/// Judges a run and wraps it in the shared report shape.
-pub fn build_report(opts: &CheckOptions, run: smtpdoctor_session::CheckRun) -> Report<CheckBody> {
+/// Judges a run and wraps it in the shared report shape; with DANE evidence (`check --mx`),
+/// also says what DANE means for the host.
+pub fn build_report(
+    opts: &CheckOptions,
+    run: smtpdoctor_session::CheckRun,
+    dane: Option<smtpdoctor_diagnose::DaneInput<'_>>,
+) -> (
+    Report<CheckBody>,
+    Option<smtpdoctor_report::check::DaneStatus>,
+) {
     let diagnosis = diagnose_check(CheckInput {
         target: &run.target,
         resolve: run.resolve.as_ref(),
@@ -472,8 +513,9 @@ pub fn build_report(opts: &CheckOptions, run: smtpdoctor_session::CheckRun) -> R
         deadline_reached: run.deadline_reached,
         ports: &run.ports,
         strict_tls: opts.require_verified_tls,
+        dane,
     });
-    Report {
+    let report = Report {
         schema_version: SCHEMA_VERSION,
         command: "check".into(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
@@ -494,7 +536,8 @@ pub fn build_report(opts: &CheckOptions, run: smtpdoctor_session::CheckRun) -> R
             round_trips: run.transcript.round_trips(),
             transcript: run.transcript,
         },
-    }
+    };
+    (report, diagnosis.dane)
 }
 
 fn print_report(report: &Report<CheckBody>, format: Format, palette: Palette, transcript: bool) {

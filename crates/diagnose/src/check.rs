@@ -1,6 +1,7 @@
 //! The rules of `check`: read the evidence of every connection and name the earliest blocking
 //! problem on the ladder, with the proof and the fix.
 
+use crate::dane::{self, DaneInput, dane_status};
 use smtpdoctor_knowledge::{self as knowledge, Stage};
 use smtpdoctor_report::check::*;
 use smtpdoctor_report::{
@@ -33,6 +34,8 @@ pub struct CheckInput<'a> {
     pub ports: &'a [PortProbe],
     /// A policy (MTA-STS enforce) makes an unverified certificate a problem even on port 25.
     pub strict_tls: bool,
+    /// `check --mx`: the host's DANE (TLSA) evidence.
+    pub dane: Option<DaneInput<'a>>,
 }
 
 /// The rules' answer.
@@ -44,12 +47,15 @@ pub struct CheckDiagnosis {
     pub findings: Vec<Finding>,
     /// Settings proven to work.
     pub working: Option<WorkingSettings>,
+    /// What DANE means for the host, when its TLSA records were looked up.
+    pub dane: Option<DaneStatus>,
 }
 
 struct Rules<'a> {
     input: CheckInput<'a>,
     findings: Vec<Finding>,
     inconclusive: Option<(String, Vec<String>)>,
+    dane: Option<DaneStatus>,
 }
 
 /// Judges a check run.
@@ -58,10 +64,15 @@ pub fn diagnose_check(input: CheckInput<'_>) -> CheckDiagnosis {
         input,
         findings: Vec::new(),
         inconclusive: None,
+        dane: None,
     };
     let working = rules.run();
     rules.general_warnings();
     let verdict = rules.verdict(working.as_ref());
+    // A host the ladder stopped at before EHLO still has its DNS side of DANE.
+    let dane = rules
+        .dane
+        .or_else(|| input.dane.map(|d| dane_status(d, None)));
     let mut findings = rules.findings;
     // Stable order: problems (in ladder order), then warnings, then info.
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
@@ -69,6 +80,7 @@ pub fn diagnose_check(input: CheckInput<'_>) -> CheckDiagnosis {
         verdict,
         findings,
         working,
+        dane,
     }
 }
 
@@ -150,6 +162,7 @@ impl<'a> Rules<'a> {
         if !self.ehlo_rules(session) {
             return None;
         }
+        self.dane_rules(session);
         if !self.tls_rules(session) {
             return None;
         }
@@ -747,7 +760,14 @@ impl<'a> Rules<'a> {
                 blocked = true;
             }
         }
-        if let Some(v) = tls.verification.as_ref().filter(|v| !v.verified) {
+        // DANE authenticated the certificate: senders that use DANE do not ask a CA, and the
+        // others deliver opportunistically, so an untrusted certificate is nothing to report.
+        let dane_authenticated = self.dane == Some(DaneStatus::Authenticated);
+        if let Some(v) = tls
+            .verification
+            .as_ref()
+            .filter(|v| !v.verified && !dane_authenticated)
+        {
             let name = &v.name;
             let detail = v.detail.clone().unwrap_or_default();
             let sans = leaf.map(|c| c.sans.join(", ")).unwrap_or_default();
@@ -836,6 +856,157 @@ impl<'a> Rules<'a> {
             );
         }
         !blocked || self.input.target.insecure
+    }
+
+    /// DANE (`check --mx`): what the host's TLSA records mean to senders that use them.
+    fn dane_rules(&mut self, s: &SessionEvidence) {
+        let Some(input) = self.input.dane else { return };
+        let status = dane_status(input, Some(s));
+        self.dane = Some(status);
+        let (e, host) = (input.evidence, input.host);
+        let records = e
+            .records
+            .iter()
+            .map(dane::describe)
+            .collect::<Vec<_>>()
+            .join("; ");
+        let tls = s.tls.as_ref().filter(|t| !t.chain.is_empty());
+        let with_tls = |f: Finding| match tls {
+            Some(_) => f.evidence("mx").evidence(step_ref("tls", s)),
+            None => f.evidence("mx"),
+        };
+        // What the server presented, digest by digest: the evidence any TLSA claim rests on.
+        let presented = tls
+            .and_then(|t| t.chain.first())
+            .map(|leaf| {
+                format!(
+                    "The server presented {} (public key SHA-256 {}, certificate SHA-256 {}).",
+                    leaf.subject, leaf.spki_sha256, leaf.sha256
+                )
+            })
+            .unwrap_or_default();
+        match status {
+            DaneStatus::Authenticated => {
+                let Some(check) = tls.and_then(|t| dane::authenticating(&e.records, &t.tlsa)) else {
+                    return;
+                };
+                let record = &e.records[check.record];
+                let target = match record.selector {
+                    0 => dane::cert_name(check.cert),
+                    _ => format!("the public key of {}", dane::cert_name(check.cert)),
+                };
+                let value = check
+                    .digest
+                    .as_deref()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default();
+                let chain = if record.usage == 2 {
+                    format!(", and the chain from the server's certificate up to it verifies for {host}")
+                } else {
+                    String::new()
+                };
+                self.push(with_tls(
+                    Finding::new("dane.authenticated", Severity::Info, None, format!("DANE authenticates {host}: TLSA {} matches {target}", record.short()))
+                        .detail(format!("The TLSA records at {} are DNSSEC-validated, as are the MX and address records. {} equals {target}{value}{chain}. Senders that use DANE deliver over TLS to this server; whether a public CA vouches for the certificate does not matter to them.", e.name, dane::describe(record))),
+                ));
+            }
+            DaneStatus::Mismatch => {
+                let mut detail = format!("The TLSA records at {} are DNSSEC-validated, so senders that use DANE accept only a certificate one of them describes: {records}. {presented}", e.name);
+                for c in tls.iter().flat_map(|t| t.tlsa.iter()).filter(|c| c.matched && c.chain_verified == Some(false)) {
+                    detail.push_str(&format!(" {} matches {}, but the chain to it does not verify: {}.", e.records[c.record].short(), dane::cert_name(c.cert), c.chain_detail.clone().unwrap_or_default()));
+                }
+                let spki = tls.and_then(|t| t.chain.first()).map(|l| l.spki_sha256.clone()).unwrap_or_default();
+                self.push(with_tls(
+                    self.problem("dane.mismatch", Category::TlsCertificate, Retry::Permanent, format!("No TLSA record of {host} matches the certificate it presents: senders that use DANE will not deliver"))
+                        .detail(detail)
+                        .fix(format!("Publish a TLSA record for the certificate in use: {}. IN TLSA 3 1 1 {spki} (or put back the certificate the records describe).", e.name.trim_end_matches('.')))
+                        .fix("When replacing a certificate, publish the new record next to the old one a few TTLs before the switch; a 3 1 1 record survives renewals that keep the key."),
+                ));
+            }
+            DaneStatus::NoTls => self.push(with_tls(
+                self.problem("dane.no_tls", Category::TlsMismatch, Retry::Permanent, format!("{host} publishes DANE TLSA records but does not offer STARTTLS: senders that use DANE will not deliver"))
+                    .detail(format!("The TLSA records at {} are DNSSEC-validated ({records}); with them, DANE senders require TLS and never fall back to plaintext (RFC 7672 section 2.2). The server's EHLO reply has no STARTTLS.", e.name))
+                    .fix("Enable STARTTLS on the server (Postfix: smtpd_tls_security_level = may, with the certificate the TLSA records describe), or remove the TLSA records.")
+                    .evidence(step_ref("ehlo", s)),
+            )),
+            DaneStatus::NotApplied => {
+                let why = if input.mx_dnssec != Some(Dnssec::Secure) {
+                    format!("the MX records of {} are not DNSSEC-validated ({})", input.domain, dnssec_word(input.mx_dnssec))
+                } else {
+                    format!("the address records of {host} are not DNSSEC-validated ({})", dnssec_word(e.address_dnssec))
+                };
+                self.push(
+                    Finding::new("dane.not_applied", Severity::Warning, Some(Category::Dns), format!("The TLSA records of {host} validate, but senders ignore them: {why}"))
+                        .detail(format!("Records: {records}. DANE applies only when the MX records and the MX host's address records are DNSSEC-validated too (RFC 7672 sections 2.2.1 and 2.2.2): otherwise an attacker could steer senders to another host, so they use opportunistic TLS instead."))
+                        .fix(format!("Sign the zone of {} with DNSSEC and publish its DS record at the parent (the registrar).", if input.mx_dnssec != Some(Dnssec::Secure) { input.domain } else { host }))
+                        .evidence("mx"),
+                );
+            }
+            DaneStatus::Unsigned => {
+                let matches = tls.map(|t| {
+                    if dane::authenticating(&e.records, &t.tlsa).is_some() {
+                        " They do match the certificate the server presented."
+                    } else {
+                        " They do not match the certificate the server presented either."
+                    }
+                });
+                let why = e.detail.clone().unwrap_or_else(|| "The answer is insecure: the zone is not DNSSEC-signed, or its parent has no DS record for it".into());
+                self.push(with_tls(
+                    Finding::new("dane.unsigned", Severity::Warning, Some(Category::Dns), format!("The TLSA records of {host} are not DNSSEC-signed: senders ignore them"))
+                        .detail(format!("Records at {}: {records}. {why}. Senders use TLSA only from DNSSEC-validated answers, so these do nothing.{}", e.name, matches.unwrap_or_default()))
+                        .fix("Sign the zone with DNSSEC and publish its DS record at the parent (the registrar), or remove the TLSA records."),
+                ));
+            }
+            DaneStatus::Bogus => {
+                let why = e.detail.clone().unwrap_or_else(|| "DNSSEC validation failed".into());
+                self.push(
+                    self.problem("dane.bogus", Category::Dns, Retry::Permanent, format!("The TLSA answer for {host} fails DNSSEC validation: senders that use DANE will not deliver to it"))
+                        .detail(format!("{why}. Validating resolvers answer SERVFAIL for it, so DANE senders treat the host as unusable (RFC 7672 section 2.2) and defer; senders whose resolver validates may not even find its address.{}", if records.is_empty() { String::new() } else { format!(" Records at {} (unvalidated): {records}.", e.name) }))
+                        .fix("Re-sign the zone: expired signatures are the usual cause (check the signing job).")
+                        .fix("Check that the DS record at the parent matches the zone's key-signing key.")
+                        .evidence("mx"),
+                );
+            }
+            DaneStatus::LookupFailed => {
+                let failure = e.failure.map(|f| format!("{f:?}").to_lowercase()).unwrap_or_default();
+                let hint = if e.failure == Some(DnsFailure::ServerFailure) {
+                    " A resolver that validates DNSSEC answers SERVFAIL for bogus data too."
+                } else {
+                    ""
+                };
+                self.push(
+                    Finding::new("dane.lookup_failed", Severity::Warning, Some(Category::Dns), format!("The TLSA look-up for {host} failed ({failure}): senders that use DANE defer mail for it until it answers"))
+                        .detail(format!("{}{hint}", e.detail.clone().unwrap_or_default()))
+                        .fix(format!("The name servers of {host}'s zone must answer TLSA queries for {}, also when there is no record (NODATA).", e.name))
+                        .evidence("mx"),
+                );
+            }
+            DaneStatus::Unusable | DaneStatus::None | DaneStatus::NotChecked => {}
+        }
+        // Records SMTP cannot use, next to usable ones or alone.
+        let unusable: Vec<String> = e
+            .records
+            .iter()
+            .filter(|r| !dane::usable(r))
+            .map(dane::describe)
+            .collect();
+        if !unusable.is_empty()
+            && matches!(
+                status,
+                DaneStatus::Authenticated
+                    | DaneStatus::Mismatch
+                    | DaneStatus::Unusable
+                    | DaneStatus::NotChecked
+            )
+        {
+            let alone = status == DaneStatus::Unusable;
+            self.push(
+                Finding::new("dane.unusable", Severity::Warning, Some(Category::TlsCertificate), format!("TLSA records of {host} that SMTP cannot use: {}", unusable.join("; ")))
+                    .detail(format!("RFC 7672 section 3.1.3: PKIX-TA(0) and PKIX-EE(1) records, and unknown selectors or matching types, are unusable for SMTP. {}", if alone { "With nothing else published, DANE senders still require TLS but authenticate nothing." } else { "Senders ignore them; the other records count." }))
+                    .fix("Publish DANE-EE (3 1 1) or DANE-TA (2 1 1) records instead.")
+                    .evidence("mx"),
+            );
+        }
     }
 
     /// Port 25 without credentials is server-to-server delivery: senders use TLS opportunistically
@@ -1444,6 +1615,16 @@ fn dns_failure(name: &str, failure: DnsFailure, detail: &str, named: Named) -> F
     f
 }
 
+/// A DNSSEC status in words.
+fn dnssec_word(status: Option<Dnssec>) -> &'static str {
+    match status {
+        Some(Dnssec::Secure) => "secure",
+        Some(Dnssec::Insecure) => "unsigned",
+        Some(Dnssec::Bogus) => "bogus",
+        None => "not looked up",
+    }
+}
+
 fn crate_mechanisms() -> &'static str {
     "PLAIN, LOGIN, CRAM-MD5, XOAUTH2 and OAUTHBEARER"
 }
@@ -1532,6 +1713,20 @@ pub fn diagnose_mx(mx: &MxEvidence) -> (Vec<Finding>, bool) {
             }
             _ => {}
         }
+    }
+    if mx.dnssec == Some(Dnssec::Bogus) {
+        let what = if mx.implicit {
+            format!("address records of {domain} (it has no MX)")
+        } else {
+            format!("MX records of {domain}")
+        };
+        findings.push(
+            problem("mx.dnssec_bogus", Category::Dns, Retry::Permanent, format!("The {what} fail DNSSEC validation"))
+                .detail("Validating resolvers answer SERVFAIL for them, so senders whose resolver validates DNSSEC cannot find where to deliver and defer the mail; senders without validation are not affected.")
+                .fix("Re-sign the zone: expired signatures are the usual cause (check the signing job).")
+                .fix("Check that the DS record at the parent matches the zone's key-signing key.")
+                .evidence("mx"),
+        );
     }
     if mx.records.iter().all(|r| r.addresses.is_empty()) {
         findings.push(

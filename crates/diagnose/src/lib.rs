@@ -2,7 +2,9 @@
 
 pub mod bounce;
 pub mod check;
+pub mod dane;
 pub mod explain;
 
 pub use check::{CheckDiagnosis, CheckInput, diagnose_check, diagnose_mx, mta_sts_covers};
+pub use dane::{DaneInput, dane_status};
 pub use smtpdoctor_knowledge::{KNOWLEDGE_VERSION, Stage, classify};

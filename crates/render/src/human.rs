@@ -1,9 +1,25 @@
 //! The human rendering of `check`: the ladder step by step, then the verdict and the fix.
 
 use crate::Palette;
-use smtpdoctor_report::check::{CheckBody, StepStatus};
+use smtpdoctor_report::check::{CheckBody, DaneStatus, Dnssec, StepStatus};
 use smtpdoctor_report::{Direction, Report, Severity, Status};
 use std::fmt::Write;
+
+/// What DANE means for an MX host, in a few words of the right colour.
+fn dane_word(status: DaneStatus, p: Palette) -> String {
+    match status {
+        DaneStatus::Authenticated => p.good("DANE ✓"),
+        DaneStatus::Mismatch => p.bad("DANE ✗ no TLSA match"),
+        DaneStatus::NoTls => p.bad("DANE ✗ no TLS"),
+        DaneStatus::Bogus => p.bad("DANE ✗ DNSSEC bogus"),
+        DaneStatus::Unusable => p.warn("DANE: unusable TLSA"),
+        DaneStatus::NotApplied => p.warn("DANE: MX not signed"),
+        DaneStatus::Unsigned => p.warn("DANE: TLSA unsigned"),
+        DaneStatus::LookupFailed => p.warn("DANE: look-up failed"),
+        DaneStatus::NotChecked => p.dim("DANE: not checked"),
+        DaneStatus::None => p.dim("no TLSA"),
+    }
+}
 
 /// Renders a check report for a terminal.
 pub fn check(report: &Report<CheckBody>, p: Palette, show_transcript: bool) -> String {
@@ -42,7 +58,17 @@ pub fn check(report: &Report<CheckBody>, p: Palette, show_transcript: bool) -> S
         let _ = writeln!(
             out,
             "  {}",
-            p.dim(&format!("MX records of {} ({} ms)", mx.domain, mx.ms))
+            p.dim(&format!(
+                "MX records of {} ({} ms{})",
+                mx.domain,
+                mx.ms,
+                match mx.dnssec {
+                    Some(Dnssec::Secure) => ", DNSSEC-signed",
+                    Some(Dnssec::Insecure) => ", not DNSSEC-signed",
+                    Some(Dnssec::Bogus) => ", DNSSEC bogus",
+                    None => "",
+                }
+            ))
         );
         for r in &mx.records {
             let hop = report.body.hops.iter().find(|h| h.host == r.host);
@@ -65,9 +91,13 @@ pub fn check(report: &Report<CheckBody>, p: Palette, show_transcript: bool) -> S
             let verdict = hop
                 .map(|h| format!(" — {}", clip(&h.summary, 60)))
                 .unwrap_or_default();
+            let dane = hop
+                .and_then(|h| h.dane)
+                .map(|d| format!("  {}", dane_word(d, p)))
+                .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "  {mark} {:>5} {}{alias}  {}{verdict}",
+                "  {mark} {:>5} {}{alias}  {}{dane}{verdict}",
                 r.preference,
                 r.host,
                 p.dim(&addresses)

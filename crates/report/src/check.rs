@@ -190,6 +190,8 @@ pub struct CertificateInfo {
     pub is_ca: bool,
     /// SHA-256 fingerprint, hex.
     pub sha256: String,
+    /// SHA-256 of the SubjectPublicKeyInfo, hex: what a DANE `3 1 1` TLSA record publishes.
+    pub spki_sha256: String,
 }
 
 /// Why certificate verification failed.
@@ -278,6 +280,10 @@ pub struct TlsEvidence {
     /// Whether the subject names of a `--ca-file` root match the leaf's issuer.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub issuer_in_trust_store: Option<bool>,
+    /// The MX host's TLSA records compared with the chain (`check --mx`), one entry per record
+    /// and certificate.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub tlsa: Vec<TlsaCheck>,
     /// How long the handshake took.
     pub ms: u64,
 }
@@ -606,6 +612,9 @@ pub struct MxRecord {
     /// Why it did not resolve.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub failure: Option<DnsFailure>,
+    /// Its TLSA records (DANE), when looked up.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub dane: Option<DaneEvidence>,
 }
 
 /// The domain's MTA-STS policy (RFC 8461), when it publishes one.
@@ -628,6 +637,133 @@ pub struct MtaStsEvidence {
     pub failure: Option<String>,
 }
 
+/// What DNSSEC validation said about an answer (RFC 4035 section 4.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dnssec {
+    /// Signed, and the signatures validate from a trust anchor.
+    Secure,
+    /// Not signed (no chain of trust reaches it): senders treat it as plain DNS.
+    Insecure,
+    /// Signed, or required to be, but validation fails: validating resolvers answer SERVFAIL.
+    Bogus,
+}
+
+/// One TLSA record (RFC 6698 section 2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsaRecord {
+    /// Certificate usage: 0 PKIX-TA, 1 PKIX-EE, 2 DANE-TA, 3 DANE-EE.
+    pub usage: u8,
+    /// 0: the whole certificate, 1: its SubjectPublicKeyInfo.
+    pub selector: u8,
+    /// 0: exact, 1: SHA-256, 2: SHA-512.
+    pub matching: u8,
+    /// The certificate association data, lower-case hex.
+    pub data: String,
+}
+
+impl TlsaRecord {
+    /// The record as a zone file writes it, the data shortened: `3 1 1 2f3a…9c1d`.
+    pub fn short(&self) -> String {
+        let data = if self.data.len() > 16 {
+            format!("{}…{}", &self.data[..8], &self.data[self.data.len() - 8..])
+        } else {
+            self.data.clone()
+        };
+        format!("{} {} {} {data}", self.usage, self.selector, self.matching)
+    }
+}
+
+/// One TLSA record compared with one certificate the server presented.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsaCheck {
+    /// Index into the host's TLSA records.
+    pub record: usize,
+    /// Index into the presented chain (0 is the server's own certificate).
+    pub cert: usize,
+    /// The certificate's value under the record's selector and matching type, hex (absent for
+    /// exact matching, where it would be the whole certificate or key).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub digest: Option<String>,
+    /// Whether it equals the record's data.
+    pub matched: bool,
+    /// DANE-TA (usage 2) that matched a CA certificate: whether the chain from the server's
+    /// certificate up to it verifies for the MX host name.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub chain_verified: Option<bool>,
+    /// Why that chain did not verify.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub chain_detail: Option<String>,
+}
+
+/// What was learnt about the zone of a name whose validation failed, to tell an unsigned zone
+/// (which a resolver without a chain of trust cannot prove unsigned) from a broken one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZoneFacts {
+    /// The zone's apex (the owner of its SOA).
+    pub apex: String,
+    /// Whether it publishes DNSKEY records.
+    pub signed: bool,
+    /// Whether a DS record for it was seen (the parent vouches for its keys).
+    pub ds: bool,
+    /// Whether a `--trust-anchor` covers it.
+    pub anchored: bool,
+}
+
+/// The TLSA records of one MX host (`_25._tcp.HOST`, RFC 7672) and how DNSSEC judged them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DaneEvidence {
+    /// The TLSA name looked up.
+    pub name: String,
+    /// The DNSSEC status of the answer (or of the proof that there is none); absent when the
+    /// look-up failed.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub dnssec: Option<Dnssec>,
+    /// The records published (also when they do not validate).
+    pub records: Vec<TlsaRecord>,
+    /// NX domain or no data: no TLSA record; anything else: the look-up failed.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub failure: Option<DnsFailure>,
+    /// How the DNSSEC status was decided when validation failed, or the resolver's error.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub detail: Option<String>,
+    /// The zone's facts, gathered when validation failed.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub zone: Option<ZoneFacts>,
+    /// The DNSSEC status of the host's A/AAAA records: TLSA counts only when they are secure
+    /// (RFC 7672 section 2.2.2).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub address_dnssec: Option<Dnssec>,
+    /// How long the look-ups took.
+    pub ms: u64,
+}
+
+/// What DANE means for one MX host, as the rules judged it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DaneStatus {
+    /// Validated TLSA records, and one matches the certificate presented.
+    Authenticated,
+    /// Validated TLSA records, and none matches: DANE senders do not deliver.
+    Mismatch,
+    /// Validated TLSA records, but the host offered no TLS: DANE senders do not deliver.
+    NoTls,
+    /// Validated TLSA records, none usable for SMTP (usage 0/1 or unknown types).
+    Unusable,
+    /// Validated TLSA records, but the MX or address records are not signed: senders ignore them.
+    NotApplied,
+    /// TLSA records in an unsigned zone: senders ignore them.
+    Unsigned,
+    /// The TLSA answer fails DNSSEC validation: DANE senders skip the host.
+    Bogus,
+    /// No TLSA record.
+    None,
+    /// The TLSA look-up failed.
+    LookupFailed,
+    /// TLSA records apply, but no certificate was seen to compare them with.
+    NotChecked,
+}
+
 /// A domain's mail exchangers.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MxEvidence {
@@ -645,6 +781,13 @@ pub struct MxEvidence {
     /// The MTA-STS policy, when the domain publishes one.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub mta_sts: Option<MtaStsEvidence>,
+    /// The DNSSEC status of the MX records (of the domain's addresses for an implicit MX):
+    /// senders use DANE only when it is secure (RFC 7672 section 2.2.1).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub dnssec: Option<Dnssec>,
+    /// The DNSSEC trust anchors of the run: `root` (built in), plus each `--trust-anchor` zone.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub trust_anchors: Vec<String>,
     /// How long the look-ups took.
     pub ms: u64,
 }
@@ -664,6 +807,9 @@ pub struct MxHop {
     pub summary: String,
     /// The ids of its findings.
     pub findings: Vec<String>,
+    /// What DANE means for this host, when its TLSA records were looked up.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub dane: Option<DaneStatus>,
 }
 
 /// The `check` command's own fields in the report.

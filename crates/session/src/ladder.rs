@@ -63,6 +63,8 @@ pub struct CheckOptions {
     pub proxy: Option<(String, u16)>,
     /// The certificate must verify even on port 25 (an enforcing MTA-STS policy covers this MX).
     pub require_verified_tls: bool,
+    /// TLSA records to compare the presented chain with (`check --mx`: the MX host's DANE).
+    pub tlsa: Vec<TlsaRecord>,
 }
 
 /// Everything a check gathered.
@@ -729,11 +731,18 @@ impl Ladder<'_> {
             .chain
             .first()
             .and_then(|leaf| self.opts.trust.issuer_is_extra_anchor(leaf));
+        let tlsa = crate::dane::compare(
+            &self.opts.tlsa,
+            &captured.chain,
+            &self.opts.host,
+            rustls::pki_types::UnixTime::now(),
+        );
         let mut evidence = TlsEvidence {
             sni: sni.clone(),
             chain,
             verification: captured.verification.clone(),
             issuer_in_trust_store,
+            tlsa,
             ms,
             ..Default::default()
         };
@@ -763,8 +772,17 @@ impl Ladder<'_> {
                     .first()
                     .map(|c| c.subject.clone())
                     .unwrap_or_default();
+                // Which TLSA record matches is evidence worth a glance; what it is worth (DNSSEC,
+                // usage) is for the rules.
+                let dane_text = evidence
+                    .tlsa
+                    .iter()
+                    .find(|c| c.matched && c.chain_verified != Some(false))
+                    .and_then(|c| self.opts.tlsa.get(c.record))
+                    .map(|r| format!(", TLSA {} matches", r.short()))
+                    .unwrap_or_default();
                 let summary = format!(
-                    "{} {}, {leaf}, {cert_text}",
+                    "{} {}, {leaf}, {cert_text}{dane_text}",
                     evidence.version.clone().unwrap_or_default(),
                     evidence.cipher.clone().unwrap_or_default()
                 );

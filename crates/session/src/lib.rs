@@ -3,6 +3,8 @@
 
 pub mod auth;
 pub mod conn;
+pub mod dane;
+pub mod dnssec;
 pub mod ladder;
 pub mod message;
 pub mod mtasts;

@@ -21,6 +21,8 @@ pub async fn lookup(domain: &str, how: &Resolution, timeout: Duration) -> MxEvid
         implicit: false,
         failure: None,
         mta_sts: None,
+        dnssec: None,
+        trust_anchors: Vec::new(),
         ms: 0,
     };
     let resolver = match target::resolver(how.dns, timeout) {
@@ -53,6 +55,7 @@ pub async fn lookup(domain: &str, how: &Resolution, timeout: Duration) -> MxEvid
                     cname: None,
                     addresses: vec![],
                     failure: None,
+                    dane: None,
                 });
             } else {
                 for (preference, host) in records.into_iter().take(MAX_HOSTS) {
@@ -78,6 +81,7 @@ pub async fn lookup(domain: &str, how: &Resolution, timeout: Duration) -> MxEvid
                         cname,
                         addresses,
                         failure,
+                        dane: None,
                     });
                 }
             }
@@ -94,6 +98,7 @@ pub async fn lookup(domain: &str, how: &Resolution, timeout: Duration) -> MxEvid
                         cname: None,
                         addresses: addrs.iter().map(|a| a.to_string()).collect(),
                         failure: None,
+                        dane: None,
                     });
                 }
                 Err((f, _)) => out.failure = Some(f),

@@ -271,6 +271,9 @@ pub fn certificate_info(der: &[u8], now: i64) -> Option<CertificateInfo> {
         self_issued: cert.subject().as_raw() == cert.issuer().as_raw(),
         is_ca: cert.is_ca(),
         sha256: hex(ring::digest::digest(&ring::digest::SHA256, der).as_ref()),
+        spki_sha256: hex(
+            ring::digest::digest(&ring::digest::SHA256, cert.public_key().raw).as_ref(),
+        ),
     })
 }
 

@@ -957,3 +957,148 @@ rig_test!(mta_sts_enforce_makes_the_mx_certificate_count, |rig| {
     let json = assert_verdict(&run(&policy), "problem", Some("tls_certificate"), 11);
     assert_finding(&json, "mta_sts.mx_not_covered");
 });
+
+/// `check --mx` against the rig's DNSSEC-signed zones (scripts/rig signs them at start): every
+/// MX host's port 25 goes to the rig's MX ports, the DANE-TA one to the port with a CA chain.
+fn dane(rig: &Rig, domain: &str, anchored: bool) -> Run {
+    let smtp = format!(":25:127.0.0.1:{}", rig.port("RM_SMTP"));
+    let chain = format!("mxta.dane.test:25:127.0.0.1:{}", rig.port("RM_SMTP_CHAIN"));
+    let mut args = vec![
+        "--mx",
+        domain,
+        "--dns",
+        rig.v("RM_DNS"),
+        "--connect-to",
+        &chain,
+        "--connect-to",
+        &smtp,
+    ];
+    if anchored {
+        args.extend_from_slice(&["--trust-anchor", rig.v("RM_TRUST_ANCHOR")]);
+    }
+    rig.check(&args)
+}
+
+fn severity_of(json: &Value, id: &str) -> Option<String> {
+    json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == id)
+        .map(|f| f["severity"].as_str().unwrap().to_string())
+}
+
+rig_test!(
+    dane_validated_tlsa_against_the_presented_certificate,
+    |rig| {
+        // DANE-EE 3 1 1 of the MX port's key, in a zone validated from a DS trust anchor (KSK + ZSK).
+        let json = assert_verdict(&dane(&rig, "dane.test", true), "ok", None, 0);
+        assert_finding(&json, "dane.authenticated");
+        assert_eq!(json["hops"][0]["dane"], "authenticated");
+        assert_eq!(json["mx"]["dnssec"], "secure");
+        let evidence = &json["mx"]["records"][0]["dane"];
+        assert_eq!(evidence["dnssec"], "secure");
+        assert_eq!(evidence["address_dnssec"], "secure");
+        assert_eq!(evidence["records"][0]["usage"], 3);
+        // The evidence names the digest compared: the presented leaf's public key.
+        let tls = &json["sessions"][0]["tls"];
+        assert_eq!(tls["tlsa"][0]["matched"], true);
+        assert_eq!(tls["tlsa"][0]["digest"], tls["chain"][0]["spki_sha256"]);
+        assert_eq!(
+            evidence["records"][0]["data"],
+            tls["chain"][0]["spki_sha256"]
+        );
+        // DANE authenticates the self-signed certificate: no longer even a warning.
+        assert_eq!(severity_of(&json, "tls.cert.self_signed"), None);
+        assert!(
+            json["mx"]["trust_anchors"][1]
+                .as_str()
+                .unwrap()
+                .starts_with("dane.test. (2 DNSKEY records"),
+            "{}",
+            json["mx"]["trust_anchors"]
+        );
+
+        // DANE-TA 2 0 1 of the intermediate CA, on the MX port that sends leaf + intermediate.
+        let json = assert_verdict(&dane(&rig, "ta.dane.test", true), "ok", None, 0);
+        assert_finding(&json, "dane.authenticated");
+        let hit = json["sessions"][0]["tls"]["tlsa"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["matched"] == true)
+            .cloned()
+            .unwrap();
+        assert_eq!(
+            (hit["cert"].as_u64(), hit["chain_verified"].as_bool()),
+            (Some(1), Some(true))
+        );
+
+        // Validated TLSA that matches nothing the server presents: DANE senders will not deliver.
+        let json = assert_verdict(
+            &dane(&rig, "bad.dane.test", true),
+            "problem",
+            Some("tls_certificate"),
+            11,
+        );
+        assert_finding(&json, "dane.mismatch");
+        assert_eq!(json["hops"][0]["dane"], "mismatch");
+        assert_eq!(json["verdict"]["evidence"][0], "mx");
+        assert_eq!(json["sessions"][0]["tls"]["tlsa"][0]["matched"], false);
+
+        // A signed zone without TLSA: a validated denial, nothing to say.
+        let json = assert_verdict(&dane(&rig, "notlsa.dane.test", true), "ok", None, 0);
+        assert_eq!(json["hops"][0]["dane"], "none");
+        assert_eq!(json["mx"]["records"][0]["dane"]["dnssec"], "secure");
+        assert_eq!(json["mx"]["records"][0]["dane"]["failure"], "nx_domain");
+        assert!(finding_ids(&json).iter().all(|id| !id.starts_with("dane.")));
+
+        // Without the anchor nothing vouches for dane.test (no DS at a parent): its TLSA is ignored.
+        let json = assert_verdict(&dane(&rig, "dane.test", false), "ok", None, 0);
+        assert_eq!(
+            severity_of(&json, "dane.unsigned").as_deref(),
+            Some("warning")
+        );
+        assert_eq!(json["mx"]["records"][0]["dane"]["zone"]["signed"], true);
+        assert_eq!(
+            severity_of(&json, "tls.cert.self_signed").as_deref(),
+            Some("warning")
+        );
+    }
+);
+
+rig_test!(dane_unsigned_not_applied_and_bogus, |rig| {
+    // TLSA in the unsigned zone mail.test: a warning, senders ignore it.
+    let json = assert_verdict(&dane(&rig, "unsigned.mail.test", true), "ok", None, 0);
+    assert_eq!(
+        severity_of(&json, "dane.unsigned").as_deref(),
+        Some("warning")
+    );
+    assert_eq!(json["hops"][0]["dane"], "unsigned");
+    let evidence = &json["mx"]["records"][0]["dane"];
+    assert_eq!(evidence["dnssec"], "insecure");
+    assert_eq!(evidence["zone"]["signed"], false);
+    assert_eq!(
+        severity_of(&json, "tls.cert.self_signed").as_deref(),
+        Some("warning")
+    );
+
+    // An unsigned domain whose MX is a signed host with valid TLSA: senders do not use DANE.
+    let json = assert_verdict(&dane(&rig, "viadane.mail.test", true), "ok", None, 0);
+    assert_eq!(
+        severity_of(&json, "dane.not_applied").as_deref(),
+        Some("warning")
+    );
+    assert_eq!(json["mx"]["dnssec"], "insecure");
+    assert_eq!(json["mx"]["records"][0]["dane"]["dnssec"], "secure");
+
+    // A zone whose signatures expired: bogus, for the MX records and the TLSA alike.
+    let json = assert_verdict(&dane(&rig, "bogus.test", true), "problem", Some("dns"), 10);
+    assert_finding(&json, "mx.dnssec_bogus");
+    assert_finding(&json, "dane.bogus");
+    assert_eq!(json["mx"]["dnssec"], "bogus");
+    assert_eq!(json["hops"][0]["dane"], "bogus");
+    assert_eq!(json["mx"]["records"][0]["dane"]["zone"]["anchored"], true);
+    // The records are still shown, unvalidated.
+    assert_eq!(json["mx"]["records"][0]["dane"]["records"][0]["usage"], 3);
+});

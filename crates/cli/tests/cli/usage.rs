@@ -61,6 +61,42 @@ fn malformed_arguments_are_named() {
     usage_error(
         &[
             "check",
+            "--mx",
+            "mail.test",
+            "--trust-anchor",
+            "/nonexistent/anchors",
+        ],
+        &[],
+        "/nonexistent/anchors",
+    );
+    // DANE is looked up by check --mx only.
+    usage_error(
+        &[
+            "check",
+            "mail.test:25",
+            "--trust-anchor",
+            "/nonexistent/anchors",
+        ],
+        &[],
+        "--mx",
+    );
+    let garbage = std::env::temp_dir().join(format!("smtpdoctor-anchor-{}", std::process::id()));
+    std::fs::write(&garbage, "example.test. IN A 192.0.2.1\n").unwrap();
+    usage_error(
+        &[
+            "check",
+            "--mx",
+            "mail.test",
+            "--trust-anchor",
+            garbage.to_str().unwrap(),
+        ],
+        &[],
+        "DS or DNSKEY",
+    );
+    let _ = std::fs::remove_file(&garbage);
+    usage_error(
+        &[
+            "check",
             "mail.test",
             "--auth-mech",
             "GSSAPI",
