@@ -251,6 +251,9 @@ fn classify(file: &str, f: Finding, detector: &str, original: &OriginalMessage) 
             )
         }
     };
+    let remote_mta = f
+        .remote_mta
+        .or_else(|| diagnostic.as_deref().and_then(remote_host_in));
     BounceRecord {
         file: file.to_string(),
         kind,
@@ -264,7 +267,7 @@ fn classify(file: &str, f: Finding, detector: &str, original: &OriginalMessage) 
         fix,
         diagnostic,
         command: f.command,
-        remote_mta: f.remote_mta,
+        remote_mta,
         reporting_mta: f.reporting_mta,
         arrival_date: f.arrival_date,
         last_attempt_date: f.last_attempt_date,
@@ -304,6 +307,23 @@ fn reply_code_of(diagnostic: &str) -> Option<u16> {
     let lower = diagnostic.to_ascii_lowercase();
     let at = lower.find("error_code :")?;
     three_digits(&diagnostic[at + "error_code :".len()..])
+}
+
+/// The refusing server named in a diagnostic: `host mx.example.org [192.0.2.1]` (Exim),
+/// `host mx.example.org[192.0.2.1] said` (Postfix), `remote host 192.0.2.1 said` (qmail).
+fn remote_host_in(diagnostic: &str) -> Option<String> {
+    let lower = diagnostic.to_ascii_lowercase();
+    let at = lower.find("host ")?;
+    let rest = &diagnostic[at + 5..];
+    let name: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'))
+        .collect();
+    let name = name.trim_end_matches(['.', ':']);
+    let after = rest[name.len()..].trim_start();
+    // Only a name followed by its address, or by "said", is the remote server.
+    let named = after.starts_with('[') || after.to_ascii_lowercase().starts_with("said");
+    (named && name.contains('.') && name.len() <= 253).then(|| name.to_string())
 }
 
 /// One record for a whole message (non-bounce, unreadable input).
@@ -369,6 +389,12 @@ fn feedback(file: &str, report: &str, parts: &Parts, headers: &Headers) -> Vec<B
     let reporting = get("Reporting-MTA")
         .into_iter()
         .next()
+        .map(|v| {
+            v.split_once(';')
+                .map_or(v.as_str(), |(_, name)| name)
+                .trim()
+                .to_string()
+        })
         .or_else(|| headers.from.clone());
     recipients
         .into_iter()
@@ -686,6 +712,26 @@ mod tests {
     fn nested_empty_messages_do_not_end_the_run() {
         let input = b"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: message/rfc822\n\nContent-Type: message/rfc822\n\n\n--b--\n";
         assert!(!read(input, "t").is_empty());
+    }
+
+    #[test]
+    fn remote_hosts_in_diagnostics() {
+        assert_eq!(
+            remote_host_in("SMTP error from remote mail server after RCPT TO:<a@b.c>: host mx.b.c [192.0.2.1]: 550 no").as_deref(),
+            Some("mx.b.c")
+        );
+        assert_eq!(
+            remote_host_in("host mx.b.c[192.0.2.1] said: 550 5.1.1 unknown").as_deref(),
+            Some("mx.b.c")
+        );
+        assert_eq!(
+            remote_host_in("remote host 192.0.2.7 said: 550 no such user").as_deref(),
+            Some("192.0.2.7")
+        );
+        assert_eq!(
+            remote_host_in("Host unknown (Name server: x.y: host not found)"),
+            None
+        );
     }
 
     #[test]
