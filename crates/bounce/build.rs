@@ -22,6 +22,10 @@ struct Reason {
     #[serde(default)]
     phrases: Vec<String>,
     #[serde(default)]
+    strong_phrases: Vec<String>,
+    #[serde(default)]
+    weak_phrases: Vec<String>,
+    #[serde(default)]
     examples: Vec<String>,
 }
 
@@ -51,7 +55,12 @@ fn main() {
                 r.name
             );
         }
-        for p in &r.phrases {
+        for p in r
+            .phrases
+            .iter()
+            .chain(&r.strong_phrases)
+            .chain(&r.weak_phrases)
+        {
             assert!(
                 *p == p.to_lowercase() && !p.trim().is_empty(),
                 "{path}: reason {}: phrase {p:?} must be lower case and not empty",
@@ -59,14 +68,15 @@ fn main() {
             );
         }
         assert!(
-            r.phrases.is_empty() || !r.examples.is_empty(),
+            (r.phrases.is_empty() && r.strong_phrases.is_empty() && r.weak_phrases.is_empty())
+                || !r.examples.is_empty(),
             "{path}: reason {} has phrases but no example",
             r.name
         );
         writeln!(
             out,
-            "    Reason {{ name: {:?}, meaning: {:?}, statuses: &{:?}, hint_statuses: &{:?}, phrases: &{:?}, examples: &{:?} }},",
-            r.name, r.meaning, r.statuses, r.hint_statuses, r.phrases, r.examples
+            "    Reason {{ name: {:?}, meaning: {:?}, statuses: &{:?}, hint_statuses: &{:?}, phrases: &{:?}, strong_phrases: &{:?}, weak_phrases: &{:?}, examples: &{:?} }},",
+            r.name, r.meaning, r.statuses, r.hint_statuses, r.phrases, r.strong_phrases, r.weak_phrases, r.examples
         )
         .unwrap();
     }

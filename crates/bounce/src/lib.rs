@@ -213,9 +213,11 @@ fn classify(file: &str, f: Finding, detector: &str, original: &OriginalMessage) 
     let reply_code = diagnostic.as_deref().and_then(reply_code_of);
     let action = f.action.clone();
     let kind = match action.as_deref() {
-        Some("delivered" | "relayed" | "expanded") => BounceKind::Success,
+        Some("delivered" | "relayed" | "expanded" | "deliverable") => BounceKind::Success,
         Some("delayed") => BounceKind::Delay,
         Some("failed") => BounceKind::Bounce,
+        // No Action, but a 2.x.x status: the DSN reports success.
+        _ if status.as_deref().is_some_and(|s| s.starts_with('2')) => BounceKind::Success,
         _ if f.delayed => BounceKind::Delay,
         _ => BounceKind::Bounce,
     };

@@ -18,6 +18,10 @@ pub struct Reason {
     pub hint_statuses: &'static [&'static str],
     /// Lower-case phrases that imply it.
     pub phrases: &'static [&'static str],
+    /// Phrases so specific that they win over every ordinary phrase.
+    pub strong_phrases: &'static [&'static str],
+    /// Phrases that count only when no other phrase matched (generic closing words).
+    pub weak_phrases: &'static [&'static str],
     /// Diagnostic texts it must win.
     pub examples: &'static [&'static str],
 }
@@ -41,8 +45,8 @@ pub struct Input<'a> {
 
 struct Matcher {
     automaton: AhoCorasick,
-    /// Reason index per pattern.
-    owner: Vec<usize>,
+    /// Reason index and strength (0 strong, 1 ordinary, 2 weak) per pattern.
+    owner: Vec<(usize, u8)>,
 }
 
 fn matcher() -> &'static Matcher {
@@ -51,9 +55,11 @@ fn matcher() -> &'static Matcher {
         let mut patterns = Vec::new();
         let mut owner = Vec::new();
         for (i, r) in REASONS.iter().enumerate() {
-            for p in r.phrases {
-                patterns.push(*p);
-                owner.push(i);
+            for (strength, list) in [(0u8, r.strong_phrases), (1, r.phrases), (2, r.weak_phrases)] {
+                for p in list {
+                    patterns.push(*p);
+                    owner.push((i, strength));
+                }
             }
         }
         Matcher {
@@ -64,11 +70,12 @@ fn matcher() -> &'static Matcher {
 }
 
 /// The reason whose phrase appears in the text. A phrase inside a longer matching phrase does not
-/// count ("rate limit" inside "connection rate limit"); of the rest, the reason listed first wins.
+/// count ("rate limit" inside "connection rate limit"); of the rest, strong phrases beat ordinary
+/// ones, which beat weak ones, and then the reason listed first wins.
 pub fn reason_in_text(text: &str) -> Option<&'static str> {
     let lower = text.to_lowercase();
     let m = matcher();
-    let hits: Vec<(usize, usize, usize)> = m
+    let hits: Vec<(usize, usize, (usize, u8))> = m
         .automaton
         .find_overlapping_iter(&lower)
         .map(|hit| (hit.start(), hit.end(), m.owner[hit.pattern().as_usize()]))
@@ -79,9 +86,9 @@ pub fn reason_in_text(text: &str) -> Option<&'static str> {
                 .iter()
                 .any(|(s2, e2, _)| s2 <= s && e <= e2 && (e2 - s2) > (e - s))
         })
-        .map(|(_, _, reason)| *reason)
+        .map(|(_, _, (reason, strength))| (*strength, *reason))
         .min()
-        .map(|i| REASONS[i].name)
+        .map(|(_, i)| REASONS[i].name)
 }
 
 fn status_key(status: &str) -> Option<String> {
@@ -119,6 +126,7 @@ const OUTWEIGH_USERUNKNOWN: &[&str] = &[
     "mailererror",
     "speeding",
     "suspend",
+    "filtered",
 ];
 
 /// Text reasons that stand even when the sender's MAIL command was the one refused.
