@@ -204,7 +204,7 @@ fn classify(file: &str, f: Finding, detector: &str, original: &OriginalMessage) 
         .filter(|d| !d.is_empty());
     let in_text_status = diagnostic
         .as_deref()
-        .and_then(smtpdoctor_knowledge::enhanced_in);
+        .and_then(|d| smtpdoctor_knowledge::enhanced_in(remote_reply(d)));
     let status = match (&f.status, in_text_status) {
         (Some(own), Some(t)) if t.as_bytes()[0] == own.as_bytes()[0] => Some(t),
         (Some(own), _) => Some(own.clone()),
@@ -289,13 +289,10 @@ fn reply_code_of(diagnostic: &str) -> Option<u16> {
             .then(|| code.parse().ok())
             .flatten()
     };
-    if let Some(code) = three_digits(diagnostic)
-        && let Some(rest) = diagnostic[3..].strip_prefix(" <")
-        && let Some((_, after)) = rest.split_once(">... ")
-        && let Some(inner) = three_digits(after)
-        && after.as_bytes().get(3) == Some(&b' ')
+    let remote = remote_reply(diagnostic);
+    if remote.len() != diagnostic.len()
+        && let Some(inner) = smtpdoctor_knowledge::reply_code_in(remote)
     {
-        let _ = code;
         return Some(inner);
     }
     if let Some(code) = smtpdoctor_knowledge::reply_code_in(diagnostic) {
@@ -309,6 +306,31 @@ fn reply_code_of(diagnostic: &str) -> Option<u16> {
     let lower = diagnostic.to_ascii_lowercase();
     let at = lower.find("error_code :")?;
     three_digits(&diagnostic[at + "error_code :".len()..])
+}
+
+/// The part of a diagnostic that is the remote server's own reply, when the reporting MTA wraps
+/// it: Sendmail's `554 <a@b>... 550 Host unknown`, or `554 4.4.7 Message expired: ... <421 4.4.2
+/// Connection timed out>`. Otherwise the whole text.
+fn remote_reply(diagnostic: &str) -> &str {
+    let starts_with_code = diagnostic.len() > 3
+        && diagnostic.as_bytes()[..3].iter().all(u8::is_ascii_digit)
+        && diagnostic.is_char_boundary(3);
+    if starts_with_code
+        && let Some(rest) = diagnostic[3..].strip_prefix(" <")
+        && let Some((_, after)) = rest.split_once(">... ")
+        && smtpdoctor_knowledge::reply_code_in(after).is_some()
+    {
+        return after;
+    }
+    if let Some(open) = diagnostic.find('<')
+        && diagnostic[..open].to_ascii_lowercase().contains("expired")
+        && diagnostic
+            .get(open + 1..open + 4)
+            .is_some_and(|c| c.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return &diagnostic[open + 1..];
+    }
+    diagnostic
 }
 
 /// The refusing server named in a diagnostic: `host mx.example.org [192.0.2.1]` (Exim),
