@@ -73,6 +73,11 @@ fn matcher() -> &'static Matcher {
 /// count ("rate limit" inside "connection rate limit"); of the rest, strong phrases beat ordinary
 /// ones, which beat weak ones, and then the reason listed first wins.
 pub fn reason_in_text(text: &str) -> Option<&'static str> {
+    reason_and_strength(text).map(|(name, _)| name)
+}
+
+/// The winning reason and whether it came from a strong phrase.
+fn reason_and_strength(text: &str) -> Option<(&'static str, bool)> {
     let lower = text.to_lowercase();
     let m = matcher();
     let hits: Vec<(usize, usize, (usize, u8))> = m
@@ -88,7 +93,7 @@ pub fn reason_in_text(text: &str) -> Option<&'static str> {
         })
         .map(|(_, _, (reason, strength))| (*strength, *reason))
         .min()
-        .map(|(_, i)| REASONS[i].name)
+        .map(|(strength, i)| (REASONS[i].name, strength == 0))
 }
 
 fn status_key(status: &str) -> Option<String> {
@@ -155,7 +160,12 @@ pub fn reason_for(input: &Input<'_>) -> &'static str {
     if input.kind == BounceKind::Success {
         return "delivered";
     }
-    let text = input.diagnostic.and_then(reason_in_text);
+    let found = input.diagnostic.and_then(reason_and_strength);
+    if let Some((reason, true)) = found {
+        // Wording this specific (a provider's documented code or phrase) is the best evidence.
+        return reason;
+    }
+    let text = found.map(|(name, _)| name);
     let decided = input.status.and_then(reason_of_status);
     if let Some(status_reason) = decided {
         match text {
