@@ -15,7 +15,7 @@ use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 use smtpdoctor_report::bounce::{BounceKind, BounceRecord, OriginalMessage};
 use std::borrow::Cow;
 
-pub use reason::{REASONS, Reason, reason_for};
+pub use reason::{REASONS, Reason, reason_for, reason_in_text};
 
 /// Most bytes of one message that are read; the rest (usually the returned original's body) is
 /// ignored, and the record says so.
