@@ -138,13 +138,11 @@ const OUTWEIGH_USERUNKNOWN: &[&str] = &[
 const STAND_AT_MAIL: &[&str] = &[
     "blocked",
     "requireptr",
-    "badreputation",
     "authfailure",
     "speeding",
     "toomanyconn",
     "spamdetected",
     "policyviolation",
-    "securityerror",
     "syntaxerror",
     "norelaying",
     "systemerror",
