@@ -130,7 +130,6 @@ const OUTWEIGH_USERUNKNOWN: &[&str] = &[
     "notaccept",
     "mailererror",
     "speeding",
-    "suspend",
     "filtered",
 ];
 
