@@ -21,6 +21,14 @@ pub use reason::{REASONS, Reason, reason_for, reason_in_text};
 /// ignored, and the record says so.
 pub const MAX_MESSAGE_BYTES: usize = 4 << 20;
 
+/// The reply codes SMTP defines (RFC 5321 §4.2.3 and the extensions: AUTH, ETRN, null MX, ...).
+/// Other three-digit numbers in a diagnostic ("426", "571") cannot be read by their class with
+/// any confidence, so they stay in the text but are not reported as the reply code.
+const DEFINED_REPLY_CODES: &[u16] = &[
+    211, 214, 220, 221, 250, 251, 252, 253, 354, 421, 432, 450, 451, 452, 454, 455, 458, 459, 500,
+    501, 502, 503, 504, 521, 523, 525, 530, 534, 535, 538, 550, 551, 552, 553, 554, 555, 556,
+];
+
 /// Most bytes of a diagnostic kept (and matched against reasons).
 pub const MAX_DIAGNOSTIC_BYTES: usize = 4000;
 
@@ -205,12 +213,27 @@ fn classify(file: &str, f: Finding, detector: &str, original: &OriginalMessage) 
     let in_text_status = diagnostic
         .as_deref()
         .and_then(|d| smtpdoctor_knowledge::enhanced_in(remote_reply(d)));
+    let in_text_class = in_text_status.as_deref().and_then(|s| s.bytes().next());
     let status = match (&f.status, in_text_status) {
         (Some(own), Some(t)) if t.as_bytes()[0] == own.as_bytes()[0] => Some(t),
         (Some(own), _) => Some(own.clone()),
         (None, t) => t,
     };
-    let reply_code = diagnostic.as_deref().and_then(reply_code_of);
+    let reply_code = diagnostic
+        .as_deref()
+        .and_then(reply_code_of)
+        .filter(|code| DEFINED_REPLY_CODES.contains(code))
+        // A reply whose class contradicts the bounce's own status (Postfix's "554 Blocked" kept
+        // as 4.0.0 while it tries the next MX) is not what decided this recipient's fate.
+        .filter(|code| {
+            let agrees =
+                |class: u8| matches!((class, code / 100), (b'2', 2) | (b'4', 4) | (b'5', 5));
+            status
+                .as_deref()
+                .and_then(|s| s.bytes().next())
+                .is_none_or(agrees)
+                || in_text_class.is_some_and(agrees)
+        });
     let action = f.action.clone();
     let kind = match action.as_deref() {
         Some("delivered" | "relayed" | "expanded" | "deliverable") => BounceKind::Success,
@@ -318,7 +341,9 @@ fn remote_reply(diagnostic: &str) -> &str {
     if starts_with_code
         && let Some(rest) = diagnostic[3..].strip_prefix(" <")
         && let Some((_, after)) = rest.split_once(">... ")
-        && smtpdoctor_knowledge::reply_code_in(after).is_some()
+        && after.len() > 4
+        && after.as_bytes()[..3].iter().all(u8::is_ascii_digit)
+        && after.as_bytes()[3] == b' '
     {
         return after;
     }
