@@ -15,7 +15,8 @@ pub struct DeliveryStatus {
 /// The fields of one recipient block.
 #[derive(Debug, Default, Clone)]
 pub struct RecipientFields {
-    /// Final-Recipient (or, failing that, Original-Recipient / X-Actual-Recipient) address.
+    /// The address to report: Original-Recipient when it is a usable address (the one the
+    /// sender wrote), else Final-Recipient (or X-Actual-Recipient).
     pub final_recipient: Option<String>,
     /// Original-Recipient address.
     pub original_recipient: Option<String>,
@@ -140,20 +141,36 @@ pub fn parse(text: &str) -> DeliveryStatus {
         }
     }
     for r in &mut out.recipients {
-        // X.400 forms and names without a real domain: the original address is the useful one.
-        let usable = |a: &Option<String>| {
-            a.as_deref().is_some_and(|a| {
-                a.rsplit_once('@')
-                    .is_some_and(|(l, d)| !l.is_empty() && !l.starts_with('/') && d.contains('.'))
-            })
-        };
+        // The address the sender used (Original-Recipient, RFC 3464 2.3.1) is the one to report:
+        // Final-Recipient is where an alias or forward led, which the sender never wrote.
+        // X.400 forms, names without a real domain and Exchange-encapsulated (IMCEA...) names
+        // are not addresses anyone can act on, so the other field is kept then.
         if r.final_recipient.is_none()
-            || (!usable(&r.final_recipient) && usable(&r.original_recipient))
+            || (usable(r.original_recipient.as_deref())
+                && !r
+                    .original_recipient
+                    .as_deref()
+                    .zip(r.final_recipient.as_deref())
+                    .is_some_and(|(o, f)| o.eq_ignore_ascii_case(f)))
         {
             r.final_recipient = r.original_recipient.clone();
         }
     }
     out
+}
+
+/// Whether an address value is a real mail address someone can act on.
+pub fn usable(address: Option<&str>) -> bool {
+    address.is_some_and(|a| {
+        a.rsplit_once('@').is_some_and(|(l, d)| {
+            !l.is_empty()
+                && !l.starts_with('/')
+                && !l.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("imcea"))
+                && d.contains('.')
+                && !d.starts_with('.')
+                && !d.ends_with('.')
+        })
+    })
 }
 
 /// The status code at the start of a Status value (`5.1.1 (bad mailbox)` → `5.1.1`).
@@ -213,5 +230,32 @@ mod tests {
             "Final-Recipient: rfc822; a@x.org\nStatus: 5.0.0\nFinal-Recipient: rfc822; b@x.org\nStatus: 5.0.0\n",
         );
         assert_eq!(d.recipients.len(), 2);
+    }
+
+    #[test]
+    fn the_address_the_sender_wrote_is_reported() {
+        let d = parse(
+            "Final-Recipient: rfc822; someone@mailhost.example.net\n\
+             Original-Recipient: rfc822;Some.One@example.org\nAction: failed\nStatus: 5.2.2\n",
+        );
+        assert_eq!(
+            d.recipients[0].final_recipient.as_deref(),
+            Some("Some.One@example.org")
+        );
+        // Forms nobody can write to leave Final-Recipient in place.
+        for original in [
+            "rfc822;someone",
+            "rfc822;IMCEAEX-_O=ORG_OU=SITE_CN=RECIPIENTS_CN=someone@example.org",
+            "x400;/c=us/o=org/s=one/@example.org",
+        ] {
+            let d = parse(&format!(
+                "Final-Recipient: rfc822; someone@example.net\nOriginal-Recipient: {original}\n"
+            ));
+            assert_eq!(
+                d.recipients[0].final_recipient.as_deref(),
+                Some("someone@example.net"),
+                "{original}"
+            );
+        }
     }
 }
