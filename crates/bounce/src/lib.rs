@@ -9,6 +9,7 @@
 mod dsn;
 pub mod input;
 mod reason;
+mod ses;
 mod text;
 
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
@@ -77,6 +78,9 @@ pub fn read(raw: &[u8], file: &str) -> Vec<BounceRecord> {
 
     if let Some(report) = &parts.feedback {
         return feedback(file, report, &parts, &headers);
+    }
+    if let Some(notification) = ses::read(&parts.notice) {
+        return from_notification(file, notification);
     }
     let mut original = parts.original.clone().unwrap_or_default();
     let mut detector = "rfc3464";
@@ -403,6 +407,41 @@ fn single(file: &str, kind: BounceKind, diagnostic: &str, detector: &str) -> Bou
         detector: detector.to_string(),
         original: OriginalMessage::default(),
     }
+}
+
+/// Records of an Amazon SES notification.
+fn from_notification(file: &str, n: ses::Notification) -> Vec<BounceRecord> {
+    if n.kind == "Complaint" {
+        let recipients: Vec<Option<String>> = if n.recipients.is_empty() {
+            vec![None]
+        } else {
+            n.recipients.into_iter().map(|r| r.recipient).collect()
+        };
+        return recipients
+            .into_iter()
+            .map(|recipient| {
+                let mut r = single(file, BounceKind::Feedback, "", "amazonses");
+                r.recipient = recipient.map(|a| a.to_ascii_lowercase());
+                r.feedback_type = n.feedback_type.clone();
+                r.original = n.original.clone();
+                r
+            })
+            .collect();
+    }
+    if n.recipients.is_empty() {
+        let mut r = single(
+            file,
+            BounceKind::NotBounce,
+            "an Amazon SES notification without recipients",
+            "amazonses",
+        );
+        r.original = n.original;
+        return vec![r];
+    }
+    n.recipients
+        .into_iter()
+        .map(|f| classify(file, f, "amazonses", &n.original))
+        .collect()
 }
 
 /// Feedback reports (RFC 5965): one record per reported recipient, or one for the message.
