@@ -178,7 +178,7 @@ impl Source {
                 self.done = true;
                 break;
             }
-            if previous_blank && line.starts_with(b"From ") {
+            if (previous_blank && line.starts_with(b"From ")) || is_separator(&line) {
                 self.started = true;
                 break;
             }
@@ -256,6 +256,25 @@ fn read_line_capped(
     }
 }
 
+/// A full mbox separator (`From sender Thu Jul  2 12:05:05 2020`): it splits messages even where
+/// a writer forgot the blank line before it.
+fn is_separator(line: &[u8]) -> bool {
+    let Some(rest) = line.strip_prefix(b"From ") else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(rest);
+    let words: Vec<&str> = text.split_whitespace().collect();
+    // sender, weekday, month, day, hh:mm:ss, year
+    words.len() >= 6
+        && words.len() <= 8
+        && words
+            .iter()
+            .any(|w| w.len() == 8 && w.as_bytes()[2] == b':' && w.as_bytes()[5] == b':')
+        && words
+            .last()
+            .is_some_and(|y| y.len() == 4 && y.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// Whether a path names stdin.
 pub fn is_stdin(path: &Path) -> bool {
     path.as_os_str() == "-"
@@ -282,6 +301,10 @@ mod tests {
             "Subject: one\n\nbody\nFrom here\n"
         );
         assert!(items[1].name.ends_with(":2"));
+        assert!(is_separator(
+            b"From MAILER-DAEMON  Thu Jul  2 12:05:05 2020\n"
+        ));
+        assert!(!is_separator(b"From here on, we talk\n"));
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

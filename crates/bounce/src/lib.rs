@@ -115,14 +115,17 @@ pub fn read(raw: &[u8], file: &str) -> Vec<BounceRecord> {
         detector = notice.detector;
     } else {
         // The human-readable part often has the text the DSN's fields leave out.
+        // Indexed by address, so a hostile notice with many addresses stays linear.
+        let by_address: std::collections::HashMap<String, &Finding> = notice
+            .recipients
+            .iter()
+            .filter_map(|n| n.recipient.as_deref().map(|a| (a.to_ascii_lowercase(), n)))
+            .collect();
         for f in &mut found {
-            let from_text = f.recipient.as_deref().and_then(|r| {
-                notice.recipients.iter().find(|n| {
-                    n.recipient
-                        .as_deref()
-                        .is_some_and(|a| a.eq_ignore_ascii_case(r))
-                })
-            });
+            let from_text = f
+                .recipient
+                .as_deref()
+                .and_then(|r| by_address.get(&r.to_ascii_lowercase()).copied());
             let from_text =
                 from_text.or(if notice.recipients.len() == 1 && found_len_one(&parts) {
                     notice.recipients.first()

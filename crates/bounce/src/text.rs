@@ -162,6 +162,7 @@ pub fn command_in(text: &str) -> Option<String> {
         ("[rcpt_to]", "RCPT"),
         ("rcpt to:", "RCPT"),
         ("does not like recipient", "RCPT"),
+        ("smtp transmission failure", "DATA"),
         ("smtp:rcpt", "RCPT"),
         ("recipient name is not recognized", "RCPT"),
         ("after mail from", "MAIL"),
@@ -452,6 +453,7 @@ pub fn read(notice: &str, headers: &Headers, original: Option<&OriginalMessage>)
             "failed to deliver",
             "delivery has failed",
             "permanent fatal errors",
+            "error sending your mail",
         ]
         .iter()
         .any(|p| lower_all.contains(p));
