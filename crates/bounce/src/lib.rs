@@ -354,6 +354,19 @@ fn remote_reply(diagnostic: &str) -> &str {
     {
         return after;
     }
+    // Amazon SES: "5.1.0 - Unknown address error 550-'5.7.1 <a@b>... Access denied'": its own
+    // summary first, then the remote server's reply in quotes.
+    if let Some(quote) = diagnostic.find("-'").or_else(|| diagnostic.find(" '"))
+        && quote >= 3
+        && diagnostic.is_char_boundary(quote - 3)
+        && diagnostic.as_bytes()[quote - 3..quote]
+            .iter()
+            .all(u8::is_ascii_digit)
+        && smtpdoctor_knowledge::enhanced_in(&diagnostic[quote + 2..])
+            .is_some_and(|e| diagnostic[quote + 2..].starts_with(&e))
+    {
+        return &diagnostic[quote - 3..];
+    }
     if let Some(open) = diagnostic.find('<')
         && diagnostic[..open].to_ascii_lowercase().contains("expired")
         && diagnostic
