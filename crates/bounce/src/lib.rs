@@ -144,11 +144,16 @@ pub fn read(raw: &[u8], file: &str) -> Vec<BounceRecord> {
                 }
                 f.command = f.command.take().or_else(|| n.command.clone());
             }
-            if f.diagnostic.is_none()
-                && let Some(fallback) = &notice.fallback
-            {
-                // The DSN gives no Diagnostic-Code: the notice's error lines are the evidence.
-                f.diagnostic = fallback.diagnostic.clone();
+            if let Some(fallback) = notice.fallback.as_ref().and_then(|f| f.diagnostic.as_ref()) {
+                match &f.diagnostic {
+                    // The DSN gives no Diagnostic-Code: the notice's error lines are the evidence.
+                    None => f.diagnostic = Some(fallback.clone()),
+                    // Only a mailer's exit status ("X-Unix; 255"): the transcript says what it meant.
+                    Some(own) if !text::has_code(own) && text::has_code(fallback) => {
+                        f.diagnostic = Some(format!("{own} {fallback}"));
+                    }
+                    Some(_) => {}
+                }
             }
             if f.command.is_none() {
                 f.command = f.diagnostic.as_deref().and_then(text::command_in);
@@ -222,7 +227,14 @@ fn classify(file: &str, f: Finding, detector: &str, original: &OriginalMessage) 
         .and_then(|d| smtpdoctor_knowledge::enhanced_in(remote_reply(d)));
     let in_text_class = in_text_status.as_deref().and_then(|s| s.bytes().next());
     let status = match (&f.status, in_text_status) {
-        (Some(own), Some(t)) if t.as_bytes()[0] == own.as_bytes()[0] => Some(t),
+        // The remote server's code is more telling than the reporting MTA's summary, unless it
+        // is only the generic X.0.0.
+        (Some(own), Some(t))
+            if t.as_bytes()[0] == own.as_bytes()[0]
+                && (!t.ends_with(".0.0") || own.ends_with(".0.0")) =>
+        {
+            Some(t)
+        }
         (Some(own), _) => Some(own.clone()),
         (None, t) => t,
     };
