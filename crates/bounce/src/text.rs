@@ -156,6 +156,7 @@ pub fn has_code(text: &str) -> bool {
 pub fn command_in(text: &str) -> Option<String> {
     const PATTERNS: &[(&str, &str)] = &[
         ("after rcpt to", "RCPT"),
+        ("after rcpt command", "RCPT"),
         ("in reply to rcpt to", "RCPT"),
         ("rcpt to response", "RCPT"),
         (">>> rcpt", "RCPT"),
