@@ -161,7 +161,8 @@ pub fn read(raw: &[u8], file: &str) -> Vec<BounceRecord> {
         }
     }
     if found.is_empty() {
-        if headers.autoreply {
+        // A notice worded as a bounce is one, even when it also calls itself an auto-reply.
+        if headers.autoreply && !notice.looks_like_bounce {
             return vec![autoreply(file, &headers, &parts)];
         }
         if bounce_like {

@@ -194,13 +194,6 @@ pub fn reason_for(input: &Input<'_>) -> &'static str {
             // "No such user" after DATA is a filter at the recipient's side speaking (Sisimai's
             // convention): the address itself was accepted at RCPT.
             ("userunknown", None | Some("DATA")) => "filtered",
-            ("networkerror", _)
-                if input
-                    .status
-                    .is_some_and(|s| s.starts_with("4.4.1") || s.starts_with("4.4.2")) =>
-            {
-                "expired"
-            }
             (t, _) => t,
         };
         return t;
