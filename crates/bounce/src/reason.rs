@@ -198,6 +198,10 @@ pub fn reason_for(input: &Input<'_>) -> &'static str {
         };
         return t;
     }
+    // A delay with no telling words: the sender's server is still trying, and will give up.
+    if input.kind == BounceKind::Delay && text.is_none() {
+        return "expired";
+    }
     if let Some(r) = input.status.and_then(hint_of_status) {
         return r;
     }

@@ -611,7 +611,8 @@ pub fn read(notice: &str, headers: &Headers, original: Option<&OriginalMessage>)
             continue;
         }
         if let Some((address, rest)) = lead_address(line)
-            && !skip(&address)
+            // A postmaster can be the failed recipient too, when the line says why.
+            && (!skip(&address) || (!rest.is_empty() && is_daemon_address(&address.to_ascii_lowercase()) && !not_recipients.contains(&address.to_ascii_lowercase())))
             && !previous.ends_with("sent by")
             && (current.is_some() || !runs_on(&paragraph_previous, rest))
         {
