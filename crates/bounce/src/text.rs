@@ -497,6 +497,9 @@ pub fn read(notice: &str, headers: &Headers, original: Option<&OriginalMessage>)
     let mut last_line = String::new();
     // The previous line of the same paragraph (empty after a blank line), lower case.
     let mut para_prev = String::new();
+    // The same line as written, and the explanation seen just before each address.
+    let mut para_prev_line = String::new();
+    let mut explained: HashMap<usize, String> = HashMap::new();
     let mut error_lines: Vec<&str> = Vec::new();
     // `<a@b> (expanded from` wrapped before the alias: the address waiting for it.
     let mut pending_expansion: Option<String> = None;
@@ -514,6 +517,7 @@ pub fn read(notice: &str, headers: &Headers, original: Option<&OriginalMessage>)
         if trimmed.is_empty() {
             current = None;
             para_prev.clear();
+            para_prev_line.clear();
             pending_expansion = None;
             block_final = None;
             block_original = None;
@@ -522,6 +526,7 @@ pub fn read(notice: &str, headers: &Headers, original: Option<&OriginalMessage>)
         let lower_line = trimmed.to_ascii_lowercase();
         let previous = std::mem::replace(&mut last_line, lower_line.clone());
         let paragraph_previous = std::mem::replace(&mut para_prev, lower_line.clone());
+        let explained_before = std::mem::replace(&mut para_prev_line, trimmed.to_string());
         let heading_before = std::mem::replace(&mut heading_open, false);
         if lower_line.starts_with("from:")
             || lower_line.starts_with("return-path:")
@@ -677,6 +682,14 @@ pub fn read(notice: &str, headers: &Headers, original: Option<&OriginalMessage>)
             };
             if !rest.is_empty() {
                 append(&mut book.list[i], rest);
+            } else if !explained_before.is_empty()
+                && !explained_before.ends_with(':')
+                && !explained_before.starts_with('-')
+                && explained.len() < 1000
+            {
+                // Some notices (Lotus Notes, Japanese carriers) give the reason on the line before
+                // the address: "User not listed in public Name & Address Book" then "a@b".
+                explained.entry(i).or_insert(explained_before);
             }
             current = Some(i);
             continue;
@@ -727,6 +740,13 @@ pub fn read(notice: &str, headers: &Headers, original: Option<&OriginalMessage>)
             && (has_code(trimmed) || lower_line.contains("error") || lower_line.contains("fail"))
         {
             error_lines.push(trimmed);
+        }
+    }
+    for (i, words) in explained {
+        if let Some(f) = book.list.get_mut(i)
+            && f.diagnostic.is_none()
+        {
+            f.diagnostic = Some(words);
         }
     }
     out.recipients = book.into_findings();
