@@ -270,6 +270,7 @@ fn classify(file: &str, f: Finding, detector: &str, original: &OriginalMessage) 
         reply_code,
         command: f.command.as_deref(),
         kind,
+        from_dsn: detector == "rfc3464",
     });
     let (category, retry, fix) = if kind == BounceKind::Success {
         (None, None, None)

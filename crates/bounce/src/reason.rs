@@ -41,6 +41,8 @@ pub struct Input<'a> {
     pub command: Option<&'a str>,
     /// Failure, delay or success.
     pub kind: BounceKind,
+    /// The record comes from a DSN's fields rather than from a notice's prose.
+    pub from_dsn: bool,
 }
 
 struct Matcher {
@@ -193,6 +195,9 @@ pub fn reason_for(input: &Input<'_>) -> &'static str {
             }
             // "No such user" after DATA is a filter at the recipient's side speaking (Sisimai's
             // convention): the address itself was accepted at RCPT.
+            // A notice in prose with no SMTP reply at all: the reporting system itself knows
+            // the mailbox does not exist.
+            ("userunknown", None) if !input.from_dsn && input.reply_code.is_none() => "userunknown",
             ("userunknown", None | Some("DATA")) => "filtered",
             (t, _) => t,
         };
