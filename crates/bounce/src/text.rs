@@ -809,9 +809,17 @@ pub fn read(notice: &str, headers: &Headers, original: Option<&OriginalMessage>)
             .collect::<Vec<_>>()
             .join(" ");
         if !words.is_empty() {
+            let words: String = words.chars().take(1000).collect();
+            // Addresses listed under a heading, with the reason in the notice's opening words.
+            for f in &mut out.recipients {
+                if f.diagnostic.is_none() {
+                    f.diagnostic = Some(words.clone());
+                    f.command = command_in(&words);
+                }
+            }
             out.fallback = Some(Finding {
                 command: command_in(&words),
-                diagnostic: Some(words.chars().take(1000).collect()),
+                diagnostic: Some(words),
                 ..Finding::default()
             });
         }
