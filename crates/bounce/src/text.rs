@@ -369,6 +369,7 @@ fn is_address(s: &str) -> bool {
     if s.contains('?')
         || domain.ends_with('.')
         || lower_local.ends_with("-request")
+        || lower_local.ends_with("-ctl")
         || lower_local.ends_with("-owner")
         || lower_local.starts_with("owner-")
         || lower_local.ends_with("-bounces")
@@ -455,6 +456,10 @@ pub fn read(notice: &str, headers: &Headers, original: Option<&OriginalMessage>)
             "delivery has failed",
             "permanent fatal errors",
             "error sending your mail",
+            // A mailing list manager refusing the post (FML, Mailman, Google Groups).
+            "not a member of this mailing list",
+            "you are not a member",
+            "duplicated message-id",
         ]
         .iter()
         .any(|p| lower_all.contains(p));
