@@ -264,8 +264,16 @@ fn classify(file: &str, f: Finding, detector: &str, original: &OriginalMessage) 
         _ if f.delayed => BounceKind::Delay,
         _ => BounceKind::Bounce,
     };
+    // In a whole transcript only the error reply speaks to the cause (the EHLO lines would not).
+    let reason_text = diagnostic.as_deref().map(|d| {
+        if smtpdoctor_knowledge::reply_code_in(d).is_some_and(|c| c < 400) {
+            remote_reply(d)
+        } else {
+            d
+        }
+    });
     let reason = reason_for(&reason::Input {
-        diagnostic: diagnostic.as_deref(),
+        diagnostic: reason_text,
         status: status.as_deref(),
         reply_code,
         command: f.command.as_deref(),
@@ -334,10 +342,15 @@ fn reply_code_of(diagnostic: &str) -> Option<u16> {
             .flatten()
     };
     let remote = remote_reply(diagnostic);
-    if remote.len() != diagnostic.len()
-        && let Some(inner) = smtpdoctor_knowledge::reply_code_in(remote)
-    {
-        return Some(inner);
+    if remote.len() != diagnostic.len() {
+        // The quoted reply's own code is the one at its start.
+        let leading = remote
+            .get(..3)
+            .filter(|c| c.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|c| c.parse().ok());
+        if let Some(inner) = leading.or_else(|| smtpdoctor_knowledge::reply_code_in(remote)) {
+            return Some(inner);
+        }
     }
     if let Some(code) = smtpdoctor_knowledge::reply_code_in(diagnostic) {
         return Some(code);
@@ -352,10 +365,36 @@ fn reply_code_of(diagnostic: &str) -> Option<u16> {
     three_digits(&diagnostic[at + "error_code :".len()..])
 }
 
+/// Where the first 4xx/5xx reply starts in a transcript (`Out: 250 Ok Out: 451 4.3.0 ...`).
+fn error_reply_at(diagnostic: &str) -> Option<usize> {
+    let bytes = diagnostic.as_bytes();
+    (0..bytes.len().saturating_sub(3)).find(|&i| {
+        let boundary = i == 0 || bytes[i - 1] == b' ';
+        boundary
+            && matches!(bytes[i], b'4' | b'5')
+            && bytes[i + 1..i + 3].iter().all(u8::is_ascii_digit)
+            && matches!(bytes.get(i + 3), Some(b' ' | b'-'))
+    })
+}
+
 /// The part of a diagnostic that is the remote server's own reply, when the reporting MTA wraps
 /// it: Sendmail's `554 <a@b>... 550 Host unknown`, or `554 4.4.7 Message expired: ... <421 4.4.2
 /// Connection timed out>`. Otherwise the whole text.
 fn remote_reply(diagnostic: &str) -> &str {
+    // Sendmail: "(reason: 550 ...)" quotes the remote server; its own summary follows.
+    if let Some(at) = diagnostic.find("(reason: ")
+        && diagnostic
+            .get(at + 9..at + 12)
+            .is_some_and(|c| c.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return &diagnostic[at + 9..];
+    }
+    // A transcript starts with the greeting and 250s: the error reply is what failed.
+    if smtpdoctor_knowledge::reply_code_in(diagnostic).is_some_and(|c| c < 400)
+        && let Some(at) = error_reply_at(diagnostic)
+    {
+        return &diagnostic[at..];
+    }
     let starts_with_code = diagnostic.len() > 3
         && diagnostic.as_bytes()[..3].iter().all(u8::is_ascii_digit)
         && diagnostic.is_char_boundary(3);
@@ -830,6 +869,40 @@ mod tests {
     fn nested_empty_messages_do_not_end_the_run() {
         let input = b"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: message/rfc822\n\nContent-Type: message/rfc822\n\n\n--b--\n";
         assert!(!read(input, "t").is_empty());
+    }
+
+    #[test]
+    fn the_remote_servers_reply_inside_wrappers() {
+        assert_eq!(
+            reply_code_of("554 <a@b.example>... 550 Host unknown"),
+            Some(550)
+        );
+        assert_eq!(
+            reply_code_of(
+                "554 4.4.7 Message expired: unable to deliver in 840 minutes.<421 4.4.2 Connection timed out>"
+            ),
+            Some(421)
+        );
+        assert_eq!(
+            reply_code_of(
+                "(reason: 550 Unauthenticated senders not allowed) ... while talking to mx.example.: 554 5.0.0 Service unavailable"
+            ),
+            Some(550)
+        );
+        assert_eq!(
+            reply_code_of(
+                "Out: 220 mx ESMTP Out: 250 2.1.0 Ok Out: 354 go ahead Out: 451 4.3.0 Error: queue file write error"
+            ),
+            Some(451)
+        );
+        assert_eq!(
+            remote_reply("5.1.0 - Unknown address error 550-'5.2.2 <a@b.example>... Mailbox Full'"),
+            "550-'5.2.2 <a@b.example>... Mailbox Full'"
+        );
+        assert_eq!(
+            reply_code_of("ERROR_CODE :550, ERROR_CODE :5.1.1 <a@b.example>... User Unknown"),
+            Some(550)
+        );
     }
 
     #[test]
