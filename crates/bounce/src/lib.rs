@@ -276,7 +276,18 @@ fn classify(file: &str, f: Finding, detector: &str, original: &OriginalMessage) 
         diagnostic: reason_text,
         status: status.as_deref(),
         reply_code,
-        command: f.command.as_deref(),
+        command: f.command.as_deref().or_else(|| {
+            // "550 <a@b>: User unknown": a reply naming the recipient in brackets answers RCPT.
+            let named = f
+                .recipient
+                .as_deref()
+                .zip(diagnostic.as_deref())
+                .is_some_and(|(r, d)| {
+                    d.to_ascii_lowercase()
+                        .contains(&format!("<{}>:", r.to_ascii_lowercase()))
+                });
+            named.then_some("RCPT")
+        }),
         kind,
         from_dsn: detector == "rfc3464",
     });
