@@ -95,6 +95,8 @@ struct LogsBody {
 /// What the explain engine says of a text, cached by text (bounded).
 #[derive(Default)]
 struct Causes {
+    /// Ask the explain engine (not in --summary, where the kind and reason decide).
+    deep: bool,
     cache: HashMap<String, (Category, Retry, Option<String>)>,
     /// Failures per category.
     counts: BTreeMap<Category, u64>,
@@ -131,7 +133,7 @@ impl Causes {
             })
         };
         let text = e.reply.unwrap_or("");
-        let found = if text.is_empty() {
+        let found = if text.is_empty() || !self.deep {
             None
         } else if let Some(c) = self.cache.get(text) {
             Some(c.clone())
@@ -314,12 +316,16 @@ pub fn run(args: LogsArgs, _palette: Palette) -> Result<ExitCode, UsageError> {
     let mut clock = Clock::new(tz, args.year);
     let mut tracker = Tracker::new();
     let mut summary = Summary::default();
-    let mut causes = Causes::default();
+    let mut causes = Causes {
+        deep: !args.summary,
+        ..Causes::default()
+    };
     let mut unreadable = Vec::new();
     let mut buf = Vec::with_capacity(1024);
     let mut write_error: Option<std::io::Error> = None;
     let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
     let mut closed: Vec<(Message, usize)> = Vec::new();
+    let mut hour_cache: (i64, u8) = (i64::MIN, 0);
     for (index, path) in paths.iter().enumerate() {
         let mut src = match Source::open(path) {
             Ok(s) => s,
@@ -356,7 +362,13 @@ pub fn run(args: LogsArgs, _palette: Palette) -> Result<ExitCode, UsageError> {
             let at = (index, src.line);
             tracker.feed(&event, at, time, &mut |m| closed.push((m, index)));
             if filter.event(&event, time) {
-                let hour = time.map(|t| t.to_zoned(clock.zone().clone()).hour() as u8);
+                let hour = time.map(|t| {
+                    let sec = t.as_second();
+                    if hour_cache.0 != sec {
+                        hour_cache = (sec, t.to_zoned(clock.zone().clone()).hour() as u8);
+                    }
+                    hour_cache.1
+                });
                 summary.add(&event, hour);
                 let listed = detail && (args.all || !event.kind.is_some_and(Kind::is_routine));
                 if listed || event.level == Level::Failure {

@@ -21,7 +21,7 @@ pub mod exim;
 pub mod input;
 pub mod postfix;
 pub mod prefix;
-mod scan;
+pub mod scan;
 pub mod sendmail;
 pub mod summary;
 pub mod track;
@@ -226,85 +226,116 @@ impl Reason {
         }
     }
 
-    /// The reason a reply or log text gives, from its words.
+    /// The reason a reply or log text gives, from its words (case-insensitive; the first
+    /// reason in this list whose words appear wins).
     pub fn of(text: &str) -> Reason {
-        let t = text.as_bytes();
-        let has = |p: &str| memchr::memmem::find(t, p.as_bytes()).is_some() || contains_ci(t, p);
-        if has("blocked using")
-            || has("dnsbl")
-            || has("black list")
-            || has("blacklist")
-            || has("blocklist")
-            || has(" rbl")
-            || has("listed at")
-            || has("listed in")
-            || has("spamhaus")
-        {
-            Reason::Rbl
-        } else if has("relay access denied")
-            || has("relaying denied")
-            || has("unable to relay")
-            || has("relay not permitted")
-            || has(": relay")
-        {
-            Reason::Relay
-        } else if has("helo command rejected") || has("helo") && has("rejected") {
-            Reason::Helo
-        } else if has("spf") || has("dmarc") || has("dkim") {
-            Reason::Spf
-        } else if has("greylist") || has("graylist") {
-            Reason::Greylist
-        } else if has("user unknown")
-            || has("unknown user")
-            || has("no such user")
-            || has("recipient address rejected")
-            || has("mailbox unavailable")
-            || has("does not exist")
-            || has("undeliverable address")
-            || has("5.1.1")
-        {
-            Reason::UnknownUser
-        } else if has("sender address rejected")
-            || has("sender verify")
-            || has("domain of sender")
-            || has("5.1.8")
-        {
-            Reason::Sender
-        } else if has("client host rejected")
-            || has("reverse")
-            || has("hostname")
-            || has("country")
-            || has("access denied")
-        {
-            Reason::Client
-        } else if has("quota") || has("mailbox full") || has("over quota") || has("insufficient") {
-            Reason::Quota
-        } else if has("too large") || has("too big") || has("size limit") || has("5.3.4") {
-            Reason::Size
-        } else if has("spam")
-            || has("virus")
-            || has("content")
-            || has("milter")
-            || has("local_scan")
-            || has("header")
-            || has("body")
-        {
-            Reason::Content
-        } else if has("pipelining") || has("synchronization") || has("protocol") || has("command") {
-            Reason::Protocol
-        } else {
-            Reason::Other
-        }
+        static WORDS: std::sync::LazyLock<(aho_corasick::AhoCorasick, Vec<Reason>)> =
+            std::sync::LazyLock::new(|| {
+                let table: &[(Reason, &[&str])] = &[
+                    (
+                        Reason::Rbl,
+                        &[
+                            "blocked using",
+                            "dnsbl",
+                            "black list",
+                            "blacklist",
+                            "blocklist",
+                            " rbl",
+                            "listed at",
+                            "listed in",
+                            "spamhaus",
+                        ],
+                    ),
+                    (
+                        Reason::Relay,
+                        &[
+                            "relay access denied",
+                            "relaying denied",
+                            "unable to relay",
+                            "relay not permitted",
+                            ": relay",
+                        ],
+                    ),
+                    (
+                        Reason::Helo,
+                        &["helo command rejected", "invalid helo", "helo name"],
+                    ),
+                    (Reason::Spf, &["spf", "dmarc", "dkim"]),
+                    (Reason::Greylist, &["greylist", "graylist"]),
+                    (
+                        Reason::UnknownUser,
+                        &[
+                            "user unknown",
+                            "unknown user",
+                            "no such user",
+                            "recipient address rejected",
+                            "mailbox unavailable",
+                            "does not exist",
+                            "undeliverable address",
+                            "5.1.1",
+                        ],
+                    ),
+                    (
+                        Reason::Sender,
+                        &[
+                            "sender address rejected",
+                            "sender verify",
+                            "domain of sender",
+                            "5.1.8",
+                        ],
+                    ),
+                    (
+                        Reason::Client,
+                        &[
+                            "client host rejected",
+                            "reverse",
+                            "hostname",
+                            "country",
+                            "access denied",
+                        ],
+                    ),
+                    (Reason::Quota, &["quota", "mailbox full", "insufficient"]),
+                    (
+                        Reason::Size,
+                        &["too large", "too big", "size limit", "5.3.4"],
+                    ),
+                    (
+                        Reason::Content,
+                        &[
+                            "spam",
+                            "virus",
+                            "content",
+                            "milter",
+                            "local_scan",
+                            "header",
+                            "body",
+                        ],
+                    ),
+                    (
+                        Reason::Protocol,
+                        &["pipelining", "synchronization", "protocol", "command"],
+                    ),
+                ];
+                let mut pats = Vec::new();
+                let mut reasons = Vec::new();
+                for (r, words) in table {
+                    for w in *words {
+                        pats.push(*w);
+                        reasons.push(*r);
+                    }
+                }
+                let ac = aho_corasick::AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .build(&pats)
+                    .unwrap_or_else(|_| unreachable!("the patterns are plain words"));
+                (ac, reasons)
+            });
+        let (ac, reasons) = &*WORDS;
+        ac.find_overlapping_iter(text)
+            .map(|m| m.pattern().as_usize())
+            .min()
+            .map_or(Reason::Other, |i| reasons[i])
     }
-}
-
-/// Case-insensitive search for an ASCII lowercase needle.
-fn contains_ci(hay: &[u8], needle: &str) -> bool {
-    let n = needle.as_bytes();
-    if n.is_empty() || hay.len() < n.len() {
-        return n.is_empty();
-    }
-    hay.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
 }
 
 /// One log line, read. Every text field borrows from the line.
@@ -417,7 +448,7 @@ pub fn server_of(program: &str, line: &Line<'_>) -> Server {
         };
     }
     let p = program.as_bytes();
-    if p.starts_with(b"postfix") || memchr::memmem::find(p, b"postfix").is_some() {
+    if p.starts_with(b"postfix") || program.contains("postfix") {
         Server::Postfix
     } else if p.starts_with(b"exim") {
         Server::Exim

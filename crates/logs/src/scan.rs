@@ -1,22 +1,20 @@
 //! Small byte-scan helpers shared by the daemon parsers: find a key, cut a value, read
 //! `host[ip]:port`.
 
-use memchr::memmem;
-
 /// The text after the first `pat`.
 pub(crate) fn after<'a>(s: &'a str, pat: &str) -> Option<&'a str> {
-    let i = memmem::find(s.as_bytes(), pat.as_bytes())?;
+    let i = s.find(pat)?;
     Some(&s[i + pat.len()..])
 }
 
 /// Where `pat` starts, if it is in `s`.
 pub(crate) fn find(s: &str, pat: &str) -> Option<usize> {
-    memmem::find(s.as_bytes(), pat.as_bytes())
+    s.find(pat)
 }
 
 /// Whether `s` contains `pat`.
 pub(crate) fn has(s: &str, pat: &str) -> bool {
-    memmem::find(s.as_bytes(), pat.as_bytes()).is_some()
+    s.contains(pat)
 }
 
 /// The value of `key=` where the key starts a word (at the start, after a space, a comma or a
@@ -26,7 +24,7 @@ pub(crate) fn kv<'a>(s: &'a str, key: &str) -> Option<&'a str> {
     let b = s.as_bytes();
     let k = key.as_bytes();
     let mut from = 0;
-    while let Some(i) = memmem::find(&b[from..], k) {
+    while let Some(i) = s[from..].find(key) {
         let at = from + i;
         let end = at + k.len();
         let boundary = at == 0 || matches!(b[at - 1], b' ' | b',' | b'(' | b'\t' | b';');
@@ -204,3 +202,33 @@ mod tests {
         assert!(is_ip("2001:db8::1") && is_ip("1.2.3.4") && !is_ip("deadbeef"));
     }
 }
+
+/// A fast, non-cryptographic hasher for the tables keyed by queue ids, addresses and IPs (the
+/// Fx hash of rustc): the keys come from logs, and a table's size is capped anyway.
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0xf135_7aea_2e62_a9c5;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let v = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            self.0 = (self.0.rotate_left(26) ^ v).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(26) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.write(&[i]);
+    }
+}
+
+/// Builds [`FxHasher`]s.
+pub type FxBuild = std::hash::BuildHasherDefault<FxHasher>;

@@ -48,7 +48,7 @@ pub struct UserStats {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Counts {
     /// Count per key.
-    pub counts: HashMap<String, u64>,
+    pub counts: HashMap<String, u64, crate::scan::FxBuild>,
     /// Counts of keys that arrived after the cap.
     pub other: u64,
     #[serde(skip)]
@@ -58,7 +58,7 @@ pub struct Counts {
 impl Counts {
     fn with_cap(cap: usize) -> Counts {
         Counts {
-            counts: HashMap::new(),
+            counts: HashMap::default(),
             other: 0,
             cap,
         }
@@ -94,7 +94,8 @@ pub struct Summary {
     pub received: u64,
     /// Recipient deliveries (`status=sent`), forwards included.
     pub delivered: u64,
-    /// Deliveries to another address than the one given (`orig_to=`).
+    /// Deliveries handed on under another queue id (`sent (forwarded as ID)`), as pflogsumm
+    /// counts them (not in `delivered`).
     pub forwarded: u64,
     /// Distinct messages deferred at least once.
     pub deferred: u64,
@@ -137,17 +138,17 @@ pub struct Summary {
     /// Messages per outcome (from the tracker).
     pub outcomes: BTreeMap<&'static str, u64>,
     /// Per client IP.
-    pub ips: HashMap<String, IpStats>,
+    pub ips: HashMap<String, IpStats, crate::scan::FxBuild>,
     /// Per login.
-    pub users: HashMap<String, UserStats>,
+    pub users: HashMap<String, UserStats, crate::scan::FxBuild>,
     /// IPs counted after the cap.
     pub other_ips: u64,
     /// Users counted after the cap.
     pub other_users: u64,
     #[serde(skip)]
-    sizes: HashMap<String, u64>,
+    sizes: HashMap<String, u64, crate::scan::FxBuild>,
     #[serde(skip)]
-    deferred_ids: std::collections::HashSet<String>,
+    deferred_ids: std::collections::HashSet<String, crate::scan::FxBuild>,
 }
 
 impl Default for Summary {
@@ -178,11 +179,11 @@ impl Default for Summary {
             recipients: Counts::with_cap(ADDRESS_CAP),
             reject_reasons: BTreeMap::new(),
             outcomes: BTreeMap::new(),
-            ips: HashMap::new(),
-            users: HashMap::new(),
+            ips: HashMap::default(),
+            users: HashMap::default(),
             other_ips: 0,
             other_users: 0,
-            sizes: HashMap::new(),
+            sizes: HashMap::default(),
             deferred_ids: Default::default(),
         }
     }
@@ -235,10 +236,14 @@ impl Summary {
                 if e.server == Server::Dovecot {
                     return;
                 }
-                self.delivered += 1;
-                if e.orig_to.is_some_and(|o| Some(o) != e.to) {
+                // pflogsumm counts `sent (forwarded as ID)` as forwarded, not delivered.
+                if e.reply
+                    .is_some_and(|r| crate::scan::has(r, "forwarded as "))
+                {
                     self.forwarded += 1;
+                    return;
                 }
+                self.delivered += 1;
                 if let Some(to) = e.to {
                     self.recipients.add(to, 1);
                 }
@@ -291,7 +296,12 @@ impl Summary {
             if !known && self.ips.len() >= CLIENT_CAP {
                 self.other_ips += 1;
             } else {
-                let s = self.ips.entry(ip.to_owned()).or_default();
+                if !known {
+                    self.ips.insert(ip.to_owned(), IpStats::default());
+                }
+                let Some(s) = self.ips.get_mut(ip) else {
+                    return;
+                };
                 match kind {
                     Kind::Connect => s.connections += 1,
                     Kind::Received => s.received += 1,
@@ -321,7 +331,12 @@ impl Summary {
             if !known && self.users.len() >= CLIENT_CAP {
                 self.other_users += 1;
             } else {
-                let s = self.users.entry(user.to_owned()).or_default();
+                if !known {
+                    self.users.insert(user.to_owned(), UserStats::default());
+                }
+                let Some(s) = self.users.get_mut(user) else {
+                    return;
+                };
                 match kind {
                     Kind::Received => s.received += 1,
                     Kind::AuthFailed => s.auth_failed += 1,

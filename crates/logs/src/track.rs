@@ -237,7 +237,7 @@ impl Message {
 /// Follows messages; closed ones are handed to a callback.
 #[derive(Debug)]
 pub struct Tracker {
-    open: HashMap<String, Message>,
+    open: HashMap<String, Message, crate::scan::FxBuild>,
     /// Seconds of log time without news after which a message is closed out.
     pub idle: i64,
     /// Most messages kept open at once.
@@ -258,7 +258,7 @@ impl Tracker {
     /// and keeping at most 200,000 open.
     pub fn new() -> Tracker {
         Tracker {
-            open: HashMap::new(),
+            open: HashMap::default(),
             idle: 5 * 86400,
             limit: 200_000,
             seq: 0,
