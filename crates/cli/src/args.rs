@@ -26,6 +26,10 @@ pub enum Command {
     /// Read bounce messages (.eml files, mbox files, Maildir folders): for every failed or
     /// delayed recipient, why, whether retrying helps, and what to do.
     Bounce(BounceArgs),
+    /// Read mail-server logs (Postfix, Exim, Sendmail, Dovecot; syslog files, .gz, journald
+    /// JSON): auth failures, rejections, deferrals, bounces and TLS failures by IP and user,
+    /// each message's life by queue id, and pflogsumm-like totals.
+    Logs(Box<LogsArgs>),
     /// Start practice servers with known faults on loopback (try smtpdoctor without a server).
     Lab(LabArgs),
 }
@@ -81,6 +85,72 @@ pub struct BounceArgs {
     /// input's whatever the number.
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
+}
+
+/// Output formats of `logs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogsFormat {
+    /// For people: the totals, per IP and per user, and the first failures.
+    Human,
+    /// One versioned JSON document (docs/schema/logs.schema.json).
+    Json,
+    /// One JSON object per event and per message as it is read; the summary goes to stderr.
+    Jsonl,
+}
+
+/// `smtpdoctor logs`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Log files in time order (plain or gzip), or `-` for standard input (the default when it
+    /// is not a terminal).
+    #[arg(value_name = "FILE")]
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = LogsFormat::Human)]
+    pub format: LogsFormat,
+    /// Only what concerns this client IP address.
+    #[arg(long, value_name = "ADDR")]
+    pub ip: Option<String>,
+    /// Only what concerns this login.
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Only messages and events whose sender contains this (case-insensitive).
+    #[arg(long, value_name = "ADDR")]
+    pub from: Option<String>,
+    /// Only messages and events whose recipient contains this (case-insensitive).
+    #[arg(long, value_name = "ADDR")]
+    pub to: Option<String>,
+    /// Only this queue id (Postfix, Sendmail) or message id (Exim).
+    #[arg(long, value_name = "ID")]
+    pub queue_id: Option<String>,
+    /// Only the message with this Message-ID.
+    #[arg(long, value_name = "ID")]
+    pub message_id: Option<String>,
+    /// Only from this time on (RFC 3339 or `2026-11-28 10:15`, in --tz when it has no offset).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Only up to this time.
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Only around this time (with --window).
+    #[arg(long, value_name = "TIME", conflicts_with_all = ["since", "until"])]
+    pub around: Option<String>,
+    /// How far either side of --around (`10m`, `2h`, `90s`).
+    #[arg(long, value_name = "DURATION", default_value = "10m")]
+    pub window: String,
+    /// The year of classic syslog stamps (default: from each file's modification date).
+    #[arg(long, value_name = "YEAR")]
+    pub year: Option<i16>,
+    /// The zone of stamps without one, and of the times shown: an IANA name, UTC or an offset
+    /// (default: the local zone).
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
+    /// Also list routine events (connections, queue bookkeeping, TLS set-up, logins).
+    #[arg(long)]
+    pub all: bool,
+    /// Only the totals (human) or the summary (JSON): no events or messages.
+    #[arg(long)]
+    pub summary: bool,
 }
 
 /// Output formats.

@@ -6,6 +6,7 @@ mod args;
 mod bounce;
 mod explain;
 mod lab;
+mod logs;
 mod secrets;
 
 use args::{CheckArgs, Cli, Command, Format};
@@ -91,6 +92,7 @@ fn run() -> ExitCode {
         Command::Check(args) => runtime.block_on(check(*args, palette)),
         Command::Explain(args) => explain::run(args, palette),
         Command::Bounce(args) => bounce::run(args, palette),
+        Command::Logs(args) => logs::run(*args, palette),
         Command::Lab(args) => runtime.block_on(lab::run(args, palette)),
     };
     match result {

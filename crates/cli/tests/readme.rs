@@ -37,6 +37,13 @@ const EXAMPLES: &[Example] = &[
         dir: Some("tests/fixtures/bounce"),
     },
     Example {
+        name: "logs",
+        shown: "smtpdoctor logs --tz UTC --year 2025 mail.log",
+        args: &["logs", "--tz", "UTC", "--year", "2025", "mail.log"],
+        rig: false,
+        dir: Some("tests/fixtures/logs"),
+    },
+    Example {
         name: "check-ok",
         shown: "smtpdoctor check mail.test:2587 --user user@mail.test --password-env SMTP_PASSWORD --to user@mail.test --ca-file rig-ca.pem",
         args: &[

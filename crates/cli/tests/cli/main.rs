@@ -6,6 +6,7 @@ mod bounce;
 mod dns;
 mod explain;
 mod faults;
+mod logs;
 mod netns;
 mod rig;
 mod secrets;

@@ -1,0 +1,440 @@
+//! A log line's envelope: its time stamp, host, program and pid, and the message after them.
+//!
+//! Shapes read:
+//! * classic syslog (RFC 3164): `Mar  7 02:09:33 host prog[pid]: msg` (fractions allowed);
+//! * RFC 3339 stamps (rsyslog's high-precision format, Postfix `maillog_file`):
+//!   `2024-03-07T02:09:33.123456+01:00 host prog[pid]: msg`;
+//! * Exim's own logs: `2024-03-07 02:09:33[.fff] [+0100] [pid] msg` (no host, no program);
+//! * Dovecot's own log: a stamp, then `prog: msg` with no host;
+//! * multilog: `@4000000065e9a1d2... prog: msg`;
+//! * a `<pri>` or `<mail.info>` tag before or after the stamp;
+//! * `journalctl -o json`: one JSON object per line (see [`Line::journal`]).
+
+use std::borrow::Cow;
+
+/// When a line was written, as the line gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Stamp {
+    /// No time stamp.
+    #[default]
+    None,
+    /// Classic syslog: no year and no zone.
+    Classic {
+        /// 1–12.
+        month: u8,
+        /// 1–31.
+        day: u8,
+        /// Seconds since midnight.
+        secs: u32,
+        /// Nanoseconds.
+        nanos: u32,
+    },
+    /// A calendar date and time, with its UTC offset in seconds when the line gives one.
+    Civil {
+        /// Year.
+        year: i16,
+        /// 1–12.
+        month: u8,
+        /// 1–31.
+        day: u8,
+        /// Seconds since midnight.
+        secs: u32,
+        /// Nanoseconds.
+        nanos: u32,
+        /// Seconds east of UTC.
+        offset: Option<i32>,
+    },
+    /// An absolute time (journald, multilog).
+    Unix {
+        /// Seconds since 1970 (UTC).
+        secs: i64,
+        /// Nanoseconds.
+        nanos: u32,
+    },
+}
+
+/// One line's envelope and message.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Line<'a> {
+    /// When it was written.
+    pub stamp: Stamp,
+    /// The host that wrote it.
+    pub host: Option<Cow<'a, str>>,
+    /// The program (`postfix/smtpd`, `exim`, `dovecot`, `imap-login`).
+    pub program: Option<Cow<'a, str>>,
+    /// The process id.
+    pub pid: Option<u32>,
+    /// The message after the envelope.
+    pub message: Cow<'a, str>,
+}
+
+impl<'a> Line<'a> {
+    /// Reads one line (without its line ending). A line starting with `{` is read as
+    /// journald JSON; anything else as text. `None` for blank lines, comments and lines that are
+    /// neither.
+    pub fn parse(s: &'a str) -> Option<Line<'a>> {
+        let s = s.trim_end_matches(['\r', '\n']);
+        if s.starts_with('{') {
+            return Line::journal(s);
+        }
+        Line::text(s)
+    }
+
+    /// A text line.
+    pub fn text(s: &'a str) -> Option<Line<'a>> {
+        let mut rest = s.trim_start();
+        if rest.is_empty() || rest.starts_with('#') {
+            return None;
+        }
+        rest = skip_tag(rest);
+        let (stamp, after) = stamp(rest);
+        rest = skip_tag(after.trim_start());
+        // Exim: an optional zone and `[pid]` after its stamp.
+        let mut pid = None;
+        let mut stamp = stamp;
+        if let Stamp::Civil { offset: None, .. } = stamp
+            && let Some((off, r)) = zone_token(rest)
+        {
+            if let Stamp::Civil { offset, .. } = &mut stamp {
+                *offset = Some(off);
+            }
+            rest = r;
+        }
+        let (t1, r1) = token(rest);
+        if crate::exim::message_id(t1).is_some() {
+            // Exim's own log: a message id, then the message.
+            return Some(Line {
+                stamp,
+                host: None,
+                program: None,
+                pid,
+                message: Cow::Borrowed(rest),
+            });
+        }
+        if let Some((prog, p)) = program(t1) {
+            return Some(Line {
+                stamp,
+                host: None,
+                program: Some(Cow::Borrowed(prog)),
+                pid: p,
+                message: Cow::Borrowed(r1),
+            });
+        }
+        let (t2, r2) = token(r1);
+        if !t1.is_empty()
+            && !t1.starts_with('[')
+            && let Some((prog, p)) = program(t2)
+        {
+            return Some(Line {
+                stamp,
+                host: Some(Cow::Borrowed(t1)),
+                program: Some(Cow::Borrowed(prog)),
+                pid: p,
+                message: Cow::Borrowed(r2),
+            });
+        }
+        if stamp == Stamp::None {
+            return None;
+        }
+        // No program: Exim's own log (with an optional `[pid]`).
+        if let Some(inner) = t1.strip_prefix('[').and_then(|t| t.strip_suffix(']'))
+            && let Ok(n) = inner.parse()
+        {
+            pid = Some(n);
+            rest = r1;
+        }
+        Some(Line {
+            stamp,
+            host: None,
+            program: None,
+            pid,
+            message: Cow::Borrowed(rest),
+        })
+    }
+
+    /// A `journalctl -o json` line: `MESSAGE`, `SYSLOG_IDENTIFIER` (or `_COMM`), `_PID`,
+    /// `_HOSTNAME`, `__REALTIME_TIMESTAMP` (microseconds). A message logged with its own
+    /// syslog envelope inside (as some containers do) is read through that envelope.
+    pub fn journal(s: &'a str) -> Option<Line<'a>> {
+        #[derive(serde::Deserialize)]
+        struct J<'a> {
+            #[serde(rename = "MESSAGE", borrow, default)]
+            message: Option<Message<'a>>,
+            #[serde(rename = "SYSLOG_IDENTIFIER", borrow, default)]
+            ident: Option<Cow<'a, str>>,
+            #[serde(rename = "_COMM", borrow, default)]
+            comm: Option<Cow<'a, str>>,
+            #[serde(rename = "SYSLOG_PID", borrow, default)]
+            syslog_pid: Option<Cow<'a, str>>,
+            #[serde(rename = "_PID", borrow, default)]
+            pid: Option<Cow<'a, str>>,
+            #[serde(rename = "_HOSTNAME", borrow, default)]
+            host: Option<Cow<'a, str>>,
+            #[serde(rename = "__REALTIME_TIMESTAMP", borrow, default)]
+            realtime: Option<Cow<'a, str>>,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Message<'a> {
+            Text(#[serde(borrow)] Cow<'a, str>),
+            Bytes(Vec<u8>),
+        }
+        let j: J<'a> = serde_json::from_str(s).ok()?;
+        let message = match j.message? {
+            Message::Text(t) => t,
+            Message::Bytes(b) => Cow::Owned(String::from_utf8_lossy(&b).into_owned()),
+        };
+        let stamp = j
+            .realtime
+            .and_then(|t| t.parse::<i64>().ok())
+            .map_or(Stamp::None, |us| Stamp::Unix {
+                secs: us.div_euclid(1_000_000),
+                nanos: (us.rem_euclid(1_000_000) * 1000) as u32,
+            });
+        Some(Line {
+            stamp,
+            host: j.host,
+            program: j.ident.or(j.comm),
+            pid: j.syslog_pid.or(j.pid).and_then(|p| p.parse().ok()),
+            message,
+        })
+    }
+}
+
+/// Skips a `<13>` priority or a `<mail.info>` facility tag.
+fn skip_tag(s: &str) -> &str {
+    if let Some(r) = s.strip_prefix('<')
+        && let Some(end) = r.find('>')
+        && end < 24
+        && !r[..end].contains(' ')
+        && !r[..end].contains('@')
+    {
+        return r[end + 1..].trim_start();
+    }
+    s
+}
+
+/// The first space-separated token and the rest (spaces skipped).
+fn token(s: &str) -> (&str, &str) {
+    match s.find(' ') {
+        Some(i) => (&s[..i], s[i + 1..].trim_start_matches(' ')),
+        None => (s, ""),
+    }
+}
+
+/// `prog[pid]:`, `prog:`, `prog(args):`, `prog(args)<session>:`: the program and pid.
+fn program(t: &str) -> Option<(&str, Option<u32>)> {
+    let t = t.strip_suffix(':')?;
+    let first = *t.as_bytes().first()?;
+    if !(first.is_ascii_alphabetic() || first == b'/') {
+        return None;
+    }
+    if let Some(name) = t.strip_suffix(']')
+        && let Some(open) = name.rfind('[')
+    {
+        let pid = name[open + 1..].parse().ok();
+        return Some((&name[..open], pid));
+    }
+    // A name of letters, digits and `/._-`, or one followed by `(...)` (Dovecot).
+    let name_len = t
+        .bytes()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'/' | b'.' | b'_' | b'-'))
+        .count();
+    if name_len == t.len() {
+        // `Info:` and the like are not programs; hosts do not end in a colon.
+        return (!t.bytes().all(|c| c.is_ascii_digit())).then_some((t, None));
+    }
+    if t.as_bytes()[name_len] == b'(' {
+        return Some((t, None));
+    }
+    None
+}
+
+/// `+0100`, `-05:00` or `Z` as a token of its own after an Exim stamp.
+fn zone_token(s: &str) -> Option<(i32, &str)> {
+    let (t, rest) = token(s);
+    let b = t.as_bytes();
+    if b.len() == 5 && matches!(b[0], b'+' | b'-') && b[1..].iter().all(u8::is_ascii_digit) {
+        let h: i32 = t[1..3].parse().ok()?;
+        let m: i32 = t[3..5].parse().ok()?;
+        let sign = if b[0] == b'-' { -1 } else { 1 };
+        return Some((sign * (h * 3600 + m * 60), rest));
+    }
+    None
+}
+
+const MONTHS: [&[u8; 3]; 12] = [
+    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
+];
+
+/// The time stamp at the start of `s` and the rest.
+pub fn stamp(s: &str) -> (Stamp, &str) {
+    let b = s.as_bytes();
+    if b.len() >= 15
+        && let Some(m) = MONTHS.iter().position(|m| b[..3] == m[..])
+    {
+        // `Mar  7 02:09:33` or `Mar 07 02:09:33` or `Mar 7 02:09:33`
+        let mut i = 3;
+        while b.get(i) == Some(&b' ') {
+            i += 1;
+        }
+        let d = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if (1..=2).contains(&d) && b.get(i + d) == Some(&b' ') {
+            let day = num(&b[i..i + d]) as u8;
+            let j = i + d + 1;
+            if let Some((secs, nanos, end)) = clock(b, j) {
+                return (
+                    Stamp::Classic {
+                        month: m as u8 + 1,
+                        day,
+                        secs,
+                        nanos,
+                    },
+                    &s[end..],
+                );
+            }
+        }
+    }
+    if b.len() >= 19
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && matches!(b[10], b'T' | b' ')
+        && let Some((secs, nanos, mut end)) = clock(b, 11)
+    {
+        let year = num(&b[..4]) as i16;
+        let month = num(&b[5..7]) as u8;
+        let day = num(&b[8..10]) as u8;
+        let mut offset = None;
+        match b.get(end) {
+            Some(b'Z') => {
+                offset = Some(0);
+                end += 1;
+            }
+            Some(&c @ (b'+' | b'-')) if b.len() >= end + 6 && b[end + 3] == b':' => {
+                let h = num(&b[end + 1..end + 3]) as i32;
+                let m = num(&b[end + 4..end + 6]) as i32;
+                let sign = if c == b'-' { -1 } else { 1 };
+                offset = Some(sign * (h * 3600 + m * 60));
+                end += 6;
+            }
+            _ => {}
+        }
+        if (1..=12).contains(&month) && (1..=31).contains(&day) {
+            return (
+                Stamp::Civil {
+                    year,
+                    month,
+                    day,
+                    secs,
+                    nanos,
+                    offset,
+                },
+                &s[end..],
+            );
+        }
+    }
+    // multilog TAI64N: `@4000000065e9a1d2 0a1b2c3d`
+    if b.len() >= 25 && b[0] == b'@' && b[1..25].iter().all(u8::is_ascii_hexdigit) {
+        let tai = u64::from_str_radix(&s[1..17], 16).unwrap_or(0);
+        let nanos = u32::from_str_radix(&s[17..25], 16).unwrap_or(0);
+        let secs = tai.wrapping_sub(1 << 62) as i64 - 10;
+        return (Stamp::Unix { secs, nanos }, &s[25..]);
+    }
+    (Stamp::None, s)
+}
+
+/// `hh:mm:ss[.frac]` at `i`: seconds since midnight, nanoseconds, and the end.
+fn clock(b: &[u8], i: usize) -> Option<(u32, u32, usize)> {
+    let t = b.get(i..i + 8)?;
+    if !(t[2] == b':' && t[5] == b':') {
+        return None;
+    }
+    let digits = [t[0], t[1], t[3], t[4], t[6], t[7]];
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let (h, m, s) = (num(&t[0..2]), num(&t[3..5]), num(&t[6..8]));
+    if h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    let mut end = i + 8;
+    let mut nanos = 0u32;
+    if matches!(b.get(end), Some(b'.') | Some(b',')) {
+        let n = b[end + 1..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        let mut scale = 100_000_000u32;
+        for &c in &b[end + 1..end + 1 + n.min(9)] {
+            nanos += u32::from(c - b'0') * scale;
+            scale /= 10;
+        }
+        end += 1 + n;
+    }
+    Some((h * 3600 + m * 60 + s.min(59), nanos, end))
+}
+
+fn num(b: &[u8]) -> u32 {
+    b.iter().fold(0, |n, c| n * 10 + u32::from(c - b'0'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelopes() {
+        let l = Line::parse("Mar  7 02:09:33 mx postfix/smtpd[27246]: connect from x[1.2.3.4]")
+            .unwrap();
+        assert_eq!(l.host.as_deref(), Some("mx"));
+        assert_eq!(l.program.as_deref(), Some("postfix/smtpd"));
+        assert_eq!(l.pid, Some(27246));
+        assert_eq!(l.message, "connect from x[1.2.3.4]");
+        assert!(matches!(
+            l.stamp,
+            Stamp::Classic {
+                month: 3,
+                day: 7,
+                secs: 7773,
+                ..
+            }
+        ));
+
+        let l =
+            Line::parse("2024-03-07T02:09:33.250+01:00 mx postfix/qmgr[1]: ABCDE12345: removed")
+                .unwrap();
+        assert!(matches!(
+            l.stamp,
+            Stamp::Civil {
+                offset: Some(3600),
+                nanos: 250_000_000,
+                ..
+            }
+        ));
+        assert_eq!(l.message, "ABCDE12345: removed");
+
+        let l = Line::parse("2013-06-10 18:33:32 [10099] H=(x) [1.2.3.4] rejected").unwrap();
+        assert_eq!(l.program, None);
+        assert_eq!(l.pid, Some(10099));
+        assert_eq!(l.message, "H=(x) [1.2.3.4] rejected");
+
+        let l = Line::parse("Jan 29 09:33:58 pop3-login: Info: Aborted login").unwrap();
+        assert_eq!(l.program.as_deref(), Some("pop3-login"));
+        assert_eq!(l.host, None);
+
+        let l = Line::parse("Jun 17 14:37:39 <mail.notice> robin sm-mta[2794]: x").unwrap();
+        assert_eq!(l.program.as_deref(), Some("sm-mta"));
+
+        let l = Line::parse(r#"{"MESSAGE":"connect from a[1.2.3.4]","SYSLOG_IDENTIFIER":"postfix/smtpd","_PID":"7","_HOSTNAME":"mx","__REALTIME_TIMESTAMP":"1700000000123456"}"#).unwrap();
+        assert_eq!(
+            l.stamp,
+            Stamp::Unix {
+                secs: 1_700_000_000,
+                nanos: 123_456_000
+            }
+        );
+        assert_eq!(l.program.as_deref(), Some("postfix/smtpd"));
+        assert_eq!(l.pid, Some(7));
+    }
+}

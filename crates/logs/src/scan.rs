@@ -1,0 +1,234 @@
+//! Small byte-scan helpers shared by the daemon parsers: find a key, cut a value, read
+//! `host[ip]:port`.
+
+/// The text after the first `pat`.
+pub(crate) fn after<'a>(s: &'a str, pat: &str) -> Option<&'a str> {
+    let i = s.find(pat)?;
+    Some(&s[i + pat.len()..])
+}
+
+/// Where `pat` starts, if it is in `s`.
+pub(crate) fn find(s: &str, pat: &str) -> Option<usize> {
+    s.find(pat)
+}
+
+/// Whether `s` contains `pat`.
+pub(crate) fn has(s: &str, pat: &str) -> bool {
+    s.contains(pat)
+}
+
+/// The value of `key=` where the key starts a word (at the start, after a space, a comma or a
+/// parenthesis). A value in angle brackets is given without them (and may hold spaces and
+/// commas); otherwise it ends at a comma or a space.
+pub(crate) fn kv<'a>(s: &'a str, key: &str) -> Option<&'a str> {
+    let b = s.as_bytes();
+    let k = key.as_bytes();
+    let mut from = 0;
+    while let Some(i) = s[from..].find(key) {
+        let at = from + i;
+        let end = at + k.len();
+        let boundary = at == 0 || matches!(b[at - 1], b' ' | b',' | b'(' | b'\t' | b';');
+        if boundary && b.get(end) == Some(&b'=') {
+            return Some(value(&s[end + 1..]));
+        }
+        from = at + 1;
+    }
+    None
+}
+
+/// The value at the start of `s` (see [`kv`]).
+pub(crate) fn value(s: &str) -> &str {
+    if let Some(rest) = s.strip_prefix('<') {
+        let end = rest.find('>').unwrap_or(rest.len());
+        return &rest[..end];
+    }
+    let end = s
+        .bytes()
+        .position(|c| c == b',' || c == b' ' || c == b';')
+        .unwrap_or(s.len());
+    &s[..end]
+}
+
+/// The text up to the first space.
+pub(crate) fn word(s: &str) -> &str {
+    &s[..s.find(' ').unwrap_or(s.len())]
+}
+
+/// `host[ip]:port` at the start of `s` (port optional, host may be empty as in postscreen's
+/// `[ip]:port`): host, ip, port, and the rest after it.
+pub(crate) fn host_ip(s: &str) -> Option<(&str, &str, Option<&str>, &str)> {
+    let open = s.find('[')?;
+    let host = &s[..open];
+    if host.contains(' ') {
+        return None;
+    }
+    let close = open + s[open..].find(']')?;
+    let ip = strip_v6(&s[open + 1..close]);
+    let mut rest = &s[close + 1..];
+    let mut port = None;
+    if let Some(r) = rest.strip_prefix(':') {
+        let n = r.bytes().take_while(u8::is_ascii_digit).count();
+        if n > 0 {
+            port = Some(&r[..n]);
+            rest = &r[n..];
+        }
+    }
+    Some((host, ip, port, rest))
+}
+
+/// `IPv6:2001:db8::1` as written by Sendmail and Postfix, without the tag.
+pub(crate) fn strip_v6(ip: &str) -> &str {
+    ip.strip_prefix("IPv6:")
+        .or_else(|| ip.strip_prefix("ipv6:"))
+        .unwrap_or(ip)
+}
+
+/// Whether `s` looks like an IP address (v4 or v6).
+pub(crate) fn is_ip(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|c| c.is_ascii_hexdigit() || c == b'.' || c == b':')
+        && (s.contains('.') || s.contains(':'))
+        && s.bytes().any(|c| c.is_ascii_digit())
+}
+
+/// A Postfix queue id at the start of `s`, followed by `": "`: the id and the rest.
+pub(crate) fn postfix_qid(s: &str) -> Option<(&str, &str)> {
+    let b = s.as_bytes();
+    let n = b.iter().take_while(|c| c.is_ascii_alphanumeric()).count();
+    if !(5..=32).contains(&n) || b.get(n) != Some(&b':') || b.get(n + 1) != Some(&b' ') {
+        return None;
+    }
+    let id = &s[..n];
+    // Short ids are upper-case hex; long ids (enable_long_queue_ids) are base 52 with digits.
+    let short = id
+        .bytes()
+        .all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(&c));
+    // Long ids leave out vowels and always hold a digit: words such as `statistics` are not ids.
+    if !short
+        && (n < 10
+            || !id.bytes().any(|c| c.is_ascii_digit())
+            || id.bytes().any(|c| b"aeiouAEIOU".contains(&c)))
+    {
+        return None;
+    }
+    if id == "NOQUEUE" {
+        return None;
+    }
+    Some((id, &s[n + 2..]))
+}
+
+/// The SMTP reply at the start of `s`: `550 5.1.1 text` → (code, enhanced code).
+pub(crate) fn reply_codes(s: &str) -> (Option<&str>, Option<&str>) {
+    let b = s.as_bytes();
+    let code = (b.len() >= 3
+        && b[..3].iter().all(u8::is_ascii_digit)
+        && matches!(b.get(3), None | Some(b' ') | Some(b'-')))
+    .then(|| &s[..3]);
+    let rest = if code.is_some() {
+        s[3..].trim_start_matches([' ', '-'])
+    } else {
+        s
+    };
+    (code, dsn_at(rest))
+}
+
+/// An enhanced status code (`5.7.1`) at the start of `s`.
+pub(crate) fn dsn_at(s: &str) -> Option<&str> {
+    let b = s.as_bytes();
+    if b.len() < 5 || !matches!(b[0], b'2' | b'4' | b'5') || b[1] != b'.' {
+        return None;
+    }
+    let mut i = 2;
+    let d1 = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+    if d1 == 0 || d1 > 3 {
+        return None;
+    }
+    i += d1;
+    if b.get(i) != Some(&b'.') {
+        return None;
+    }
+    i += 1;
+    let d2 = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+    if d2 == 0 || d2 > 3 {
+        return None;
+    }
+    i += d2;
+    if b.get(i).is_some_and(|c| c.is_ascii_alphanumeric()) {
+        return None;
+    }
+    Some(&s[..i])
+}
+
+/// The text inside the parentheses that close `s` (`status=sent (250 ok)` → `250 ok`).
+pub(crate) fn paren_tail(s: &str) -> Option<&str> {
+    let open = s.find('(')?;
+    let inner = &s[open + 1..];
+    Some(inner.strip_suffix(')').unwrap_or(inner))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helpers() {
+        assert_eq!(kv("a=1, from=<x@y>, size=3", "from"), Some("x@y"));
+        assert_eq!(kv("xfrom=<x@y>, from=<>", "from"), Some(""));
+        assert_eq!(
+            kv("to=<a b>, relay=h[1.2.3.4]:25, delay=1", "relay"),
+            Some("h[1.2.3.4]:25")
+        );
+        assert_eq!(
+            host_ip("unknown[192.0.2.1]:25: rest"),
+            Some(("unknown", "192.0.2.1", Some("25"), ": rest"))
+        );
+        assert_eq!(
+            host_ip("[IPv6:2001:db8::1]"),
+            Some(("", "2001:db8::1", None, ""))
+        );
+        assert_eq!(
+            postfix_qid("3mPVKl0Mhjz7sXv: x"),
+            Some(("3mPVKl0Mhjz7sXv", "x"))
+        );
+        assert_eq!(postfix_qid("A17F830001CA: x"), Some(("A17F830001CA", "x")));
+        assert_eq!(postfix_qid("warning: x"), None);
+        assert_eq!(postfix_qid("NOQUEUE: x"), None);
+        assert_eq!(
+            reply_codes("550 5.1.1 <x>: no"),
+            (Some("550"), Some("5.1.1"))
+        );
+        assert_eq!(reply_codes("5.7.1 content"), (None, Some("5.7.1")));
+        assert!(is_ip("2001:db8::1") && is_ip("1.2.3.4") && !is_ip("deadbeef"));
+    }
+}
+
+/// A fast, non-cryptographic hasher for the tables keyed by queue ids, addresses and IPs (the
+/// Fx hash of rustc): the keys come from logs, and a table's size is capped anyway.
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0xf135_7aea_2e62_a9c5;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let v = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            self.0 = (self.0.rotate_left(26) ^ v).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(26) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.write(&[i]);
+    }
+}
+
+/// Builds [`FxHasher`]s.
+pub type FxBuild = std::hash::BuildHasherDefault<FxHasher>;

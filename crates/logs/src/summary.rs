@@ -1,0 +1,364 @@
+//! Totals over a log, counted the way pflogsumm counts them (received, delivered, forwarded,
+//! deferred, bounced, rejected, ...), plus what pflogsumm lacks: counts per client IP and per
+//! login. Every table is bounded: past its cap, new keys are counted under `other_*`.
+
+use crate::track::{Message, Outcome};
+use crate::{Event, Kind, Level, Server};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+
+/// Most keys in the sender and recipient tables.
+pub const ADDRESS_CAP: usize = 100_000;
+/// Most keys in the per-IP and per-user tables.
+pub const CLIENT_CAP: usize = 1_000_000;
+
+/// Counts for one client IP.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct IpStats {
+    /// Connections.
+    pub connections: u64,
+    /// Messages received from it.
+    pub received: u64,
+    /// Refusals.
+    pub rejected: u64,
+    /// Failed logins.
+    pub auth_failed: u64,
+    /// Every failure event (refusals, failed logins, protocol abuse, rate limits).
+    pub failures: u64,
+    /// Suspicious events (lost connections, no login attempt, DNS mismatches).
+    pub suspicious: u64,
+    /// Logins that failed, per user (at most 8 names kept).
+    pub users: Vec<String>,
+}
+
+/// Counts for one login.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct UserStats {
+    /// Messages sent after logging in.
+    pub received: u64,
+    /// Successful logins (Dovecot).
+    pub logins: u64,
+    /// Failed logins.
+    pub auth_failed: u64,
+    /// Client IPs seen for it (at most 8 kept).
+    pub ips: Vec<String>,
+}
+
+/// A counter table with a cap.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Counts {
+    /// Count per key.
+    pub counts: HashMap<String, u64, crate::scan::FxBuild>,
+    /// Counts of keys that arrived after the cap.
+    pub other: u64,
+    #[serde(skip)]
+    cap: usize,
+}
+
+impl Counts {
+    fn with_cap(cap: usize) -> Counts {
+        Counts {
+            counts: HashMap::default(),
+            other: 0,
+            cap,
+        }
+    }
+
+    fn add(&mut self, key: &str, n: u64) {
+        if let Some(c) = self.counts.get_mut(key) {
+            *c += n;
+        } else if self.counts.len() < self.cap {
+            self.counts.insert(key.to_owned(), n);
+        } else {
+            self.other += n;
+        }
+    }
+
+    /// The `n` largest, largest first (ties by key).
+    pub fn top(&self, n: usize) -> Vec<(&str, u64)> {
+        let mut v: Vec<(&str, u64)> = self.counts.iter().map(|(k, c)| (k.as_str(), *c)).collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        v.truncate(n);
+        v
+    }
+}
+
+/// Everything counted.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// Lines read.
+    pub lines: u64,
+    /// Lines a parser recognised.
+    pub recognised: u64,
+    /// Messages received (smtpd `client=`, pickup, Exim `<=`, Sendmail `from=`).
+    pub received: u64,
+    /// Recipient deliveries (`status=sent`), forwards included.
+    pub delivered: u64,
+    /// Deliveries handed on under another queue id (`sent (forwarded as ID)`), as pflogsumm
+    /// counts them (not in `delivered`).
+    pub forwarded: u64,
+    /// Distinct messages deferred at least once.
+    pub deferred: u64,
+    /// Deferral log lines.
+    pub deferrals: u64,
+    /// Recipients bounced.
+    pub bounced: u64,
+    /// Messages expired.
+    pub expired: u64,
+    /// Refusals (smtpd, postscreen, cleanup, milters, Exim, Sendmail).
+    pub rejected: u64,
+    /// Warn-only refusals.
+    pub reject_warnings: u64,
+    /// Messages discarded or held.
+    pub discarded: u64,
+    /// Failed logins.
+    pub auth_failed: u64,
+    /// TLS failures.
+    pub tls_failed: u64,
+    /// Lost connections and timeouts.
+    pub lost_connections: u64,
+    /// Protocol abuse (pipelining, pregreeting, too many errors, command limits).
+    pub protocol: u64,
+    /// Warnings.
+    pub warnings: u64,
+    /// Fatal errors and panics.
+    pub fatal: u64,
+    /// Bytes received.
+    pub bytes_received: u64,
+    /// Bytes delivered (per recipient, as pflogsumm counts).
+    pub bytes_delivered: u64,
+    /// Per hour of the day (0–23): received, delivered, deferred, bounced, rejected.
+    pub per_hour: [[u64; 5]; 24],
+    /// Messages per sender address.
+    pub senders: Counts,
+    /// Deliveries per recipient address.
+    pub recipients: Counts,
+    /// Refusals per reason.
+    pub reject_reasons: BTreeMap<&'static str, u64>,
+    /// Messages per outcome (from the tracker).
+    pub outcomes: BTreeMap<&'static str, u64>,
+    /// Per client IP.
+    pub ips: HashMap<String, IpStats, crate::scan::FxBuild>,
+    /// Per login.
+    pub users: HashMap<String, UserStats, crate::scan::FxBuild>,
+    /// IPs counted after the cap.
+    pub other_ips: u64,
+    /// Users counted after the cap.
+    pub other_users: u64,
+    #[serde(skip)]
+    sizes: HashMap<String, u64, crate::scan::FxBuild>,
+    #[serde(skip)]
+    deferred_ids: std::collections::HashSet<String, crate::scan::FxBuild>,
+}
+
+impl Default for Summary {
+    fn default() -> Self {
+        Summary {
+            lines: 0,
+            recognised: 0,
+            received: 0,
+            delivered: 0,
+            forwarded: 0,
+            deferred: 0,
+            deferrals: 0,
+            bounced: 0,
+            expired: 0,
+            rejected: 0,
+            reject_warnings: 0,
+            discarded: 0,
+            auth_failed: 0,
+            tls_failed: 0,
+            lost_connections: 0,
+            protocol: 0,
+            warnings: 0,
+            fatal: 0,
+            bytes_received: 0,
+            bytes_delivered: 0,
+            per_hour: [[0; 5]; 24],
+            senders: Counts::with_cap(ADDRESS_CAP),
+            recipients: Counts::with_cap(ADDRESS_CAP),
+            reject_reasons: BTreeMap::new(),
+            outcomes: BTreeMap::new(),
+            ips: HashMap::default(),
+            users: HashMap::default(),
+            other_ips: 0,
+            other_users: 0,
+            sizes: HashMap::default(),
+            deferred_ids: Default::default(),
+        }
+    }
+}
+
+impl Summary {
+    /// Counts one event; `hour` is its hour of the day when known.
+    pub fn add(&mut self, e: &Event<'_>, hour: Option<u8>) {
+        self.recognised += 1;
+        let Some(kind) = e.kind else { return };
+        let slot = match kind {
+            Kind::Received => Some(0),
+            Kind::Delivered => Some(1),
+            Kind::Deferred => Some(2),
+            Kind::Bounced => Some(3),
+            Kind::Rejected => Some(4),
+            _ => None,
+        };
+        if let (Some(h), Some(s)) = (hour, slot) {
+            self.per_hour[usize::from(h) % 24][s] += 1;
+        }
+        match kind {
+            Kind::Received => {
+                self.received += 1;
+                if e.server == Server::Exim || e.server == Server::Sendmail {
+                    if let Some(from) = e.from {
+                        self.senders
+                            .add(if from.is_empty() { "from=<>" } else { from }, 1);
+                    }
+                    self.bytes_received += e.size.unwrap_or(0);
+                }
+            }
+            Kind::Queued => {
+                // pflogsumm counts sizes and senders from qmgr, once per queue id.
+                if let Some(qid) = e.queue_id
+                    && !self.sizes.contains_key(qid)
+                {
+                    let size = e.size.unwrap_or(0);
+                    self.bytes_received += size;
+                    if self.sizes.len() < 1_000_000 {
+                        self.sizes.insert(qid.to_owned(), size);
+                    }
+                    if let Some(from) = e.from {
+                        self.senders
+                            .add(if from.is_empty() { "from=<>" } else { from }, 1);
+                    }
+                }
+            }
+            Kind::Delivered => {
+                if e.server == Server::Dovecot {
+                    return;
+                }
+                // pflogsumm counts `sent (forwarded as ID)` as forwarded, not delivered.
+                if e.reply
+                    .is_some_and(|r| crate::scan::has(r, "forwarded as "))
+                {
+                    self.forwarded += 1;
+                    return;
+                }
+                self.delivered += 1;
+                if let Some(to) = e.to {
+                    self.recipients.add(to, 1);
+                }
+                let size = e
+                    .queue_id
+                    .and_then(|q| self.sizes.get(q))
+                    .copied()
+                    .unwrap_or(0);
+                self.bytes_delivered += size;
+            }
+            Kind::Deferred => {
+                self.deferrals += 1;
+                if let Some(qid) = e.queue_id
+                    && self.deferred_ids.len() < 1_000_000
+                    && self.deferred_ids.insert(qid.to_owned())
+                {
+                    self.deferred += 1;
+                }
+            }
+            Kind::Bounced => self.bounced += 1,
+            Kind::Expired => self.expired += 1,
+            Kind::Rejected => {
+                self.rejected += 1;
+                let r = e.reason.map_or("other", |r| r.as_str());
+                *self.reject_reasons.entry(r).or_default() += 1;
+            }
+            Kind::RejectWarning => self.reject_warnings += 1,
+            Kind::Discarded => self.discarded += 1,
+            Kind::AuthFailed => self.auth_failed += 1,
+            Kind::TlsFailed => self.tls_failed += 1,
+            Kind::LostConnection => self.lost_connections += 1,
+            Kind::Protocol => self.protocol += 1,
+            Kind::Warning => self.warnings += 1,
+            Kind::Fatal => self.fatal += 1,
+            Kind::Removed => {
+                if let Some(q) = e.queue_id {
+                    self.sizes.remove(q);
+                    self.deferred_ids.remove(q);
+                }
+            }
+            _ => {}
+        }
+        // Outbound lines name the remote server, not a client.
+        let outbound = matches!(
+            kind,
+            Kind::Delivered | Kind::Deferred | Kind::Bounced | Kind::Expired | Kind::ConnectFailed
+        ) || (e.server == Server::Postfix && matches!(e.daemon, "smtp" | "lmtp"));
+        if let Some(ip) = e.ip.filter(|_| !outbound) {
+            let known = self.ips.contains_key(ip);
+            if !known && self.ips.len() >= CLIENT_CAP {
+                self.other_ips += 1;
+            } else {
+                if !known {
+                    self.ips.insert(ip.to_owned(), IpStats::default());
+                }
+                let Some(s) = self.ips.get_mut(ip) else {
+                    return;
+                };
+                match kind {
+                    Kind::Connect => s.connections += 1,
+                    Kind::Received => s.received += 1,
+                    Kind::Rejected => s.rejected += 1,
+                    Kind::AuthFailed => {
+                        s.auth_failed += 1;
+                        if let Some(u) = e.user
+                            && s.users.len() < 8
+                            && !s.users.iter().any(|x| x == u)
+                        {
+                            s.users.push(u.to_owned());
+                        }
+                    }
+                    _ => {}
+                }
+                match e.level {
+                    Level::Failure => s.failures += 1,
+                    Level::Suspicious => s.suspicious += 1,
+                    Level::Info => {}
+                }
+            }
+        }
+        if let Some(user) = e.user
+            && matches!(kind, Kind::Received | Kind::AuthFailed | Kind::Login)
+        {
+            let known = self.users.contains_key(user);
+            if !known && self.users.len() >= CLIENT_CAP {
+                self.other_users += 1;
+            } else {
+                if !known {
+                    self.users.insert(user.to_owned(), UserStats::default());
+                }
+                let Some(s) = self.users.get_mut(user) else {
+                    return;
+                };
+                match kind {
+                    Kind::Received => s.received += 1,
+                    Kind::AuthFailed => s.auth_failed += 1,
+                    Kind::Login => s.logins += 1,
+                    _ => {}
+                }
+                if let Some(ip) = e.ip
+                    && s.ips.len() < 8
+                    && !s.ips.iter().any(|x| x == ip)
+                {
+                    s.ips.push(ip.to_owned());
+                }
+            }
+        }
+    }
+
+    /// Counts a closed message's outcome.
+    pub fn message(&mut self, m: &Message) {
+        *self.outcomes.entry(m.outcome.as_str()).or_default() += 1;
+        if m.outcome == Outcome::Unfinished {
+            self.sizes.remove(&m.queue_id);
+            self.deferred_ids.remove(&m.queue_id);
+        }
+    }
+}
