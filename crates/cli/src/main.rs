@@ -4,6 +4,7 @@
 
 mod args;
 mod bounce;
+mod domain;
 mod explain;
 mod lab;
 mod secrets;
@@ -91,6 +92,7 @@ fn run() -> ExitCode {
         Command::Check(args) => runtime.block_on(check(*args, palette)),
         Command::Explain(args) => explain::run(args, palette),
         Command::Bounce(args) => bounce::run(args, palette),
+        Command::Domain(args) => runtime.block_on(domain::run(*args, palette)),
         Command::Lab(args) => runtime.block_on(lab::run(args, palette)),
     };
     match result {
