@@ -62,11 +62,21 @@ pub fn diagnose_domain(e: &DomainEvidence) -> DomainDiagnosis {
     }
 }
 
-/// Problems decide: the first one in DNS-first order names the category. Without problems,
-/// checks that could not be evaluated make the verdict a DNS problem that may pass by itself.
+/// The order in which problems name the verdict's category, after DNS ones: what a receiver
+/// judges first (the connecting address's reputation, then the sender's authentication, then
+/// reverse DNS), and last what only some senders enforce (DANE, MTA-STS).
+const PRIORITY: [&str; 9] = [
+    "mx", "dnsbl", "spf", "dkim", "dmarc", "ptr", "dane", "mta_sts", "tls_rpt",
+];
+
+/// Problems decide: the first one in DNS-first, then [`PRIORITY`] order names the category.
+/// Without problems, checks that could not be evaluated make the verdict a DNS problem that
+/// may pass by itself.
 fn verdict(domain: &str, checks: &DomainChecks) -> Verdict {
     let all = checks.iter();
-    let problems: Vec<(&str, &Finding)> = all
+    let mut ranked = all.to_vec();
+    ranked.sort_by_key(|(name, _)| PRIORITY.iter().position(|p| p == name));
+    let problems: Vec<(&str, &Finding)> = ranked
         .iter()
         .flat_map(|(name, c)| c.findings.iter().map(move |f| (*name, f)))
         .filter(|(_, f)| f.severity == Severity::Problem)
