@@ -26,7 +26,11 @@ fi
 work=$(mktemp -d)
 nsd_pid=
 cleanup() {
-  [[ -n $nsd_pid ]] && kill "$nsd_pid" 2>/dev/null || true
+  if [[ -n $nsd_pid ]]; then
+    kill "$nsd_pid" 2>/dev/null || true
+    # NSD writes its state files on the way out: remove the directory after it is gone.
+    for ((k = 0; k < 100; k++)); do kill -0 "$nsd_pid" 2>/dev/null || break; sleep 0.05; done
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
