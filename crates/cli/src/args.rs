@@ -30,6 +30,9 @@ pub enum Command {
     /// JSON): auth failures, rejections, deferrals, bounces and TLS failures by IP and user,
     /// each message's life by queue id, and pflogsumm-like totals.
     Logs(Box<LogsArgs>),
+    /// Everything a receiver checks about a sending domain and its IPs: MX, SPF (check_host()
+    /// for each --ip), DKIM, DMARC, MTA-STS, TLS-RPT, DANE, PTR and DNS blocklists.
+    Domain(Box<DomainArgs>),
     /// Start practice servers with known faults on loopback (try smtpdoctor without a server).
     Lab(LabArgs),
 }
@@ -287,6 +290,61 @@ pub struct CheckArgs {
     /// Not accepted: passwords never come from the command line.
     #[arg(long = "password", hide = true, num_args = 0..=1, value_name = "NEVER")]
     pub password_argv: Option<Option<String>>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub net: NetArgs,
+}
+
+/// Output formats of `domain`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DomainFormat {
+    /// For people: one line per check, then the findings with their fixes.
+    Human,
+    /// One versioned JSON document (docs/schema/domain.schema.json).
+    Json,
+    /// One JSON object per domain on one line (what --domains always writes).
+    Jsonl,
+}
+
+/// `smtpdoctor domain`.
+#[derive(Debug, Args)]
+pub struct DomainArgs {
+    /// The domain to examine.
+    #[arg(
+        value_name = "DOMAIN",
+        required_unless_present = "domains",
+        conflicts_with = "domains"
+    )]
+    pub domain: Option<String>,
+    /// Examine every domain in FILE (one per line, `#` comments; `-` for standard input), several
+    /// at once: one JSON line per domain on stdout, in input order; a summary on stderr.
+    #[arg(long, value_name = "FILE")]
+    pub domains: Option<PathBuf>,
+    /// A sending address: SPF check_host(), reverse DNS and blocklists are checked for it
+    /// (repeatable).
+    #[arg(long = "ip", value_name = "IP")]
+    pub ips: Vec<std::net::IpAddr>,
+    /// The name your server sends in HELO/EHLO: used for SPF's %{h} and checked against the
+    /// --ip addresses' reverse DNS.
+    #[arg(long, value_name = "NAME")]
+    pub helo: Option<String>,
+    /// A DKIM selector your mail is signed with (repeatable); common selectors are tried too,
+    /// as guesses.
+    #[arg(long = "dkim-selector", value_name = "S")]
+    pub dkim_selectors: Vec<String>,
+    /// IP blocklist zones to query (repeatable or comma-separated; default: zen.spamhaus.org,
+    /// bl.spamcop.net, b.barracudacentral.org, psbl.surriel.com, bl.mailspike.net).
+    #[arg(long, value_name = "ZONE", value_delimiter = ',')]
+    pub dnsbl: Vec<String>,
+    /// Domain blocklist zones to query (repeatable or comma-separated; default: dbl.spamhaus.org).
+    #[arg(long, value_name = "ZONE", value_delimiter = ',')]
+    pub rhsbl: Vec<String>,
+    /// Domains examined at once with --domains.
+    #[arg(short = 'j', long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub jobs: u16,
+    /// Output format (--domains always writes JSON lines).
+    #[arg(long, value_enum, default_value_t = DomainFormat::Human)]
+    pub format: DomainFormat,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub net: NetArgs,

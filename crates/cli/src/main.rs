@@ -4,6 +4,7 @@
 
 mod args;
 mod bounce;
+mod domain;
 mod explain;
 mod lab;
 mod logs;
@@ -93,6 +94,7 @@ fn run() -> ExitCode {
         Command::Explain(args) => explain::run(args, palette),
         Command::Bounce(args) => bounce::run(args, palette),
         Command::Logs(args) => logs::run(*args, palette),
+        Command::Domain(args) => runtime.block_on(domain::run(*args, palette)),
         Command::Lab(args) => runtime.block_on(lab::run(args, palette)),
     };
     match result {

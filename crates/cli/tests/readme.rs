@@ -118,6 +118,26 @@ const EXAMPLES: &[Example] = &[
         rig: true,
         dir: None,
     },
+    Example {
+        name: "domain",
+        shown: "smtpdoctor domain bad.test --ip 192.0.2.26 --dkim-selector weak --dnsbl bl.test --rhsbl dbl.test",
+        args: &[
+            "domain",
+            "bad.test",
+            "--dns",
+            "{RM_DNS}",
+            "--ip",
+            "192.0.2.26",
+            "--dkim-selector",
+            "weak",
+            "--dnsbl",
+            "bl.test",
+            "--rhsbl",
+            "dbl.test",
+        ],
+        rig: true,
+        dir: None,
+    },
 ];
 
 fn rig_env() -> Option<HashMap<String, String>> {

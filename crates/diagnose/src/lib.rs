@@ -3,8 +3,10 @@
 pub mod bounce;
 pub mod check;
 pub mod dane;
+pub mod domain;
 pub mod explain;
 
 pub use check::{CheckDiagnosis, CheckInput, diagnose_check, diagnose_mx, mta_sts_covers};
 pub use dane::{DaneInput, dane_status};
+pub use domain::{DomainDiagnosis, diagnose_domain};
 pub use smtpdoctor_knowledge::{KNOWLEDGE_VERSION, Stage, classify};

@@ -1,6 +1,7 @@
 //! Renderers: turn one report into text for people or JSON for scripts. They never decide.
 
 pub mod bounce;
+pub mod domain;
 pub mod human;
 
 use serde::Serialize;

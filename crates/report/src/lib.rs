@@ -7,6 +7,7 @@
 pub mod bounce;
 pub mod category;
 pub mod check;
+pub mod domain;
 pub mod exit;
 pub mod explain;
 pub mod transcript;

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod conn;
 pub mod dane;
 pub mod dnssec;
+pub mod domain;
 pub mod ladder;
 pub mod message;
 pub mod mtasts;

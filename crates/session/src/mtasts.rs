@@ -7,6 +7,7 @@ use crate::target::{self, Resolution};
 use crate::tls::{self, Trust};
 use rustls::pki_types::ServerName;
 use smtpdoctor_report::check::MtaStsEvidence;
+use smtpdoctor_report::domain::PolicyFetchEvidence;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -80,6 +81,63 @@ async fn fetch(
     trust: &Trust,
     timeout: Duration,
 ) -> Result<String, String> {
+    let got = fetch_policy(host, how, trust, timeout).await;
+    if let Some(why) = got.failure {
+        return Err(why);
+    }
+    if let Some(e) = got.certificate_error {
+        return Err(format!("the policy host's certificate is not trusted: {e}"));
+    }
+    if got.status != Some(200) {
+        return Err(format!(
+            "the policy fetch answered HTTP {} (redirects are not followed)",
+            got.status.map_or("?".into(), |s| s.to_string())
+        ));
+    }
+    let content_type = got.content_type.map(|c| c.to_ascii_lowercase());
+    if !content_type
+        .as_deref()
+        .is_some_and(|c| c.starts_with("text/plain"))
+    {
+        return Err(format!(
+            "the policy is served as {}, not text/plain",
+            content_type.unwrap_or_else(|| "nothing".into())
+        ));
+    }
+    if got.body.len() > MAX_POLICY {
+        return Err(format!("the policy is larger than {MAX_POLICY} bytes"));
+    }
+    Ok(String::from_utf8_lossy(&got.body).into_owned())
+}
+
+/// Fetches `https://HOST/.well-known/mta-sts.txt` and keeps the raw response: status, redirect
+/// target, content type, body (cut just past 64 KiB) and whether the certificate verified.
+/// Redirects are never followed. `failure` says why no response came at all.
+pub async fn fetch_policy(
+    host: &str,
+    how: &Resolution,
+    trust: &Trust,
+    timeout: Duration,
+) -> PolicyFetchEvidence {
+    let started = Instant::now();
+    let mut out = PolicyFetchEvidence {
+        url: format!("https://{host}/.well-known/mta-sts.txt"),
+        ..Default::default()
+    };
+    if let Err(e) = fetch_into(host, how, trust, timeout, &mut out).await {
+        out.failure = Some(e);
+    }
+    out.ms = started.elapsed().as_millis() as u64;
+    out
+}
+
+async fn fetch_into(
+    host: &str,
+    how: &Resolution,
+    trust: &Trust,
+    timeout: Duration,
+    out: &mut PolicyFetchEvidence,
+) -> Result<(), String> {
     let deadline = Instant::now() + timeout;
     let (_, addrs) = target::resolve(host, 443, how, timeout).await;
     let addr = *addrs
@@ -104,10 +162,8 @@ async fn fetch(
         .verification
         .clone();
     if let Some(v) = verification.filter(|v| !v.verified) {
-        return Err(format!(
-            "the policy host's certificate is not trusted: {}",
-            v.detail.unwrap_or_default()
-        ));
+        // Evidence, not the end: the response still shows what else is wrong.
+        out.certificate_error = Some(v.detail.unwrap_or_else(|| "not verified".into()));
     }
     let request = format!(
         "GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: {host}\r\nUser-Agent: smtpdoctor\r\nConnection: close\r\n\r\n"
@@ -129,32 +185,27 @@ async fn fetch(
     };
     // A server that does not close after the policy is tolerated: what arrived in time counts.
     let _ = tokio::time::timeout_at(deadline, read).await;
-    let text = String::from_utf8_lossy(&response);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
         .ok_or("no complete HTTP response")?;
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
+    let body = &response[split + 4..];
     let status = head.lines().next().unwrap_or("");
-    if status.split_whitespace().nth(1).is_none_or(|c| c != "200") {
-        return Err(format!(
-            "the policy fetch answered '{status}' (redirects are not followed)"
-        ));
-    }
-    let content_type = head.lines().find_map(|l| {
-        l.split_once(':')
-            .filter(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-            .map(|(_, v)| v.trim().to_ascii_lowercase())
-    });
-    if !content_type
-        .as_deref()
-        .is_some_and(|c| c.starts_with("text/plain"))
-    {
-        return Err(format!(
-            "the policy is served as {}, not text/plain",
-            content_type.unwrap_or_else(|| "nothing".into())
-        ));
-    }
-    if body.len() > MAX_POLICY {
-        return Err(format!("the policy is larger than {MAX_POLICY} bytes"));
-    }
-    Ok(body.to_string())
+    out.status = status
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok());
+    let header = |name: &str| {
+        head.lines().skip(1).find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.trim().to_string())
+        })
+    };
+    out.location = header("location");
+    out.content_type = header("content-type");
+    out.bytes = body.len();
+    out.body = body[..body.len().min(MAX_POLICY + 1)].to_vec();
+    Ok(())
 }

@@ -6,13 +6,13 @@ use std::net::{TcpListener, UdpSocket};
 
 /// How the fake server answers every query.
 #[derive(Clone, Copy)]
-enum Answer {
+pub(crate) enum Answer {
     ServFail,
     Silence,
 }
 
 /// Starts the responder on 127.0.0.1 (UDP and TCP on one port); it lives as long as the test.
-fn fake_dns(answer: Answer) -> String {
+pub(crate) fn fake_dns(answer: Answer) -> String {
     let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = udp.local_addr().unwrap().port();
     // TCP on the same port: accept and hold, so a retry over TCP gets no answer either.

@@ -4,6 +4,7 @@
 
 mod bounce;
 mod dns;
+mod domain;
 mod explain;
 mod faults;
 mod logs;
@@ -154,7 +155,7 @@ pub fn rig() -> Option<HashMap<String, String>> {
 /// (`docs/schema/<command>.schema.json`; `check` when the command is not named).
 pub fn assert_schema(json: &Value) {
     let file = match json["command"].as_str() {
-        Some(c @ ("bounce" | "explain")) => format!("{c}.schema.json"),
+        Some(c @ ("bounce" | "explain" | "domain")) => format!("{c}.schema.json"),
         _ => "check.schema.json".to_string(),
     };
     assert_matches_schema(json, &file, None);

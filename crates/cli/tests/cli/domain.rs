@@ -1,0 +1,704 @@
+//! `smtpdoctor domain` against the rig's NSD zones (scripts/rig: auth.test has everything right,
+//! bad.test and its subdomains one planted problem each, test holds the blocklists, and
+//! 2.0.192.in-addr.arpa the reverse DNS of TEST-NET-1), the MTA-STS policy from the lab's HTTPS
+//! server, DANE against the rig's Postfix, and DNS faults from the in-process responder.
+
+use crate::dns::{Answer, fake_dns};
+use crate::*;
+
+/// The checks' statuses by name.
+fn statuses(json: &Value) -> HashMap<String, String> {
+    json["checks"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v["status"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+fn status(json: &Value, check: &str) -> String {
+    json["checks"][check]["status"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn check_ids(json: &Value, check: &str) -> Vec<String> {
+    json["checks"][check]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn severity(json: &Value, check: &str, id: &str) -> String {
+    json["checks"][check]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == id)
+        .unwrap_or_else(|| panic!("{id} not in {check}: {:?}", check_ids(json, check)))["severity"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Runs `domain` as JSON against the rig's DNS, with the test blocklists.
+fn domain(rig: &HashMap<String, String>, name: &str, more: &[&str]) -> Run {
+    let mut args = vec![
+        "domain",
+        name,
+        "--dns",
+        &rig["RM_DNS"],
+        "--format",
+        "json",
+        "--timeout",
+        "5",
+        "--dnsbl",
+        "bl.test",
+        "--rhsbl",
+        "dbl.test",
+    ];
+    args.extend_from_slice(more);
+    smtpdoctor(&args, &[])
+}
+
+/// Validates and returns the report, asserting the verdict.
+fn report(run: &Run, verdict: &str, category: Option<&str>, exit: i32) -> Value {
+    assert_verdict(run, verdict, category, exit)
+}
+
+/// The MTA-STS policy of auth.test, served over HTTPS by a test CA.
+struct Policy {
+    _runtime: tokio::runtime::Runtime,
+    ca_file: std::path::PathBuf,
+    connect_to: String,
+}
+
+impl Policy {
+    fn serve(host: &str, body: &str) -> Policy {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (addr, ca, _task) = runtime
+            .block_on(smtpdoctor_lab::https_server(host, body.to_string()))
+            .unwrap();
+        let ca_file = std::env::temp_dir().join(format!(
+            "smtpdoctor-domain-ca-{}-{}.pem",
+            std::process::id(),
+            addr.port()
+        ));
+        std::fs::write(&ca_file, ca).unwrap();
+        Policy {
+            _runtime: runtime,
+            ca_file,
+            connect_to: format!("{host}:443:127.0.0.1:{}", addr.port()),
+        }
+    }
+    fn args(&self) -> Vec<String> {
+        vec![
+            "--connect-to".into(),
+            self.connect_to.clone(),
+            "--ca-file".into(),
+            self.ca_file.to_string_lossy().into_owned(),
+        ]
+    }
+}
+
+impl Drop for Policy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.ca_file);
+    }
+}
+
+const GOOD_POLICY: &str = "version: STSv1\nmode: enforce\nmx: mx.auth.test\nmax_age: 604800\n";
+
+#[test]
+fn a_domain_with_everything_right_passes_every_check() {
+    let Some(rig) = rig() else { return };
+    let policy = Policy::serve("mta-sts.auth.test", GOOD_POLICY);
+    let extra = policy.args();
+    let mut more: Vec<&str> = vec![
+        "--ip",
+        "192.0.2.25",
+        "--helo",
+        "mx.auth.test",
+        "--dkim-selector",
+        "rig",
+    ];
+    more.extend(extra.iter().map(String::as_str));
+    let run = domain(&rig, "auth.test", &more);
+    let json = report(&run, "ok", None, 0);
+    let s = statuses(&json);
+    for check in [
+        "mx", "spf", "dkim", "dmarc", "mta_sts", "tls_rpt", "ptr", "dnsbl",
+    ] {
+        assert_eq!(s[check], "pass", "{check}: {}", json["checks"][check]);
+    }
+    assert_eq!(s["dane"], "none");
+    assert_eq!(json["domain"], "auth.test");
+    assert_eq!(json["resolver"], rig["RM_DNS"]);
+    let spf = &json["checks"]["spf"]["details"];
+    assert_eq!(spf["lookups"], 2, "include + a: {spf}");
+    assert_eq!(spf["results"][0]["result"], "pass");
+    assert_eq!(spf["tree"][0]["term"], "include:_spf.auth.test");
+    let dkim = &json["checks"]["dkim"]["details"]["selectors"][0];
+    assert_eq!(
+        (dkim["selector"].as_str(), dkim["key_bits"].as_u64()),
+        (Some("rig"), Some(2048))
+    );
+    assert_eq!(dkim["guessed"], false);
+    let dmarc = &json["checks"]["dmarc"]["details"];
+    assert_eq!(dmarc["record"]["p"], "reject");
+    assert_eq!(dmarc["report_authorisation"][0]["authorised"], true);
+    assert!(check_ids(&json, "dmarc").contains(&"dmarc.report_authorised".to_string()));
+    let sts = &json["checks"]["mta_sts"]["details"];
+    assert_eq!(sts["mx_coverage"][0]["covered"], true);
+    assert_eq!(sts["fetch"]["status"], 200);
+    assert_eq!(sts["policy"]["mode"], "enforce");
+    let ptr = &json["checks"]["ptr"]["details"]["addresses"][0];
+    assert_eq!(ptr["ptr"][0], "mx.auth.test");
+    assert_eq!(ptr["forward"][0]["matches"], true);
+    assert_eq!(ptr["helo"]["matches"], true);
+    let bl = &json["checks"]["dnsbl"]["details"];
+    assert_eq!(bl["zones"][0]["test_listed"]["codes"][0], "127.0.0.2");
+    assert_eq!(bl["queries"][0]["answer"]["outcome"], "nx_domain");
+
+    // The human form: one line per check, and the verdict.
+    let mut args = vec![
+        "domain",
+        "auth.test",
+        "--dns",
+        &rig["RM_DNS"],
+        "--dnsbl",
+        "bl.test",
+        "--rhsbl",
+        "dbl.test",
+        "--ip",
+        "192.0.2.25",
+        "--dkim-selector",
+        "rig",
+    ];
+    args.extend(extra.iter().map(String::as_str));
+    let human = smtpdoctor(&args, &[]);
+    assert_eq!(human.code, 0, "{}", human.stdout);
+    for label in [
+        "MX", "SPF", "DKIM", "DMARC", "MTA-STS", "TLS-RPT", "DANE", "PTR", "DNSBL",
+    ] {
+        assert!(
+            human
+                .stdout
+                .lines()
+                .any(|l| l.trim_start().starts_with(label)),
+            "{label}:\n{}",
+            human.stdout
+        );
+    }
+    assert!(human.stdout.contains("OK: auth.test"), "{}", human.stdout);
+}
+
+#[test]
+fn planted_problems_at_the_apex_each_get_their_finding() {
+    let Some(rig) = rig() else { return };
+    let run = domain(
+        &rig,
+        "bad.test",
+        &[
+            "--ip",
+            "192.0.2.26",
+            "--dkim-selector",
+            "weak",
+            "--dkim-selector",
+            "revoked",
+        ],
+    );
+    // The listed domain names the category: receivers judge reputation before authentication.
+    let json = report(&run, "problem", Some("blacklisted_ip"), 1);
+    let s = statuses(&json);
+    assert_eq!(s["spf"], "fail");
+    assert_eq!(severity(&json, "spf", "spf.pass_all"), "problem");
+    assert_eq!(severity(&json, "dkim", "dkim.key_weak"), "warning");
+    assert_eq!(severity(&json, "dkim", "dkim.revoked"), "warning");
+    assert_eq!(s["dkim"], "warn");
+    assert_eq!(s["dmarc"], "none");
+    assert_eq!(severity(&json, "dmarc", "dmarc.none"), "warning");
+    assert_eq!(s["mta_sts"], "fail");
+    assert!(check_ids(&json, "mta_sts").contains(&"mtasts.record_syntax".to_string()));
+    assert_eq!(s["tls_rpt"], "fail");
+    assert_eq!(
+        severity(&json, "tls_rpt", "tlsrpt.http_uri"),
+        "warning",
+        "lost reports never block mail"
+    );
+    assert_eq!(s["ptr"], "fail");
+    assert_eq!(severity(&json, "ptr", "ptr.not_confirmed"), "problem");
+    assert_eq!(
+        json["checks"]["ptr"]["details"]["addresses"][0]["forward"][0]["outcome"],
+        "no_data"
+    );
+    assert_eq!(s["dnsbl"], "fail");
+    let f = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "dnsbl.domain_listed")
+        .unwrap();
+    assert_eq!(f["category"], "blacklisted_ip");
+    // The top-level findings are every check's, problems first.
+    assert_eq!(json["findings"][0]["severity"], "problem");
+    let key = &json["checks"]["dkim"]["details"]["selectors"];
+    assert_eq!(key[0]["key_bits"], 1024);
+    assert_eq!(key[1]["revoked"], true);
+}
+
+#[test]
+fn spf_two_records_too_many_lookups_and_a_syntax_error_are_permerrors() {
+    let Some(rig) = rig() else { return };
+    for (name, id) in [
+        ("twospf.bad.test", "spf.multiple_records"),
+        ("manylookups.bad.test", "spf.too_many_lookups"),
+        ("syntax.bad.test", "spf.syntax"),
+    ] {
+        let json = report(
+            &domain(&rig, name, &["--ip", "192.0.2.1"]),
+            "problem",
+            Some("sender_auth_failure"),
+            1,
+        );
+        assert_eq!(status(&json, "spf"), "fail", "{name}");
+        assert_eq!(severity(&json, "spf", id), "problem", "{name}");
+        assert_eq!(
+            json["checks"]["spf"]["details"]["results"][0]["result"], "permerror",
+            "{name}"
+        );
+    }
+    let json = domain(&rig, "manylookups.bad.test", &[]).json();
+    assert_eq!(json["checks"]["spf"]["details"]["lookups"], 11);
+    let json = domain(&rig, "syntax.bad.test", &[]).json();
+    let f = json["checks"]["spf"]["findings"][0].clone();
+    assert!(f["summary"].as_str().unwrap().contains("at byte 11"), "{f}");
+    // An address the policy does not list: fail for that IP.
+    let json = report(
+        &domain(&rig, "auth.test", &["--ip", "203.0.113.9"]),
+        "problem",
+        Some("sender_auth_failure"),
+        1,
+    );
+    assert_eq!(severity(&json, "spf", "spf.ip_fail"), "problem");
+}
+
+#[test]
+fn dmarc_none_invalid_missing_and_inherited() {
+    let Some(rig) = rig() else { return };
+    let json = domain(&rig, "dmarcnone.bad.test", &[]).json();
+    assert_schema(&json);
+    assert_eq!(status(&json, "dmarc"), "warn");
+    assert_eq!(severity(&json, "dmarc", "dmarc.policy_none"), "warning");
+    let json = domain(&rig, "dmarcbad.bad.test", &[]).json();
+    assert_schema(&json);
+    assert_eq!(status(&json, "dmarc"), "fail");
+    assert_eq!(severity(&json, "dmarc", "dmarc.syntax"), "problem");
+    // The walk reaches the test zone, which answers NXDOMAIN: no record anywhere.
+    let json = domain(&rig, "twospf.bad.test", &[]).json();
+    assert_eq!(status(&json, "dmarc"), "none");
+    let queried = json["checks"]["dmarc"]["details"]["queried"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(queried.len(), 3, "{queried:?}");
+    assert_eq!(queried[2]["name"], "_dmarc.test");
+    // A subdomain without a record of its own: auth.test's applies.
+    let json = domain(&rig, "mx.auth.test", &[]).json();
+    assert_schema(&json);
+    assert_eq!(status(&json, "dmarc"), "pass");
+    assert!(check_ids(&json, "dmarc").contains(&"dmarc.inherited".to_string()));
+    assert_eq!(
+        json["checks"]["dmarc"]["details"]["found_at"],
+        "_dmarc.auth.test"
+    );
+}
+
+#[test]
+fn dkim_given_selector_without_key_fails_guesses_do_not() {
+    let Some(rig) = rig() else { return };
+    let json = report(
+        &domain(
+            &rig,
+            "auth.test",
+            &["--dkim-selector", "nothere", "--ip", "192.0.2.25"],
+        ),
+        "problem",
+        Some("sender_auth_failure"),
+        1,
+    );
+    assert_eq!(status(&json, "dkim"), "fail");
+    assert_eq!(severity(&json, "dkim", "dkim.none"), "problem");
+    // No selector given: the common ones are tried, and none found is no problem.
+    let json = domain(&rig, "auth.test", &[]).json();
+    assert_eq!(status(&json, "dkim"), "none");
+    assert_eq!(check_ids(&json, "dkim"), vec!["dkim.no_key_found"]);
+    assert!(
+        json["checks"]["dkim"]["details"]["guessed_tried"]
+            .as_u64()
+            .unwrap()
+            > 10
+    );
+}
+
+#[test]
+fn blocklists_listed_refused_unreliable_and_defunct() {
+    let Some(rig) = rig() else { return };
+    let run = smtpdoctor(
+        &[
+            "domain",
+            "auth.test",
+            "--dns",
+            &rig["RM_DNS"],
+            "--format",
+            "json",
+            "--timeout",
+            "5",
+            "--dnsbl",
+            "bl.test,refuse.test,world.test,dnsbl.sorbs.net",
+            "--rhsbl",
+            "dbl.test",
+            "--ip",
+            "192.0.2.66",
+            "--ip",
+            "192.0.2.77",
+            "--ip",
+            "192.0.2.25",
+        ],
+        &[],
+    );
+    let json = report(&run, "problem", Some("blacklisted_ip"), 1);
+    assert_eq!(status(&json, "dnsbl"), "fail");
+    let ids = check_ids(&json, "dnsbl");
+    let listed: Vec<&Value> = json["checks"]["dnsbl"]["details"]["listed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect();
+    assert_eq!(listed.len(), 1, "only 192.0.2.66 is listed: {listed:?}");
+    assert_eq!(listed[0]["subject"], "192.0.2.66");
+    assert_eq!(
+        listed[0]["txt"][0],
+        "listed: see http://bl.test/lookup?192.0.2.66"
+    );
+    // 127.255.255.254 is the list refusing the resolver, never a listing: for one query, and
+    // for a whole zone's self-test.
+    let refused: Vec<&Value> = json["checks"]["dnsbl"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"] == "dnsbl.refused")
+        .collect();
+    assert_eq!(refused.len(), 2, "{ids:?}");
+    assert!(
+        refused
+            .iter()
+            .any(|f| f["summary"].as_str().unwrap().contains("192.0.2.77"))
+    );
+    assert!(
+        refused
+            .iter()
+            .any(|f| f["summary"].as_str().unwrap().starts_with("refuse.test"))
+    );
+    assert!(
+        ids.contains(&"dnsbl.lists_everything".to_string()),
+        "{ids:?}"
+    );
+    assert!(ids.contains(&"dnsbl.defunct".to_string()), "{ids:?}");
+    let zones = json["checks"]["dnsbl"]["details"]["zones"]
+        .as_array()
+        .unwrap();
+    let sorbs = zones
+        .iter()
+        .find(|z| z["zone"] == "dnsbl.sorbs.net")
+        .unwrap();
+    assert!(sorbs["skipped"].as_str().unwrap().contains("2024"));
+    assert!(
+        sorbs.get("test_listed").is_none(),
+        "a defunct list is never queried"
+    );
+    assert!(
+        json["checks"]["dnsbl"]["details"]["queries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|q| q["zone"] != "world.test" || q["answer"]["codes"][0] == "127.0.0.2")
+    );
+    assert_eq!(
+        json["checks"]["dnsbl"]["details"]["resolver"],
+        rig["RM_DNS"]
+    );
+}
+
+#[test]
+fn reverse_dns_missing_mismatched_and_helo() {
+    let Some(rig) = rig() else { return };
+    let json = domain(
+        &rig,
+        "auth.test",
+        &[
+            "--ip",
+            "192.0.2.30",
+            "--ip",
+            "192.0.2.99",
+            "--helo",
+            "mx.auth.test",
+        ],
+    )
+    .json();
+    assert_schema(&json);
+    assert_eq!(status(&json, "ptr"), "fail");
+    let addresses = json["checks"]["ptr"]["details"]["addresses"]
+        .as_array()
+        .unwrap();
+    assert_eq!(addresses[0]["ptr"][0], "mx.auth.test");
+    assert_eq!(addresses[0]["forward"][0]["matches"], false);
+    assert_eq!(addresses[1]["outcome"], "nx_domain");
+    assert_eq!(addresses[2]["source"], "mx mx.auth.test");
+    let ids = check_ids(&json, "ptr");
+    for id in [
+        "ptr.not_confirmed",
+        "ptr.missing",
+        "ptr.helo_mismatch",
+        "ptr.confirmed",
+    ] {
+        assert!(ids.contains(&id.to_string()), "{id}: {ids:?}");
+    }
+    let f = json["checks"]["ptr"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "ptr.missing")
+        .unwrap();
+    assert_eq!(f["category"], "spam_or_policy_block");
+}
+
+#[test]
+fn mta_sts_policy_that_misses_the_mx_or_cannot_be_fetched() {
+    let Some(rig) = rig() else { return };
+    let policy = Policy::serve(
+        "mta-sts.auth.test",
+        "version: STSv1\nmode: enforce\nmx: mx.elsewhere.test\nmax_age: 604800\n",
+    );
+    let extra = policy.args();
+    let more: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let json = report(
+        &domain(&rig, "auth.test", &more),
+        "problem",
+        Some("tls_certificate"),
+        1,
+    );
+    assert_eq!(status(&json, "mta_sts"), "fail");
+    assert_eq!(
+        severity(&json, "mta_sts", "mtasts.mx_not_covered"),
+        "problem"
+    );
+    assert_eq!(
+        json["checks"]["mta_sts"]["details"]["mx_coverage"][0]["covered"],
+        false
+    );
+    // No server behind mta-sts.auth.test (its address is 127.0.0.1:443, where nothing listens).
+    let json = report(
+        &domain(&rig, "auth.test", &[]),
+        "problem",
+        Some("tls_certificate"),
+        1,
+    );
+    assert!(check_ids(&json, "mta_sts").contains(&"mtasts.policy_fetch".to_string()));
+    // A certificate the run does not trust: named as such.
+    let policy = Policy::serve("mta-sts.auth.test", GOOD_POLICY);
+    let json = report(
+        &domain(&rig, "auth.test", &["--connect-to", &policy.connect_to]),
+        "problem",
+        Some("tls_certificate"),
+        1,
+    );
+    assert!(
+        check_ids(&json, "mta_sts").contains(&"mtasts.policy_certificate".to_string()),
+        "{:?}",
+        check_ids(&json, "mta_sts")
+    );
+}
+
+#[test]
+fn dane_reuses_the_mx_check_against_the_real_postfix() {
+    let Some(rig) = rig() else { return };
+    let smtp = format!(":25:{}", rig["RM_SMTP"]);
+    let args = [
+        "--trust-anchor",
+        rig["RM_TRUST_ANCHOR"].as_str(),
+        "--connect-to",
+        smtp.as_str(),
+    ];
+    let json = domain(&rig, "dane.test", &args).json();
+    assert_schema(&json);
+    assert_eq!(status(&json, "dane"), "pass", "{}", json["checks"]["dane"]);
+    assert!(check_ids(&json, "dane").contains(&"dane.authenticated".to_string()));
+    let host = &json["checks"]["dane"]["details"]["hosts"][0];
+    assert_eq!(host["status"], "authenticated");
+    assert_eq!(host["dnssec"], "secure");
+    assert_eq!(host["presented_spki_sha256"], host["records"][0]["data"]);
+    let json = report(
+        &domain(&rig, "bad.dane.test", &args),
+        "problem",
+        Some("tls_certificate"),
+        1,
+    );
+    assert_eq!(status(&json, "dane"), "fail");
+    assert_eq!(severity(&json, "dane", "dane.mismatch"), "problem");
+    // Without the anchor the same TLSA is unsigned: a warning, senders ignore it.
+    let json = domain(&rig, "dane.test", &["--connect-to", smtp.as_str()]).json();
+    assert_eq!(status(&json, "dane"), "warn");
+    assert_eq!(severity(&json, "dane", "dane.unsigned"), "warning");
+}
+
+#[test]
+fn the_mx_analysis_is_check_mx_s() {
+    let Some(rig) = rig() else { return };
+    let json = domain(&rig, "nullmx.mail.test", &[]).json();
+    assert_schema(&json);
+    assert_eq!(status(&json, "mx"), "fail");
+    assert!(check_ids(&json, "mx").contains(&"mx.null".to_string()));
+    let json = domain(&rig, "viacname.mail.test", &[]).json();
+    assert!(check_ids(&json, "mx").contains(&"mx.cname".to_string()));
+    // A domain that does not exist: NXDOMAIN kept apart from other failures.
+    let json = domain(&rig, "nothere.auth.test", &[]).json();
+    assert_schema(&json);
+    assert_eq!(status(&json, "mx"), "fail");
+    assert_eq!(json["checks"]["mx"]["details"]["failure"], "nx_domain");
+}
+
+#[test]
+fn many_domains_one_json_line_each_in_input_order() {
+    let Some(rig) = rig() else { return };
+    let list = std::env::temp_dir().join(format!("smtpdoctor-domains-{}.txt", std::process::id()));
+    std::fs::write(&list, "# a comment\nauth.test\nbad.test\n\ntwospf.bad.test  # two SPF records\nnothere.auth.test\n").unwrap();
+    let run = smtpdoctor(
+        &[
+            "domain",
+            "--domains",
+            &list.to_string_lossy(),
+            "--dns",
+            &rig["RM_DNS"],
+            "--timeout",
+            "5",
+            "-j",
+            "3",
+            "--dnsbl",
+            "bl.test",
+            "--rhsbl",
+            "dbl.test",
+        ],
+        &[],
+    );
+    let _ = std::fs::remove_file(&list);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let lines: Vec<Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    let names: Vec<&str> = lines
+        .iter()
+        .map(|j| j["domain"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "auth.test",
+            "bad.test",
+            "twospf.bad.test",
+            "nothere.auth.test"
+        ]
+    );
+    for j in &lines {
+        assert_schema(j);
+        assert!(j["verdict"]["category"].is_string() || j["verdict"]["status"] == "ok");
+    }
+    assert!(run.stderr.contains("4 domain(s)"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains('{'),
+        "the summary is not JSON: {}",
+        run.stderr
+    );
+}
+
+#[test]
+fn dns_failures_are_kept_apart_and_bounded() {
+    let dns = fake_dns(Answer::ServFail);
+    let run = smtpdoctor(
+        &[
+            "domain",
+            "example.test",
+            "--dns",
+            &dns,
+            "--format",
+            "json",
+            "--timeout",
+            "2",
+            "--dnsbl",
+            "bl.test",
+            "--rhsbl",
+            "dbl.test",
+        ],
+        &[],
+    );
+    let json = assert_verdict(&run, "problem", Some("dns"), 10);
+    assert_eq!(json["verdict"]["retry"], "temporary");
+    for check in ["spf", "dmarc", "tls_rpt", "mta_sts"] {
+        assert_eq!(status(&json, check), "error", "{check}");
+    }
+    assert_eq!(
+        json["checks"]["dmarc"]["details"]["queried"][0]["outcome"],
+        "serv_fail"
+    );
+    let dns = fake_dns(Answer::Silence);
+    let run = smtpdoctor(
+        &[
+            "domain",
+            "example.test",
+            "--dns",
+            &dns,
+            "--format",
+            "json",
+            "--timeout",
+            "1",
+            "--dnsbl",
+            "bl.test",
+            "--rhsbl",
+            "dbl.test",
+        ],
+        &[],
+    );
+    assert!(
+        run.elapsed < Duration::from_secs(15),
+        "took {:?}",
+        run.elapsed
+    );
+    let json = assert_verdict(&run, "problem", Some("dns"), 10);
+    assert_eq!(
+        json["checks"]["tls_rpt"]["details"]["lookup"]["outcome"],
+        "timeout"
+    );
+}
+
+#[test]
+fn usage_errors() {
+    for args in [
+        vec!["domain"],
+        vec!["domain", "192.0.2.1"],
+        vec!["domain", "example.test:25"],
+        vec!["domain", "example.test", "--dkim-selector", "bad selector"],
+        vec!["domain", "--domains", "/nonexistent/list"],
+    ] {
+        let run = smtpdoctor(&args, &[]);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+    }
+}
