@@ -311,7 +311,12 @@ pub fn stamp(s: &str) -> (Stamp, &str) {
                 offset = Some(0);
                 end += 1;
             }
-            Some(&c @ (b'+' | b'-')) if b.len() >= end + 6 && b[end + 3] == b':' => {
+            Some(&c @ (b'+' | b'-'))
+                if b.len() >= end + 6
+                    && b[end + 3] == b':'
+                    && b[end + 1..end + 3].iter().all(u8::is_ascii_digit)
+                    && b[end + 4..end + 6].iter().all(u8::is_ascii_digit) =>
+            {
                 let h = num(&b[end + 1..end + 3]) as i32;
                 let m = num(&b[end + 4..end + 6]) as i32;
                 let sign = if c == b'-' { -1 } else { 1 };
@@ -381,6 +386,14 @@ fn num(b: &[u8]) -> u32 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_broken_offset_with_multibyte_text_is_no_stamp() {
+        // Found by fuzzing: "+00:" followed by non-ASCII bytes once sliced inside a character.
+        let line = "2026-11-28T10:15:02+00:\u{fffd}\u{fffd}00  stfix/smtp[1]: x";
+        let _ = stamp(line);
+        let _ = Line::parse(line);
+    }
+
     use super::*;
 
     #[test]
