@@ -146,10 +146,11 @@ pub fn is_daemon_address(address: &str) -> bool {
     ) || local.starts_with("mailer-daemon")
 }
 
-/// Whether text holds a reply code or an enhanced status code.
+/// Whether text holds a failure reply code or a failure enhanced status code.
 pub fn has_code(text: &str) -> bool {
-    smtpdoctor_knowledge::reply_code_in(text).is_some()
-        || smtpdoctor_knowledge::enhanced_in(text).is_some()
+    // Only failure codes are evidence: "Size (in bytes): 222" is not a reply.
+    smtpdoctor_knowledge::reply_code_in(text).is_some_and(|c| c >= 400)
+        || smtpdoctor_knowledge::enhanced_in(text).is_some_and(|e| !e.starts_with('2'))
 }
 
 /// The SMTP command a diagnostic says was refused.
