@@ -115,3 +115,88 @@ fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     }
     Err(last.unwrap_or_else(|| std::io::Error::other("no temporary name free")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use smtpdoctor_report::{Confidence, Direction, Entry, Status, Verdict};
+
+    const SECRET: &str = "Pelican<&>-Vortex-5512";
+
+    /// A report whose transcript line is given (as a bug in redaction would leave it).
+    fn report_with(line: &str) -> Report<CheckBody> {
+        let mut body = CheckBody::default();
+        body.transcript.entries.push(Entry {
+            t_ms: 1,
+            conn: 1,
+            dir: Direction::Sent,
+            tls: true,
+            text: line.to_string(),
+            bytes_b64: None,
+            redacted: false,
+        });
+        Report {
+            schema_version: 1,
+            command: "check".into(),
+            tool_version: "0".into(),
+            knowledge_version: "0".into(),
+            target: serde_json::json!({ "host": "mail.test", "port": 587, "tls": "starttls", "user": "me@mail.test" }),
+            started_at: "2026-11-28T00:00:00Z".into(),
+            duration_ms: 1,
+            verdict: Verdict {
+                status: Status::Ok,
+                category: None,
+                retry: None,
+                confidence: Confidence::High,
+                alternatives: vec![],
+                summary: "ok".into(),
+                fix: vec![],
+                evidence: vec![],
+            },
+            findings: vec![],
+            body,
+        }
+    }
+
+    #[test]
+    fn refuses_a_report_holding_the_secret() {
+        let dir = std::env::temp_dir().join(format!("smtpdoctor-refuse-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let credential = Credential::Password(Secret::new(SECRET.into()));
+        let plain =
+            base64::engine::general_purpose::STANDARD.encode(format!("\0me@mail.test\0{SECRET}"));
+        for line in [format!("echo {SECRET}"), format!("AUTH PLAIN {plain}")] {
+            for name in ["r.md", "r.html"] {
+                let path = dir.join(name);
+                let err = write(&path, &report_with(&line), Some(&credential), false)
+                    .expect_err("refused");
+                assert_eq!(err.0, ExitCode::Internal);
+                assert!(err.1.contains("refusing"), "{}", err.1);
+                assert!(!err.1.contains(SECRET));
+                assert!(!path.exists(), "nothing written");
+            }
+        }
+        // A clean report is written, owner-only.
+        let path = dir.join("ok.md");
+        write(
+            &path,
+            &report_with("AUTH PLAIN [redacted]"),
+            Some(&credential),
+            false,
+        )
+        .unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
