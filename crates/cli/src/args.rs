@@ -284,6 +284,14 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
+    /// Also write a report for support to FILE: Markdown, or HTML when FILE ends in .html
+    /// (mode 0600; secrets never in it; docs/report.md).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// In the --report, mask the username, email addresses, host names (except well-known
+    /// providers') and IP addresses with placeholders (user-1, host-1, ipv4-1).
+    #[arg(long, requires = "report")]
+    pub redact_identity: bool,
     /// Seconds a silent port is given before a second connection tries implicit TLS on it.
     #[arg(long, value_name = "SECS", default_value_t = 2.0, hide = true)]
     pub tls_probe_after: f64,

@@ -152,6 +152,8 @@ async fn demo(
             insecure: false,
             transcript: false,
             format: Format::Human,
+            report: None,
+            redact_identity: false,
             tls_probe_after: 1.0,
             password_argv: None,
             net: NetArgs {

@@ -8,6 +8,7 @@ mod domain;
 mod explain;
 mod lab;
 mod logs;
+mod report;
 mod secrets;
 
 use args::{CheckArgs, Cli, Command, Format};
@@ -263,6 +264,9 @@ async fn check(args: CheckArgs, palette: Palette) -> Result<ExitCode, UsageError
             "passwords are never taken from the command line (other users can read it): use --password-env VAR, --password-file FILE or the prompt".into(),
         ));
     }
+    if let Some(path) = &args.report {
+        report::check_path(path).map_err(UsageError)?;
+    }
     if args.mx {
         return check_mx(args, palette).await;
     }
@@ -291,6 +295,17 @@ async fn check(args: CheckArgs, palette: Palette) -> Result<ExitCode, UsageError
     spinner.finish_and_clear();
     let (report, _) = build_report(&opts, run, None);
     print_report(&report, args.format, palette, args.transcript);
+    if let Some(path) = &args.report
+        && let Err((code, message)) = report::write(
+            path,
+            &report,
+            opts.credential.as_ref(),
+            args.redact_identity,
+        )
+    {
+        eprintln!("smtpdoctor: error: {message}");
+        return Ok(code);
+    }
     Ok(ExitCode::for_verdict(
         report.verdict.status,
         report.verdict.category,
@@ -309,6 +324,7 @@ async fn check_mx(args: CheckArgs, palette: Palette) -> Result<ExitCode, UsageEr
         return Err(UsageError("--mx checks delivery to a domain's MX hosts, which never takes credentials: drop --user and the password".into()));
     }
     let (format, show_transcript) = (args.format, args.transcript);
+    let (report_to, redact_identity) = (args.report.clone(), args.redact_identity);
     let anchors = match &args.net.trust_anchor {
         Some(path) => smtpdoctor_session::dnssec::Anchors::load(path).map_err(UsageError)?,
         None => smtpdoctor_session::dnssec::Anchors::default(),
@@ -491,6 +507,12 @@ async fn check_mx(args: CheckArgs, palette: Palette) -> Result<ExitCode, UsageEr
     report.body.mx = Some(mx);
     report.body.hops = hops;
     print_report(&report, format, palette, show_transcript);
+    if let Some(path) = &report_to
+        && let Err((code, message)) = report::write(path, &report, None, redact_identity)
+    {
+        eprintln!("smtpdoctor: error: {message}");
+        return Ok(code);
+    }
     Ok(ExitCode::for_verdict(
         report.verdict.status,
         report.verdict.category,

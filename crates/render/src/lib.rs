@@ -3,6 +3,7 @@
 pub mod bounce;
 pub mod domain;
 pub mod human;
+pub mod report;
 
 use serde::Serialize;
 use smtpdoctor_report::Report;

@@ -116,6 +116,10 @@ pub struct ConnectAttempt {
     /// The OS error text, when it failed.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub detail: Option<String>,
+    /// The local address the connection was made from (`192.0.2.7:50412`), when it connected
+    /// (through a SOCKS5 proxy: the local end of the connection to the proxy).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub local: Option<String>,
     /// How long the attempt took.
     pub ms: u64,
 }

@@ -380,6 +380,7 @@ impl Ladder<'_> {
                         address: addr.to_string(),
                         failure: None,
                         detail: None,
+                        local: local.map(|l| l.to_string()),
                         ms,
                     });
                     self.step("connect", id, StepStatus::Ok, t, format!("{addr}"));
@@ -396,6 +397,7 @@ impl Ladder<'_> {
                         address: addr.to_string(),
                         failure: Some(failure),
                         detail: Some(e.to_string()),
+                        local: None,
                         ms,
                     });
                     self.step("connect", id, StepStatus::Failed, t, format!("{addr}: {e}"));
@@ -413,6 +415,7 @@ impl Ladder<'_> {
                         address: addr.to_string(),
                         failure: Some(ConnectFailure::Timeout),
                         detail: Some("no answer in time".into()),
+                        local: None,
                         ms,
                     });
                     self.step(

@@ -9,6 +9,7 @@ mod explain;
 mod faults;
 mod logs;
 mod netns;
+mod report;
 mod rig;
 mod secrets;
 mod usage;

@@ -9,10 +9,10 @@ use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use smtpdoctor_lab::{Fault, LAB_USER};
 
-const PASSWORD: &str = "Zebra-Quokka-8841-Distinct!";
+pub(crate) const PASSWORD: &str = "Zebra-Quokka-8841-Distinct!";
 
 /// Every form of `secret` that must never be printed.
-fn forbidden(secret: &str, user: &str, host: &str, port: u16) -> Vec<String> {
+pub(crate) fn forbidden(secret: &str, user: &str, host: &str, port: u16) -> Vec<String> {
     let mut forms = vec![secret.to_string()];
     // The payload of each mechanism, whole.
     forms.push(STANDARD.encode(format!("\0{user}\0{secret}")));
