@@ -404,14 +404,11 @@ pub fn check_dkim(domain: &str, selector: &Selector, answer: &TxtAnswer) -> Chec
     };
     let records = match answer {
         TxtAnswer::Error(e) => {
-            return Check::with_status(
-                Status::Error,
-                Finding::new(
-                    "dkim.lookup_error",
-                    Severity::Warn,
-                    format!("the look-up of {name} failed: {e}"),
-                )
-                .fix("Check the domain's name servers answer TXT queries for the selector."),
+            return Check::lookup_failed(
+                "dkim.lookup_error",
+                &name,
+                e,
+                Some("Check the domain's name servers answer TXT queries for the selector."),
             );
         }
         TxtAnswer::NoRecord => {

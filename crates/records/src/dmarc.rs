@@ -626,14 +626,13 @@ pub fn check_dmarc(
 ) -> Check<DmarcRecord> {
     let records = match answer {
         TxtAnswer::Error(e) => {
-            return Check::with_status(
-                Status::Error,
-                Finding::new(
-                    "dmarc.lookup_error",
-                    Severity::Warn,
-                    format!("the DMARC look-up at _dmarc.{domain} failed: {e}"),
-                )
-                .fix("Check the domain's name servers answer TXT queries; receivers that see this error treat it as temporary."),
+            return Check::lookup_failed(
+                "dmarc.lookup_error",
+                &format!("_dmarc.{domain}"),
+                e,
+                Some(
+                    "Check the domain's name servers answer TXT queries; receivers that see this error treat it as temporary.",
+                ),
             );
         }
         TxtAnswer::NoRecord => return none_check(domain, &[]),

@@ -138,6 +138,28 @@ impl<T> Check<T> {
         }
     }
 
+    /// A check that could not be evaluated: the TXT look-up at `name` failed. Every record type
+    /// says it the same way; `fix` says what to look at for that type.
+    pub(crate) fn lookup_failed(
+        id: &'static str,
+        name: &str,
+        error: &str,
+        fix: Option<&str>,
+    ) -> Self {
+        let finding = Finding::new(
+            id,
+            Severity::Warn,
+            format!("the look-up of {name} failed: {error}"),
+        );
+        Check::with_status(
+            Status::Error,
+            match fix {
+                Some(fix) => finding.fix(fix),
+                None => finding,
+            },
+        )
+    }
+
     /// Whether any finding has this id.
     pub fn has(&self, id: &str) -> bool {
         self.findings.iter().any(|f| f.id == id)

@@ -446,16 +446,7 @@ pub fn check_mtasts(
 ) -> Check<MtaSts> {
     let name = format!("_mta-sts.{domain}");
     let records = match answer {
-        TxtAnswer::Error(e) => {
-            return Check::with_status(
-                Status::Error,
-                Finding::new(
-                    "mtasts.lookup_error",
-                    Severity::Warn,
-                    format!("the look-up of {name} failed: {e}"),
-                ),
-            );
-        }
+        TxtAnswer::Error(e) => return Check::lookup_failed("mtasts.lookup_error", &name, e, None),
         TxtAnswer::NoRecord => {
             return Check::with_status(
                 Status::None,

@@ -134,16 +134,7 @@ pub fn parse_tlsrpt(txt: &str) -> Result<TlsRptRecord, ParseError> {
 pub fn check_tlsrpt(domain: &str, answer: &TxtAnswer) -> Check<TlsRptRecord> {
     let name = format!("_smtp._tls.{domain}");
     let records = match answer {
-        TxtAnswer::Error(e) => {
-            return Check::with_status(
-                Status::Error,
-                Finding::new(
-                    "tlsrpt.lookup_error",
-                    Severity::Warn,
-                    format!("the look-up of {name} failed: {e}"),
-                ),
-            );
-        }
+        TxtAnswer::Error(e) => return Check::lookup_failed("tlsrpt.lookup_error", &name, e, None),
         TxtAnswer::NoRecord => {
             return Check::with_status(
                 Status::None,

@@ -85,7 +85,7 @@ pub struct DomainOptions {
 
 /// Builds the one resolver a run (or a whole `--domains` batch) shares.
 pub fn resolver(opts: &DomainOptions) -> Result<HickoryResolver, String> {
-    HickoryResolver::new(opts.resolution.dns, opts.timeout)
+    crate::target::resolver(opts.resolution.dns, opts.timeout).map(HickoryResolver::from_resolver)
 }
 
 /// Gathers the evidence for one domain.

@@ -1,14 +1,11 @@
-//! The real resolver: [`Resolver`] over hickory-resolver, with the system's DNS or a chosen
-//! nameserver `ADDR:PORT` (as the rest of the project does, for test servers on loopback).
+//! The real resolver: [`Resolver`] over a hickory-resolver the caller builds (the project builds
+//! them in one place, `session::target::resolver`, honouring `--dns` and the timeout).
 
 use crate::dns::{Lookup, Mx, Resolver};
 use hickory_resolver::TokioResolver;
-use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
 use hickory_resolver::net::NetError;
-use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::proto::rr::{RData, RecordType};
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::time::Duration;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// A [`Resolver`] that asks real DNS servers through hickory.
 #[derive(Clone)]
@@ -17,33 +14,6 @@ pub struct HickoryResolver {
 }
 
 impl HickoryResolver {
-    /// Builds one that asks `dns` (UDP and TCP), or the system's servers when `None`. Each
-    /// query gets one attempt of `timeout`, so that a silent server shows as a timeout
-    /// (temperror) rather than a long wait.
-    pub fn new(dns: Option<SocketAddr>, timeout: Duration) -> Result<Self, String> {
-        let mut builder = match dns {
-            Some(server) => {
-                let mut ns = NameServerConfig::udp_and_tcp(server.ip());
-                for c in &mut ns.connections {
-                    c.port = server.port();
-                }
-                TokioResolver::builder_with_config(
-                    ResolverConfig::from_name_servers(vec![ns]),
-                    TokioRuntimeProvider::default(),
-                )
-            }
-            None => TokioResolver::builder_tokio()
-                .map_err(|e| format!("cannot read the system's DNS configuration: {e}"))?,
-        };
-        let opts: &mut ResolverOpts = builder.options_mut();
-        opts.timeout = timeout;
-        opts.attempts = 1;
-        let inner = builder
-            .build()
-            .map_err(|e| format!("cannot set up DNS: {e}"))?;
-        Ok(Self { inner })
-    }
-
     /// Wraps a resolver built elsewhere.
     pub fn from_resolver(inner: TokioResolver) -> Self {
         Self { inner }
