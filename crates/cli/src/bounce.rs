@@ -17,7 +17,7 @@ use smtpdoctor_render::bounce::{JsonStream, TABLE_ROWS, json_line};
 use smtpdoctor_report::bounce::{BounceBody, BounceRecord, Unreadable};
 use smtpdoctor_report::{ExitCode, Report, SCHEMA_VERSION};
 use std::collections::HashSet;
-use std::io::{BufWriter, IsTerminal, StdoutLock, Write};
+use std::io::{BufWriter, StdoutLock, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -33,20 +33,10 @@ enum Sink {
 
 pub fn run(args: BounceArgs, palette: Palette) -> Result<ExitCode, UsageError> {
     let started = std::time::Instant::now();
-    let mut paths = args.paths;
-    if paths.is_empty() {
-        if std::io::stdin().is_terminal() {
-            return Err(UsageError(
-                "give the messages to read: .eml files, mbox files, Maildir folders or directories, or - for standard input".into(),
-            ));
-        }
-        paths.push(PathBuf::from("-"));
-    }
-    if paths.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
-        return Err(UsageError(
-            "- (standard input) can be given only once".into(),
-        ));
-    }
+    let paths = crate::input_paths(
+        args.paths,
+        "the messages to read: .eml files, mbox files, Maildir folders or directories",
+    )?;
     let mut report = Report {
         schema_version: SCHEMA_VERSION,
         command: "bounce".into(),

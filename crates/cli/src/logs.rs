@@ -20,8 +20,7 @@ use smtpdoctor_report::{
     Verdict,
 };
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufWriter, IsTerminal, Write};
-use std::path::PathBuf;
+use std::io::{BufWriter, Write};
 
 /// Most events and messages kept for the JSON document (JSON lines has no limit).
 pub const JSON_EVENTS: usize = 10_000;
@@ -253,20 +252,7 @@ enum Sink {
 
 pub fn run(args: LogsArgs, _palette: Palette) -> Result<ExitCode, UsageError> {
     let started = std::time::Instant::now();
-    let mut paths = args.paths.clone();
-    if paths.is_empty() {
-        if std::io::stdin().is_terminal() {
-            return Err(UsageError(
-                "give the log files to read (in time order), or - for standard input".into(),
-            ));
-        }
-        paths.push(PathBuf::from("-"));
-    }
-    if paths.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
-        return Err(UsageError(
-            "- (standard input) can be given only once".into(),
-        ));
-    }
+    let paths = crate::input_paths(args.paths.clone(), "the log files to read (in time order)")?;
     let tz = match &args.tz {
         Some(z) => clock::zone(z).map_err(UsageError)?,
         None => jiff::tz::TimeZone::system(),

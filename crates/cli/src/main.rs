@@ -27,6 +27,26 @@ use std::time::Duration;
 #[derive(Debug)]
 pub struct UsageError(pub String);
 
+/// The input paths of a command that reads files (`bounce`, `logs`): standard input when none
+/// is given and it is not a terminal; `-` at most once.
+fn input_paths(
+    mut paths: Vec<std::path::PathBuf>,
+    what: &str,
+) -> Result<Vec<std::path::PathBuf>, UsageError> {
+    if paths.is_empty() {
+        if std::io::stdin().is_terminal() {
+            return Err(UsageError(format!("give {what}, or - for standard input")));
+        }
+        paths.push(std::path::PathBuf::from("-"));
+    }
+    if paths.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
+        return Err(UsageError(
+            "- (standard input) can be given only once".into(),
+        ));
+    }
+    Ok(paths)
+}
+
 fn main() {
     // A panic is a bug: say so and exit 3. Panic messages never carry secrets (they are never
     // formatted), and the default hook is replaced so nothing else is printed.

@@ -79,11 +79,7 @@ pub fn human(report: &Report<BounceBody>, p: Palette) -> String {
         out.push('\n');
     }
     for f in findings {
-        let mark = match f.severity {
-            Severity::Problem => p.bad("✗"),
-            Severity::Warning => p.warn("!"),
-            Severity::Info => p.dim("·"),
-        };
+        let mark = p.severity_mark(f.severity);
         let _ = writeln!(
             out,
             "  {mark} {} {}",

@@ -67,11 +67,7 @@ pub fn domain(report: &Report<DomainBody>, p: Palette) -> String {
         }
         let _ = writeln!(out, "{}", p.bold(label(name)));
         for f in shown {
-            let mark = match f.severity {
-                Severity::Problem => p.bad("✗"),
-                Severity::Warning => p.warn("!"),
-                Severity::Info => p.dim("·"),
-            };
+            let mark = p.severity_mark(f.severity);
             let _ = writeln!(
                 out,
                 "  {mark} {} {}",

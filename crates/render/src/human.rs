@@ -245,11 +245,7 @@ pub fn check(report: &Report<CheckBody>, p: Palette, show_transcript: bool) -> S
         );
     }
     for f in others {
-        let mark = if f.severity == Severity::Warning {
-            p.warn("!")
-        } else {
-            p.dim("·")
-        };
+        let mark = p.severity_mark(f.severity);
         let _ = writeln!(
             out,
             "  {mark} {} {}",

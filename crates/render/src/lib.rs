@@ -47,6 +47,14 @@ impl Palette {
     pub fn bold(&self, t: &str) -> String {
         self.paint("1", t)
     }
+    /// The mark before a finding: ✗ problem, ! warning, · information.
+    pub fn severity_mark(&self, severity: smtpdoctor_report::Severity) -> String {
+        match severity {
+            smtpdoctor_report::Severity::Problem => self.bad("✗"),
+            smtpdoctor_report::Severity::Warning => self.warn("!"),
+            smtpdoctor_report::Severity::Info => self.dim("·"),
+        }
+    }
 }
 
 /// The report as one pretty-printed JSON document.
