@@ -223,9 +223,9 @@ fn classify(file: &str, f: Finding, detector: &str, original: &OriginalMessage) 
                 .join(" ")
         })
         .filter(|d| !d.is_empty());
-    let in_text_status = diagnostic
-        .as_deref()
-        .and_then(|d| smtpdoctor_knowledge::enhanced_in(remote_reply(d)));
+    // The remote server's own reply inside the diagnostic, found once for status, code and reason.
+    let remote = diagnostic.as_deref().map(remote_reply);
+    let in_text_status = remote.and_then(smtpdoctor_knowledge::enhanced_in);
     let in_text_class = in_text_status.as_deref().and_then(|s| s.bytes().next());
     let status = match (&f.status, in_text_status) {
         // The remote server's code is more telling than the reporting MTA's summary, unless it
@@ -241,7 +241,8 @@ fn classify(file: &str, f: Finding, detector: &str, original: &OriginalMessage) 
     };
     let reply_code = diagnostic
         .as_deref()
-        .and_then(reply_code_of)
+        .zip(remote)
+        .and_then(|(d, r)| reply_code_in_parts(d, r))
         .filter(|code| DEFINED_REPLY_CODES.contains(code))
         // A reply whose class contradicts the bounce's own status (Postfix's "554 Blocked" kept
         // as 4.0.0 while it tries the next MX) is not what decided this recipient's fate.
@@ -265,9 +266,9 @@ fn classify(file: &str, f: Finding, detector: &str, original: &OriginalMessage) 
         _ => BounceKind::Bounce,
     };
     // In a whole transcript only the error reply speaks to the cause (the EHLO lines would not).
-    let reason_text = diagnostic.as_deref().map(|d| {
+    let reason_text = diagnostic.as_deref().zip(remote).map(|(d, r)| {
         if smtpdoctor_knowledge::reply_code_in(d).is_some_and(|c| c < 400) {
-            remote_reply(d)
+            r
         } else {
             d
         }
@@ -342,17 +343,22 @@ fn classify(file: &str, f: Finding, detector: &str, original: &OriginalMessage) 
     }
 }
 
-/// The reply code of a diagnostic: the remote server's own where a wrapper quotes it
-/// (`554 <a@b>... 550 Host unknown`), and the shapes some providers write (`550: ...`,
-/// `ERROR_CODE :550,`).
+/// The reply code of a diagnostic, in one call (the record path finds the remote reply once).
+#[cfg(test)]
 fn reply_code_of(diagnostic: &str) -> Option<u16> {
+    reply_code_in_parts(diagnostic, remote_reply(diagnostic))
+}
+
+/// The reply code of a diagnostic whose remote reply (see [`remote_reply`]) is already found:
+/// the remote server's own where a wrapper quotes it (`554 <a@b>... 550 Host unknown`), and the
+/// shapes some providers write (`550: ...`, `ERROR_CODE :550,`).
+fn reply_code_in_parts(diagnostic: &str, remote: &str) -> Option<u16> {
     let three_digits = |s: &str| {
         let code = s.get(..3)?;
         (code.bytes().all(|b| b.is_ascii_digit()) && matches!(code.as_bytes()[0], b'2'..=b'5'))
             .then(|| code.parse().ok())
             .flatten()
     };
-    let remote = remote_reply(diagnostic);
     if remote.len() != diagnostic.len() {
         // The quoted reply's own code is the one at its start.
         let leading = remote
