@@ -435,7 +435,24 @@ pub fn parse<'a>(line: &'a Line<'a>) -> Option<Event<'a>> {
         Server::Dovecot => dovecot::parse(program, message),
         Server::Unknown => None,
     }?;
-    Some(event)
+    Some(without_password(event))
+}
+
+/// Dovecot with `auth_verbose_passwords` (or debug logging) writes the password a client tried
+/// into the log: "Password mismatch (given password: ...)", "password=...". The event keeps the
+/// words before it, so no output of ours ever repeats a password.
+fn without_password(mut event: Event<'_>) -> Event<'_> {
+    if let Some(reply) = event.reply {
+        let lower = reply.to_ascii_lowercase();
+        if let Some(at) = ["given password", "password="]
+            .iter()
+            .filter_map(|marker| lower.find(marker))
+            .min()
+        {
+            event.reply = Some(reply[..at].trim_end_matches([' ', '(', ',', ':']));
+        }
+    }
+    event
 }
 
 /// Which server wrote a line, from its program name (Exim's own logs have none).

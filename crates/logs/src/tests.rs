@@ -42,3 +42,21 @@ fn one_line_per_server() {
         )
     );
 }
+
+#[test]
+fn a_password_written_into_the_log_is_not_repeated() {
+    for line in [
+        "Mar  1 10:00:00 mx dovecot: auth: passwd-file(dave,192.0.2.6): Password mismatch (given password: hunter2)",
+        "Mar  1 10:00:00 mx dovecot: auth: Debug: sql(dave,192.0.2.6): query result password=hunter2",
+    ] {
+        let l = Line::parse(line).expect("envelope");
+        if let Some(e) = parse(&l) {
+            assert!(!e.reply.unwrap_or("").contains("hunter2"), "{line}");
+        }
+    }
+    let l = Line::parse("Mar  1 10:00:00 mx dovecot: auth: passwd-file(dave,192.0.2.6): Password mismatch (given password: hunter2)").unwrap();
+    assert_eq!(
+        parse(&l).expect("an auth failure").reply,
+        Some("Password mismatch")
+    );
+}
