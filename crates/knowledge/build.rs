@@ -108,6 +108,8 @@ fn main() {
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        // The provider presets have their own shape (see `presets` below).
+        .filter(|p| p.file_name().is_none_or(|n| n != "presets.toml"))
         .collect();
     files.sort();
     let mut out = String::from(
@@ -216,6 +218,142 @@ fn main() {
     );
     std::fs::write(
         Path::new(&std::env::var("OUT_DIR").unwrap()).join("entries.rs"),
+        out,
+    )
+    .unwrap();
+    presets(&dir.join("presets.toml"));
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PresetFile {
+    #[serde(default)]
+    provider: Vec<Preset>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Preset {
+    id: String,
+    name: String,
+    kind: String,
+    #[serde(default)]
+    domains: Vec<String>,
+    #[serde(default)]
+    mx_suffixes: Vec<String>,
+    #[serde(default)]
+    spf_includes: Vec<String>,
+    policy: String,
+    #[serde(default)]
+    policy_note: String,
+    username: String,
+    #[serde(default)]
+    regions: Vec<String>,
+    #[serde(default)]
+    server: Vec<PresetServer>,
+    #[serde(default)]
+    source: Vec<PresetSource>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PresetServer {
+    host: String,
+    port: u16,
+    security: String,
+    #[serde(default)]
+    auth: Vec<String>,
+    #[serde(default)]
+    note: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PresetSource {
+    url: String,
+    checked: String,
+    quote: String,
+    covers: Vec<String>,
+}
+
+const PRESET_KINDS: [&str; 3] = ["mailbox", "relay", "bridge"];
+const POLICIES: [&str; 7] = [
+    "password",
+    "app_password",
+    "oauth_only",
+    "auth_disabled_by_default",
+    "api_key",
+    "bridge_password",
+    "smtp_credentials",
+];
+const SECURITIES: [&str; 2] = ["implicit", "starttls"];
+
+/// The provider presets (data/presets.toml) as a static table. The shape and the closed value
+/// sets are checked here (the build fails on a typo); the sourcing rules are unit tests.
+fn presets(path: &Path) {
+    println!("cargo:rerun-if-changed={}", path.display());
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let file: PresetFile =
+        toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut out = String::from(
+        "/// Every provider preset, in file order.\npub static PROVIDERS: &[Provider] = &[\n",
+    );
+    for p in &file.provider {
+        let at = format!("{}: provider {}", path.display(), p.id);
+        assert!(PRESET_KINDS.contains(&p.kind.as_str()), "{at}: unknown kind {}", p.kind);
+        assert!(POLICIES.contains(&p.policy.as_str()), "{at}: unknown policy {}", p.policy);
+        let servers: Vec<String> = p
+            .server
+            .iter()
+            .map(|s| {
+                assert!(
+                    SECURITIES.contains(&s.security.as_str()),
+                    "{at}: unknown security {}",
+                    s.security
+                );
+                format!(
+                    "Server {{ host: {:?}, port: {}, security: Security::{}, auth: {}, note: {:?} }}",
+                    s.host,
+                    s.port,
+                    camel(&s.security),
+                    strs(&s.auth),
+                    s.note
+                )
+            })
+            .collect();
+        let sources: Vec<String> = p
+            .source
+            .iter()
+            .map(|s| {
+                format!(
+                    "Source {{ url: {:?}, checked: {:?}, quote: {:?}, covers: {} }}",
+                    s.url,
+                    s.checked,
+                    s.quote,
+                    strs(&s.covers)
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "    Provider {{ id: {:?}, name: {:?}, kind: Kind::{}, domains: {}, mx_suffixes: {}, spf_includes: {}, policy: Policy::{}, policy_note: {:?}, username: {:?}, regions: {}, servers: &[{}], sources: &[{}] }},",
+            p.id,
+            p.name,
+            camel(&p.kind),
+            strs(&p.domains),
+            strs(&p.mx_suffixes),
+            strs(&p.spf_includes),
+            camel(&p.policy),
+            p.policy_note,
+            p.username,
+            strs(&p.regions),
+            servers.join(", "),
+            sources.join(", ")
+        );
+    }
+    out.push_str("];\n");
+    std::fs::write(
+        Path::new(&std::env::var("OUT_DIR").unwrap()).join("presets.rs"),
         out,
     )
     .unwrap();

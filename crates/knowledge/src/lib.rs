@@ -7,6 +7,7 @@
 
 mod facts;
 pub mod hosts;
+pub mod presets;
 
 pub use facts::{Facts, MtaStatus, enhanced_in, reply_code_in};
 
