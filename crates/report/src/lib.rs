@@ -10,6 +10,7 @@ pub mod check;
 pub mod domain;
 pub mod exit;
 pub mod explain;
+pub mod setup;
 pub mod transcript;
 pub mod verdict;
 

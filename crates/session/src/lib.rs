@@ -2,10 +2,13 @@
 //! certificate — and never judge or print.
 
 pub mod auth;
+pub mod autoconfig;
 pub mod conn;
 pub mod dane;
+pub mod discover;
 pub mod dnssec;
 pub mod domain;
+pub mod http;
 pub mod ladder;
 pub mod message;
 pub mod mtasts;

@@ -4,15 +4,10 @@
 //! certificate; `domain` (issue 6) will build on it.
 
 use crate::target::{self, Resolution};
-use crate::tls::{self, Trust};
-use rustls::pki_types::ServerName;
+use crate::tls::Trust;
 use smtpdoctor_report::check::MtaStsEvidence;
 use smtpdoctor_report::domain::PolicyFetchEvidence;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::time::Instant;
 
 /// RFC 8461 section 3.3: senders give up on bigger policies.
 const MAX_POLICY: usize = 64 * 1024;
@@ -119,93 +114,25 @@ pub async fn fetch_policy(
     trust: &Trust,
     timeout: Duration,
 ) -> PolicyFetchEvidence {
-    let started = Instant::now();
-    let mut out = PolicyFetchEvidence {
-        url: format!("https://{host}/.well-known/mta-sts.txt"),
-        ..Default::default()
-    };
-    if let Err(e) = fetch_into(host, how, trust, timeout, &mut out).await {
-        out.failure = Some(e);
-    }
-    out.ms = started.elapsed().as_millis() as u64;
-    out
-}
-
-async fn fetch_into(
-    host: &str,
-    how: &Resolution,
-    trust: &Trust,
-    timeout: Duration,
-    out: &mut PolicyFetchEvidence,
-) -> Result<(), String> {
-    let deadline = Instant::now() + timeout;
-    let (_, addrs) = target::resolve(host, 443, how, timeout).await;
-    let addr = *addrs
-        .first()
-        .ok_or_else(|| format!("{host} does not resolve"))?;
-    let tcp = tokio::time::timeout_at(deadline, TcpStream::connect(addr))
-        .await
-        .map_err(|_| format!("no answer from {addr} in time"))?
-        .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
-    let (config, captured) = tls::client_config(trust)?;
-    let name = ServerName::try_from(host.to_string()).map_err(|e| e.to_string())?;
-    let mut stream = tokio::time::timeout_at(
-        deadline,
-        tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp),
+    let got = crate::http::get(
+        host,
+        "/.well-known/mta-sts.txt",
+        true,
+        how,
+        trust,
+        timeout,
+        MAX_POLICY,
     )
-    .await
-    .map_err(|_| "the TLS handshake got no answer in time".to_string())?
-    .map_err(|e| format!("TLS handshake failed: {e}"))?;
-    let verification = captured
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .verification
-        .clone();
-    if let Some(v) = verification.filter(|v| !v.verified) {
-        // Evidence, not the end: the response still shows what else is wrong.
-        out.certificate_error = Some(v.detail.unwrap_or_else(|| "not verified".into()));
+    .await;
+    PolicyFetchEvidence {
+        url: format!("https://{host}/.well-known/mta-sts.txt"),
+        status: got.status,
+        location: got.location,
+        content_type: got.content_type,
+        body: got.body,
+        bytes: got.bytes,
+        certificate_error: got.certificate_error,
+        failure: got.failure,
+        ms: got.ms,
     }
-    let request = format!(
-        "GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: {host}\r\nUser-Agent: smtpdoctor\r\nConnection: close\r\n\r\n"
-    );
-    tokio::time::timeout_at(deadline, stream.write_all(request.as_bytes()))
-        .await
-        .map_err(|_| "the request timed out".to_string())?
-        .map_err(|e| e.to_string())?;
-    let mut response = Vec::new();
-    let read = async {
-        let mut chunk = [0u8; 4096];
-        loop {
-            let n = stream.read(&mut chunk).await?;
-            if n == 0 || response.len() > MAX_POLICY + 8192 {
-                return Ok::<(), std::io::Error>(());
-            }
-            response.extend_from_slice(&chunk[..n]);
-        }
-    };
-    // A server that does not close after the policy is tolerated: what arrived in time counts.
-    let _ = tokio::time::timeout_at(deadline, read).await;
-    let split = response
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or("no complete HTTP response")?;
-    let head = String::from_utf8_lossy(&response[..split]).into_owned();
-    let body = &response[split + 4..];
-    let status = head.lines().next().unwrap_or("");
-    out.status = status
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok());
-    let header = |name: &str| {
-        head.lines().skip(1).find_map(|l| {
-            l.split_once(':')
-                .filter(|(k, _)| k.trim().eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.trim().to_string())
-        })
-    };
-    out.location = header("location");
-    out.content_type = header("content-type");
-    out.bytes = body.len();
-    out.body = body[..body.len().min(MAX_POLICY + 1)].to_vec();
-    Ok(())
 }

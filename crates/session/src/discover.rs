@@ -1,0 +1,237 @@
+//! Discovery for `setup`: the look-ups a mail client makes to find an address's submission
+//! server — DNS SRV (RFC 6186, RFC 8314), the autoconfig file, and the domain's MX and SPF
+//! records (which name the provider or sending service behind a custom domain). All run at once,
+//! each bounded by the step timeout. What the records mean is decided by the rules.
+
+use crate::target::{self, Resolution};
+use crate::tls::Trust;
+use hickory_resolver::proto::rr::RData;
+use smtpdoctor_report::check::TlsMode;
+use smtpdoctor_report::setup::{Setting, SourceKind, SourceReport, SourceStatus, SrvRecord};
+use std::time::{Duration, Instant};
+
+/// Everything discovery found.
+#[derive(Debug, Clone)]
+pub struct Discovery {
+    /// SRV and autoconfig sources, in the order they are trusted.
+    pub sources: Vec<SourceReport>,
+    /// The domain's MX hosts by preference (empty when none or the look-up failed).
+    pub mx_hosts: Vec<String>,
+    /// What the MX look-up gave, in a line.
+    pub mx_detail: String,
+    /// How long the MX look-up took.
+    pub mx_ms: u64,
+    /// The domain names the SPF record includes (`include:` and `redirect=`).
+    pub spf_includes: Vec<String>,
+    /// What the SPF look-up gave, in a line.
+    pub spf_detail: String,
+    /// How long the SPF look-up took.
+    pub spf_ms: u64,
+}
+
+/// Runs every look-up for `address` at once.
+pub async fn discover(
+    address: &str,
+    domain: &str,
+    how: &Resolution,
+    trust: &Trust,
+    timeout: Duration,
+) -> Discovery {
+    let (submissions, submission, autoconfig, mx, spf) = tokio::join!(
+        srv(domain, true, how, timeout),
+        srv(domain, false, how, timeout),
+        crate::autoconfig::lookup(domain, address, how, trust, timeout),
+        crate::mx::lookup(domain, how, timeout),
+        spf(domain, how, timeout),
+    );
+    let mut sources = vec![submissions, submission];
+    sources.extend(autoconfig);
+    let mx_hosts: Vec<String> = if mx.null_mx || mx.implicit {
+        Vec::new()
+    } else {
+        mx.records.iter().map(|r| r.host.clone()).collect()
+    };
+    let mx_detail = if let Some(f) = mx.failure {
+        format!("the MX look-up failed ({f:?})")
+    } else if mx.null_mx {
+        "null MX: the domain takes no mail".to_string()
+    } else if mx_hosts.is_empty() {
+        "no MX record".to_string()
+    } else {
+        format!("MX {}", mx_hosts.join(", "))
+    };
+    Discovery {
+        sources,
+        mx_hosts,
+        mx_detail,
+        mx_ms: mx.ms,
+        spf_includes: spf.0,
+        spf_detail: spf.1,
+        spf_ms: spf.2,
+    }
+}
+
+/// `_submissions._tcp` (implicit TLS) or `_submission._tcp` (STARTTLS): the records in the order
+/// RFC 2782 tries them (priority, then the heavier weight first: a fixed order, so runs repeat).
+async fn srv(domain: &str, implicit: bool, how: &Resolution, timeout: Duration) -> SourceReport {
+    let started = Instant::now();
+    let service = if implicit {
+        "_submissions"
+    } else {
+        "_submission"
+    };
+    let name = format!("{service}._tcp.{domain}");
+    let mut report = SourceReport {
+        kind: SourceKind::Srv,
+        query: format!("{name} SRV"),
+        status: SourceStatus::None,
+        detail: String::new(),
+        settings: Vec::new(),
+        srv: Vec::new(),
+        fetch: None,
+        autoconfig: None,
+        preset: None,
+        ms: 0,
+    };
+    let answer = match target::resolver(how.dns, timeout) {
+        Ok(r) => r.srv_lookup(format!("{name}.").as_str()).await,
+        Err(e) => {
+            report.status = SourceStatus::Failed;
+            report.detail = e;
+            return report;
+        }
+    };
+    match answer {
+        Ok(lookup) => {
+            let mut records: Vec<SrvRecord> = lookup
+                .answers()
+                .iter()
+                .filter_map(|r| match &r.data {
+                    RData::SRV(s) => Some(SrvRecord {
+                        priority: s.priority,
+                        weight: s.weight,
+                        port: s.port,
+                        target: {
+                            let t = s.target.to_ascii();
+                            if t == "." {
+                                ".".to_string()
+                            } else {
+                                t.trim_end_matches('.').to_ascii_lowercase()
+                            }
+                        },
+                    }),
+                    _ => None,
+                })
+                .collect();
+            records.sort_by_key(|r| (r.priority, std::cmp::Reverse(r.weight), r.port));
+            report.srv = records.clone();
+            if records.len() == 1 && records[0].target == "." {
+                report.status = SourceStatus::NotOffered;
+                report.detail = "target \".\": the domain says this service is not offered".into();
+            } else if records.is_empty() {
+                report.detail = "no SRV record".into();
+            } else {
+                report.status = SourceStatus::Found;
+                for r in records.iter().filter(|r| r.target != "." && r.port > 0) {
+                    report.settings.push(Setting {
+                        host: r.target.clone(),
+                        port: r.port,
+                        security: if implicit {
+                            TlsMode::Implicit
+                        } else {
+                            TlsMode::Starttls
+                        },
+                        username: None,
+                        auth: Vec::new(),
+                        note: None,
+                    });
+                }
+                report.detail = records
+                    .iter()
+                    .map(|r| format!("{} {} {}:{}", r.priority, r.weight, r.target, r.port))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+            }
+        }
+        Err(e) if e.is_no_records_found() || e.is_nx_domain() => {
+            report.detail = if e.is_nx_domain() {
+                "no such name".into()
+            } else {
+                "no SRV record".into()
+            };
+        }
+        Err(e) => {
+            report.status = SourceStatus::Failed;
+            report.detail = format!("the look-up failed: {e}");
+        }
+    }
+    report.ms = started.elapsed().as_millis() as u64;
+    report
+}
+
+/// The SPF record's `include:` and `redirect=` domains.
+async fn spf(domain: &str, how: &Resolution, timeout: Duration) -> (Vec<String>, String, u64) {
+    let started = Instant::now();
+    let resolver = match target::resolver(how.dns, timeout) {
+        Ok(r) => r,
+        Err(e) => return (Vec::new(), e, 0),
+    };
+    let (includes, detail) = match resolver.txt_lookup(format!("{domain}.").as_str()).await {
+        Ok(txt) => {
+            let record = txt
+                .answers()
+                .iter()
+                .filter_map(|r| match &r.data {
+                    RData::TXT(t) => Some(
+                        t.txt_data
+                            .iter()
+                            .map(|d| String::from_utf8_lossy(d).into_owned())
+                            .collect::<String>(),
+                    ),
+                    _ => None,
+                })
+                .find(|t| {
+                    t.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("v=spf1"))
+                        && (t.len() == 6 || t.as_bytes()[6] == b' ')
+                });
+            match record {
+                Some(r) => (spf_includes(&r), r),
+                None => (Vec::new(), "no SPF record".into()),
+            }
+        }
+        Err(e) if e.is_no_records_found() || e.is_nx_domain() => {
+            (Vec::new(), "no SPF record".into())
+        }
+        Err(e) => (Vec::new(), format!("the look-up failed: {e}")),
+    };
+    (includes, detail, started.elapsed().as_millis() as u64)
+}
+
+/// The domains an SPF record includes or redirects to, lower case.
+pub fn spf_includes(record: &str) -> Vec<String> {
+    record
+        .split_whitespace()
+        .filter_map(|term| {
+            let term = term.trim_start_matches(['+', '-', '~', '?']);
+            let lower = term.to_ascii_lowercase();
+            lower
+                .strip_prefix("include:")
+                .or_else(|| lower.strip_prefix("redirect="))
+                .map(|d| d.trim_end_matches('.').to_string())
+        })
+        .filter(|d| !d.is_empty() && !d.contains('%'))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spf_includes_and_redirects() {
+        assert_eq!(
+            spf_includes("v=spf1 ip4:1.2.3.4 include:_spf.Google.com ~include:sendgrid.net. redirect=spf.x.test include:%{d}.y -all"),
+            ["_spf.google.com", "sendgrid.net", "spf.x.test"]
+        );
+    }
+}

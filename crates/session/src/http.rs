@@ -1,0 +1,200 @@
+//! A deliberately small HTTP/1.1 GET for the few documents smtpdoctor fetches (the MTA-STS
+//! policy, the autoconfig file): one request per connection, no redirects followed here, bounded
+//! in time and size, over verified TLS or (for information only) plain TCP. Every connection goes
+//! through [`target::resolve`], so `--dns`, `--resolve` and `--connect-to` apply as to SMTP.
+
+use crate::target::{self, Resolution};
+use crate::tls::{self, Trust};
+use rustls::pki_types::ServerName;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+/// What one GET brought back. `failure` says why no response came at all.
+#[derive(Debug, Clone, Default)]
+pub struct Response {
+    /// The status code.
+    pub status: Option<u16>,
+    /// The Location header.
+    pub location: Option<String>,
+    /// The Content-Type header.
+    pub content_type: Option<String>,
+    /// The body, cut at `max_body + 1` bytes (so a caller can tell it was too big); chunked
+    /// transfer coding removed.
+    pub body: Vec<u8>,
+    /// Body bytes received (before the cut).
+    pub bytes: usize,
+    /// Why the certificate did not verify (the response is still read, as evidence).
+    pub certificate_error: Option<String>,
+    /// Why nothing usable came.
+    pub failure: Option<String>,
+    /// How long it took.
+    pub ms: u64,
+}
+
+/// `GET path` from `host` over HTTPS (port 443) or, with `https` false, plain HTTP (port 80).
+/// The whole exchange is bounded by `timeout`.
+pub async fn get(
+    host: &str,
+    path: &str,
+    https: bool,
+    how: &Resolution,
+    trust: &Trust,
+    timeout: Duration,
+    max_body: usize,
+) -> Response {
+    let started = Instant::now();
+    let mut out = Response::default();
+    if let Err(e) = get_into(host, path, https, how, trust, timeout, max_body, &mut out).await {
+        out.failure = Some(e);
+    }
+    out.ms = started.elapsed().as_millis() as u64;
+    out
+}
+
+#[allow(clippy::too_many_arguments)] // one private helper of `get`
+async fn get_into(
+    host: &str,
+    path: &str,
+    https: bool,
+    how: &Resolution,
+    trust: &Trust,
+    timeout: Duration,
+    max_body: usize,
+    out: &mut Response,
+) -> Result<(), String> {
+    let deadline = Instant::now() + timeout;
+    let port = if https { 443 } else { 80 };
+    let (resolved, addrs) = target::resolve(host, port, how, timeout).await;
+    let addr = *addrs.first().ok_or_else(|| {
+        format!(
+            "{host} does not resolve{}",
+            resolved
+                .detail
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default()
+        )
+    })?;
+    let tcp = tokio::time::timeout_at(deadline, TcpStream::connect(addr))
+        .await
+        .map_err(|_| format!("no answer from {addr} in time"))?
+        .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: smtpdoctor\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+    );
+    let response = if https {
+        let (config, captured) = tls::client_config(trust)?;
+        let name = ServerName::try_from(host.to_string()).map_err(|e| e.to_string())?;
+        let stream = tokio::time::timeout_at(
+            deadline,
+            tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp),
+        )
+        .await
+        .map_err(|_| "the TLS handshake got no answer in time".to_string())?
+        .map_err(|e| format!("TLS handshake failed: {e}"))?;
+        let verification = captured
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .verification
+            .clone();
+        if let Some(v) = verification.filter(|v| !v.verified) {
+            // Evidence, not the end: the response still shows what else is wrong.
+            out.certificate_error = Some(v.detail.unwrap_or_else(|| "not verified".into()));
+        }
+        exchange(stream, &request, deadline, max_body).await?
+    } else {
+        exchange(tcp, &request, deadline, max_body).await?
+    };
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("no complete HTTP response")?;
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
+    let raw = &response[split + 4..];
+    out.status = head
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok());
+    let header = |name: &str| {
+        head.lines().skip(1).find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.trim().to_string())
+        })
+    };
+    out.location = header("location");
+    out.content_type = header("content-type");
+    let body = if header("transfer-encoding").is_some_and(|t| t.eq_ignore_ascii_case("chunked")) {
+        dechunk(raw)
+    } else {
+        raw.to_vec()
+    };
+    out.bytes = body.len();
+    out.body = body[..body.len().min(max_body + 1)].to_vec();
+    Ok(())
+}
+
+/// Sends the request and reads until the server closes, the deadline, or a little past
+/// `max_body` (enough to tell the body was too big).
+async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    request: &str,
+    deadline: Instant,
+    max_body: usize,
+) -> Result<Vec<u8>, String> {
+    tokio::time::timeout_at(deadline, stream.write_all(request.as_bytes()))
+        .await
+        .map_err(|_| "the request timed out".to_string())?
+        .map_err(|e| e.to_string())?;
+    let mut response = Vec::new();
+    let read = async {
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut chunk).await?;
+            if n == 0 || response.len() > max_body + 8192 {
+                return Ok::<(), std::io::Error>(());
+            }
+            response.extend_from_slice(&chunk[..n]);
+        }
+    };
+    // A server that does not close after the body is tolerated: what arrived in time counts.
+    let _ = tokio::time::timeout_at(deadline, read).await;
+    Ok(response)
+}
+
+/// Removes chunked transfer coding; a truncated last chunk keeps what arrived.
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(end) = raw.windows(2).position(|w| w == b"\r\n") {
+        let line = String::from_utf8_lossy(&raw[..end]);
+        let size = line.split(';').next().unwrap_or("").trim();
+        let Ok(size) = usize::from_str_radix(size, 16) else {
+            break;
+        };
+        raw = &raw[end + 2..];
+        if size == 0 {
+            break;
+        }
+        let take = size.min(raw.len());
+        out.extend_from_slice(&raw[..take]);
+        raw = raw.get(take + 2..).unwrap_or(&[]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunked_bodies_are_joined() {
+        assert_eq!(dechunk(b"5\r\nhello\r\n6;x=y\r\n world\r\n0\r\n\r\n"), b"hello world");
+        assert_eq!(dechunk(b"a\r\nshort"), b"short");
+        assert_eq!(dechunk(b"zz\r\n"), b"");
+    }
+}
