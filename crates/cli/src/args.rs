@@ -33,6 +33,10 @@ pub enum Command {
     /// Everything a receiver checks about a sending domain and its IPs: MX, SPF (check_host()
     /// for each --ip), DKIM, DMARC, MTA-STS, TLS-RPT, DANE, PTR and DNS blocklists.
     Domain(Box<DomainArgs>),
+    /// Find the submission settings of an email address the way mail clients do (presets, DNS
+    /// SRV, the autoconfig file, the provider behind the MX and SPF, guesses), then test each
+    /// with the check ladder and recommend the one that works.
+    Setup(Box<SetupArgs>),
     /// Start practice servers with known faults on loopback (try smtpdoctor without a server).
     Lab(LabArgs),
 }
@@ -295,6 +299,69 @@ pub struct CheckArgs {
     /// Seconds a silent port is given before a second connection tries implicit TLS on it.
     #[arg(long, value_name = "SECS", default_value_t = 2.0, hide = true)]
     pub tls_probe_after: f64,
+    /// Not accepted: passwords never come from the command line.
+    #[arg(long = "password", hide = true, num_args = 0..=1, value_name = "NEVER")]
+    pub password_argv: Option<Option<String>>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub net: NetArgs,
+}
+
+/// `smtpdoctor setup`.
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    /// The email address to set up.
+    #[arg(value_name = "ADDRESS")]
+    pub address: String,
+    /// The login name, when it is not what the sources say (usually the address itself).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Read the password from this environment variable.
+    #[arg(long, value_name = "VAR", conflicts_with_all = ["password_file", "oauth_token_env", "oauth_token_file"])]
+    pub password_env: Option<String>,
+    /// Read the password from this file (its first line).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["oauth_token_env", "oauth_token_file"])]
+    pub password_file: Option<PathBuf>,
+    /// Read an OAuth 2 access token from this environment variable (XOAUTH2/OAUTHBEARER).
+    #[arg(long, value_name = "VAR", conflicts_with = "oauth_token_file")]
+    pub oauth_token_env: Option<String>,
+    /// Read an OAuth 2 access token from this file.
+    #[arg(long, value_name = "FILE")]
+    pub oauth_token_file: Option<PathBuf>,
+    /// Ask for the password at the prompt (a terminal is needed). Without it and without
+    /// --password-env/--password-file, candidates are tested without logging in.
+    #[arg(long)]
+    pub ask_password: bool,
+    /// Also test this server, which you vouch for: it may get the password (HOST:PORT;
+    /// repeatable). Implicit TLS on 465, STARTTLS elsewhere, unless --server-tls says otherwise.
+    #[arg(long = "server", value_name = "HOST:PORT")]
+    pub servers: Vec<String>,
+    /// How TLS starts on the --server hosts.
+    #[arg(long, value_enum)]
+    pub server_tls: Option<TlsArg>,
+    /// Candidates tested at once (different hosts; one host's candidates are tested in turn).
+    #[arg(short = 'j', long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=32))]
+    pub jobs: u16,
+    /// Skip the guesses (smtp.DOMAIN, mail.DOMAIN, DOMAIN on 465, 587, 25, 2525).
+    #[arg(long)]
+    pub no_guess: bool,
+    /// The name sent in EHLO (default: this machine's FQDN, else its address literal).
+    #[arg(long, value_name = "NAME")]
+    pub helo: Option<String>,
+    /// Show every line sent and received of the recommended candidate's test (secrets redacted).
+    #[arg(long)]
+    pub transcript: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Also write a report for support to FILE: Markdown, or HTML when FILE ends in .html
+    /// (mode 0600; secrets never in it; docs/report.md).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// In the --report, mask the address, username, host names (except well-known providers')
+    /// and IP addresses with placeholders.
+    #[arg(long, requires = "report")]
+    pub redact_identity: bool,
     /// Not accepted: passwords never come from the command line.
     #[arg(long = "password", hide = true, num_args = 0..=1, value_name = "NEVER")]
     pub password_argv: Option<Option<String>>,

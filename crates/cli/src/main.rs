@@ -10,6 +10,7 @@ mod lab;
 mod logs;
 mod report;
 mod secrets;
+mod setup;
 
 use args::{CheckArgs, Cli, Command, Format};
 use clap::Parser;
@@ -116,6 +117,7 @@ fn run() -> ExitCode {
         Command::Bounce(args) => bounce::run(args, palette),
         Command::Logs(args) => logs::run(*args, palette),
         Command::Domain(args) => runtime.block_on(domain::run(*args, palette)),
+        Command::Setup(args) => runtime.block_on(setup::run(*args, palette)),
         Command::Lab(args) => runtime.block_on(lab::run(args, palette)),
     };
     match result {
@@ -260,7 +262,7 @@ pub fn check_options(
     })
 }
 
-fn validate_address(address: &str) -> Result<(), UsageError> {
+pub(crate) fn validate_address(address: &str) -> Result<(), UsageError> {
     let ok = address.len() <= 254
         && !address
             .chars()

@@ -49,6 +49,15 @@ pub fn write(
             public_hosts: smtpdoctor_knowledge::hosts::WELL_KNOWN_HOSTS,
         },
     );
+    write_text(path, &text, credential)
+}
+
+/// Writes a rendered report (of any command), after the same last check for the secret.
+pub fn write_text(
+    path: &Path,
+    text: &str,
+    credential: Option<&Credential>,
+) -> Result<(), (ExitCode, String)> {
     if let Some(credential) = credential {
         let mut redactor = Redactor::default();
         let secret = credential.secret();

@@ -9,25 +9,51 @@ use std::path::Path;
 /// The credential the options name, if any. A `--user` without any source prompts, and only on
 /// a terminal: without one it is an error, never a hang.
 pub fn credential(args: &CheckArgs) -> Result<Option<Credential>, UsageError> {
-    if let Some(var) = &args.password_env {
+    read(
+        &Sources {
+            password_env: args.password_env.as_deref(),
+            password_file: args.password_file.as_deref(),
+            oauth_token_env: args.oauth_token_env.as_deref(),
+            oauth_token_file: args.oauth_token_file.as_deref(),
+        },
+        args.user.as_deref(),
+    )
+}
+
+/// Where a command's options say a secret is.
+pub struct Sources<'a> {
+    /// `--password-env`.
+    pub password_env: Option<&'a str>,
+    /// `--password-file`.
+    pub password_file: Option<&'a Path>,
+    /// `--oauth-token-env`.
+    pub oauth_token_env: Option<&'a str>,
+    /// `--oauth-token-file`.
+    pub oauth_token_file: Option<&'a Path>,
+}
+
+/// The credential the sources name; with none, a prompt for `prompt_for` (only on a terminal),
+/// or no credential when `prompt_for` is None.
+pub fn read(args: &Sources<'_>, prompt_for: Option<&str>) -> Result<Option<Credential>, UsageError> {
+    if let Some(var) = args.password_env {
         return Ok(Some(Credential::Password(from_env(var, "--password-env")?)));
     }
-    if let Some(path) = &args.password_file {
+    if let Some(path) = args.password_file {
         return Ok(Some(Credential::Password(from_file(
             path,
             "--password-file",
         )?)));
     }
-    if let Some(var) = &args.oauth_token_env {
+    if let Some(var) = args.oauth_token_env {
         return Ok(Some(Credential::Token(from_env(var, "--oauth-token-env")?)));
     }
-    if let Some(path) = &args.oauth_token_file {
+    if let Some(path) = args.oauth_token_file {
         return Ok(Some(Credential::Token(from_file(
             path,
             "--oauth-token-file",
         )?)));
     }
-    let Some(user) = &args.user else {
+    let Some(user) = prompt_for else {
         return Ok(None);
     };
     if !std::io::stdin().is_terminal() {

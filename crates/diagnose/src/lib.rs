@@ -5,6 +5,7 @@ pub mod check;
 pub mod dane;
 pub mod domain;
 pub mod explain;
+pub mod setup;
 
 pub use check::{CheckDiagnosis, CheckInput, diagnose_check, diagnose_mx, mta_sts_covers};
 pub use dane::{DaneInput, dane_status};

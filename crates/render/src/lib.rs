@@ -4,6 +4,7 @@ pub mod bounce;
 pub mod domain;
 pub mod human;
 pub mod report;
+pub mod setup;
 
 use serde::Serialize;
 use smtpdoctor_report::Report;

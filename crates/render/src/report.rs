@@ -47,7 +47,7 @@ pub struct Options<'a> {
 
 /// One block of the document.
 #[derive(Debug, Clone)]
-enum Block {
+pub(crate) enum Block {
     Heading(u8, String),
     Para(String),
     List(Vec<String>),
@@ -58,7 +58,7 @@ enum Block {
 }
 
 impl Block {
-    fn strings_mut(&mut self) -> Vec<&mut String> {
+    pub(crate) fn strings_mut(&mut self) -> Vec<&mut String> {
         match self {
             Block::Heading(_, s) | Block::Para(s) | Block::Code(s) => vec![s],
             Block::List(items) | Block::Ordered(items) => items.iter_mut().collect(),
@@ -95,7 +95,7 @@ fn target_str(report: &Report<CheckBody>, key: &str) -> Option<String> {
     }
 }
 
-fn status_word(s: Status) -> &'static str {
+pub(crate) fn status_word(s: Status) -> &'static str {
     match s {
         Status::Ok => "OK",
         Status::Problem => "PROBLEM",
@@ -119,7 +119,7 @@ fn local_address(body: &CheckBody) -> Option<(String, &'static str)> {
     Some((local, family))
 }
 
-fn retry_words(v: &smtpdoctor_report::Verdict) -> &'static str {
+pub(crate) fn retry_words(v: &smtpdoctor_report::Verdict) -> &'static str {
     match v.retry {
         Some(smtpdoctor_report::Retry::Temporary) => "temporary: retrying later may help",
         Some(smtpdoctor_report::Retry::Permanent) => {
@@ -129,7 +129,7 @@ fn retry_words(v: &smtpdoctor_report::Verdict) -> &'static str {
     }
 }
 
-fn model(report: &Report<CheckBody>, masked: bool) -> Vec<Block> {
+pub(crate) fn model(report: &Report<CheckBody>, masked: bool) -> Vec<Block> {
     let body = &report.body;
     let v = &report.verdict;
     let host = target_str(report, "host")
@@ -631,7 +631,7 @@ impl Masker {
         format!("{kind}-{n}")
     }
 
-    fn add_name(&mut self, name: &str, kind: &'static str) {
+    pub(crate) fn add_name(&mut self, name: &str, kind: &'static str) {
         if name.is_empty() || self.names.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
             return;
         }
@@ -639,6 +639,24 @@ impl Masker {
         self.names.push((name.to_string(), placeholder));
         // Longest first, so `rm@rig.test` goes whole before `rig.test` inside it.
         self.names.sort_by_key(|(n, _)| std::cmp::Reverse(n.len()));
+    }
+
+    /// Takes over another masker's names (its placeholders are renumbered in this one).
+    pub(crate) fn absorb(&mut self, other: &Masker) {
+        let mut names: Vec<&(String, String)> = other.names.iter().collect();
+        // In the order the other masker numbered them, so numbering stays by first appearance.
+        names.sort_by_key(|(_, p)| {
+            let (kind, n) = p.rsplit_once('-').unwrap_or((p, "0"));
+            (kind.to_string(), n.parse::<usize>().unwrap_or(0))
+        });
+        for (name, placeholder) in names {
+            let kind = match placeholder.rsplit_once('-').map(|(k, _)| k) {
+                Some("user") => "user",
+                Some("address") => "address",
+                _ => "host",
+            };
+            self.add_name(name, kind);
+        }
     }
 
     /// The text with every known name and every IP address replaced.
@@ -756,7 +774,7 @@ fn md_inline(text: &str) -> String {
     out
 }
 
-fn markdown(blocks: &[Block]) -> String {
+pub(crate) fn markdown(blocks: &[Block]) -> String {
     let mut out = String::new();
     for block in blocks {
         match block {
@@ -826,7 +844,7 @@ const CSS: &str = "body{font-family:system-ui,sans-serif;max-width:60rem;margin:
 table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccc;padding:.2rem .5rem;text-align:left;vertical-align:top}\
 pre{background:#f4f4f4;padding:.5rem;overflow-x:auto;white-space:pre-wrap}";
 
-fn html(blocks: &[Block]) -> String {
+pub(crate) fn html(blocks: &[Block]) -> String {
     let title = blocks
         .iter()
         .find_map(|b| match b {

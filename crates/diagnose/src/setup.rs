@@ -1,0 +1,906 @@
+//! Rules of `setup ADDRESS`: which sources to believe, which candidate settings to test (and
+//! which may carry the password), what each test showed, the settings to recommend, where the
+//! sources disagree, and the verdict. Pure functions: discovery and the tests are done by the
+//! caller and handed in.
+
+use smtpdoctor_knowledge::presets::{self, Provider, Security};
+use smtpdoctor_report::check::{SessionEvidence, TlsMode};
+use smtpdoctor_report::setup::{
+    Candidate, Claim, Disagreement, Outcome, PresetInfo, Recommended, Setting,
+    SetupBody, SourceKind, SourceReport, SourceStatus,
+};
+use smtpdoctor_report::{Category, Confidence, Finding, Retry, Severity, Status, Verdict};
+
+/// The ports guessed on each guessed host, in the order tried (RFC 8314 prefers 465).
+pub const GUESS_PORTS: [u16; 4] = [465, 587, 25, 2525];
+
+/// Whether `host` is the domain or a name inside it (RFC 6186 section 6: an SRV target outside
+/// the queried domain is not trusted without DNSSEC).
+pub fn on_domain(host: &str, domain: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+    host == domain || host.ends_with(&format!(".{domain}"))
+}
+
+fn preset_source(
+    kind: SourceKind,
+    provider: &Provider,
+    matched: String,
+    address: &str,
+) -> SourceReport {
+    let username = presets::expand_username(provider.username, address);
+    let settings = provider
+        .servers
+        .iter()
+        .filter(|s| !s.host.contains('{'))
+        .map(|s| Setting {
+            host: s.host.to_string(),
+            port: s.port,
+            security: match s.security {
+                Security::Implicit => TlsMode::Implicit,
+                Security::Starttls => TlsMode::Starttls,
+            },
+            username: Some(username.clone()),
+            auth: s.auth.iter().map(|a| a.to_string()).collect(),
+            note: (!s.note.is_empty()).then(|| s.note.to_string()),
+        })
+        .collect::<Vec<_>>();
+    let regional = provider.servers.iter().any(|s| s.host.contains('{'));
+    let mut detail = format!(
+        "{} ({}): {}",
+        provider.name,
+        matched,
+        settings
+            .iter()
+            .map(|s| format!("{}:{} {}", s.host, s.port, s.security.name()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if regional {
+        detail.push_str(&format!(
+            "; regional hosts ({}) are not guessed",
+            provider.regions.join(", ")
+        ));
+    }
+    SourceReport {
+        kind,
+        query: format!("preset {}", provider.id),
+        status: if settings.is_empty() {
+            SourceStatus::None
+        } else {
+            SourceStatus::Found
+        },
+        detail,
+        settings,
+        srv: Vec::new(),
+        fetch: None,
+        autoconfig: None,
+        preset: Some(PresetInfo {
+            id: provider.id.to_string(),
+            name: provider.name.to_string(),
+            kind: match provider.kind {
+                presets::Kind::Mailbox => "mailbox",
+                presets::Kind::Relay => "relay",
+                presets::Kind::Bridge => "bridge",
+            }
+            .to_string(),
+            policy: provider.policy.name().to_string(),
+            policy_note: provider.policy_note.to_string(),
+            sources: provider
+                .sources
+                .iter()
+                .map(|s| format!("{} (read {})", s.url, s.checked))
+                .collect(),
+            matched,
+        }),
+        ms: 0,
+    }
+}
+
+fn plain_source(kind: SourceKind, query: String, status: SourceStatus, detail: String) -> SourceReport {
+    SourceReport {
+        kind,
+        query,
+        status,
+        detail,
+        settings: Vec::new(),
+        srv: Vec::new(),
+        fetch: None,
+        autoconfig: None,
+        preset: None,
+        ms: 0,
+    }
+}
+
+/// What discovery found, as the caller hands it over.
+#[derive(Debug, Clone, Default)]
+pub struct Found {
+    /// SRV and autoconfig sources (from the session layer).
+    pub sources: Vec<SourceReport>,
+    /// MX hosts by preference.
+    pub mx_hosts: Vec<String>,
+    /// The MX look-up in a line.
+    pub mx_detail: String,
+    /// How long it took.
+    pub mx_ms: u64,
+    /// SPF include and redirect domains.
+    pub spf_includes: Vec<String>,
+    /// The SPF look-up in a line.
+    pub spf_detail: String,
+    /// How long it took.
+    pub spf_ms: u64,
+}
+
+/// Every source in trust order: the user's servers, the address's own preset, SRV, autoconfig,
+/// the providers behind the MX and SPF records, and the guesses.
+pub fn sources(address: &str, user: &[Setting], found: Found) -> Vec<SourceReport> {
+    let domain = address.rsplit_once('@').map_or(address, |(_, d)| d);
+    let mut out = Vec::new();
+    if !user.is_empty() {
+        let mut s = plain_source(
+            SourceKind::User,
+            "--server".into(),
+            SourceStatus::Found,
+            user.iter()
+                .map(|s| format!("{}:{}", s.host, s.port))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+        s.settings = user.to_vec();
+        out.push(s);
+    }
+    let own = presets::for_domain(domain);
+    out.push(match own {
+        Some(p) => preset_source(SourceKind::Preset, p, format!("address domain {domain}"), address),
+        None => plain_source(
+            SourceKind::Preset,
+            format!("preset for {domain}"),
+            SourceStatus::None,
+            "no built-in preset for this domain".into(),
+        ),
+    });
+    out.extend(found.sources);
+    // The provider behind the MX: an inference (the settings a hosted domain's users usually
+    // need), so its hosts never get the password. Skipped when the address's own preset is it.
+    let mx_provider = found.mx_hosts.iter().find_map(|h| presets::for_mx(h).map(|p| (h, p)));
+    let mut mx = match mx_provider {
+        Some((host, p)) if own.is_none_or(|o| o.id != p.id) => preset_source(
+            SourceKind::MxProvider,
+            p,
+            format!("MX host {host}"),
+            address,
+        ),
+        Some((host, p)) => plain_source(
+            SourceKind::MxProvider,
+            format!("MX {domain}"),
+            SourceStatus::Skipped,
+            format!("MX host {host} is {}'s, as the preset above", p.name),
+        ),
+        None => plain_source(
+            SourceKind::MxProvider,
+            format!("MX {domain}"),
+            SourceStatus::None,
+            if found.mx_hosts.is_empty() {
+                found.mx_detail.clone()
+            } else {
+                format!("{}: no known provider", found.mx_detail)
+            },
+        ),
+    };
+    mx.ms = found.mx_ms;
+    out.push(mx);
+    let mut spf_found = false;
+    for include in &found.spf_includes {
+        if let Some(p) = presets::for_spf_include(include)
+            && own.is_none_or(|o| o.id != p.id)
+            && mx_provider.is_none_or(|(_, m)| m.id != p.id)
+            && !out
+                .iter()
+                .any(|s| s.preset.as_ref().is_some_and(|x| x.id == p.id))
+        {
+            let mut s = preset_source(
+                SourceKind::SpfProvider,
+                p,
+                format!("SPF include:{include}"),
+                address,
+            );
+            s.ms = found.spf_ms;
+            out.push(s);
+            spf_found = true;
+        }
+    }
+    if !spf_found {
+        let mut s = plain_source(
+            SourceKind::SpfProvider,
+            format!("SPF {domain}"),
+            SourceStatus::None,
+            if found.spf_includes.is_empty() {
+                found.spf_detail.clone()
+            } else {
+                format!(
+                    "includes {}: no known sending service",
+                    found.spf_includes.join(", ")
+                )
+            },
+        );
+        s.ms = found.spf_ms;
+        out.push(s);
+    }
+    let mut guesses = plain_source(
+        SourceKind::Guess,
+        format!("smtp.{domain}, mail.{domain}, {domain}"),
+        SourceStatus::Found,
+        format!(
+            "each host on ports {}: what mail clients try when nothing else answers",
+            GUESS_PORTS.map(|p| p.to_string()).join(", ")
+        ),
+    );
+    for host in [format!("smtp.{domain}"), format!("mail.{domain}"), domain.to_string()] {
+        for port in GUESS_PORTS {
+            guesses.settings.push(Setting {
+                host: host.clone(),
+                port,
+                security: TlsMode::Auto,
+                username: None,
+                auth: Vec::new(),
+                note: None,
+            });
+        }
+    }
+    out.push(guesses);
+    out
+}
+
+/// Whether a source's setting may carry the password: the source is trusted, and an SRV target
+/// lies inside the domain.
+fn trusted(kind: SourceKind, host: &str, domain: &str) -> bool {
+    kind.trusted() && (kind != SourceKind::Srv || on_domain(host, domain))
+}
+
+fn security_rank(s: TlsMode) -> u8 {
+    match s {
+        TlsMode::Implicit => 0,
+        TlsMode::Starttls => 1,
+        TlsMode::Auto => 2,
+        TlsMode::None => 3,
+    }
+}
+
+fn port_rank(port: u16) -> u8 {
+    match port {
+        465 => 0,
+        587 => 1,
+        2525 => 2,
+        25 => 3,
+        _ => 1,
+    }
+}
+
+/// The candidates the sources name, one per host, port and security (a guess on a host and
+/// port a source names adds nothing), in the order they are tried: trusted first, then by how
+/// many sources agree, implicit TLS before STARTTLS (RFC 8314), 465 before 587.
+pub fn candidates(address: &str, user: Option<&str>, sources: &[SourceReport]) -> Vec<Candidate> {
+    let domain = address.rsplit_once('@').map_or(address, |(_, d)| d);
+    let mut out: Vec<Candidate> = Vec::new();
+    for source in sources.iter().filter(|s| s.status == SourceStatus::Found) {
+        for s in &source.settings {
+            let same_place = |c: &Candidate| c.host.eq_ignore_ascii_case(&s.host) && c.port == s.port;
+            if source.kind == SourceKind::Guess && out.iter().any(same_place) {
+                continue;
+            }
+            let trust = trusted(source.kind, &s.host, domain);
+            if let Some(c) = out
+                .iter_mut()
+                .find(|c| same_place(c) && c.security == s.security)
+            {
+                if !c.sources.contains(&source.kind) {
+                    c.sources.push(source.kind);
+                }
+                c.trusted |= trust;
+                if c.username.is_none() {
+                    c.username = s.username.clone();
+                }
+                continue;
+            }
+            out.push(Candidate {
+                host: s.host.to_ascii_lowercase(),
+                port: s.port,
+                security: s.security,
+                username: user
+                    .map(String::from)
+                    .or_else(|| s.username.clone())
+                    .or_else(|| (source.kind != SourceKind::Guess).then(|| address.to_string())),
+                sources: vec![source.kind],
+                trusted: trust,
+                credentials_sent: false,
+                outcome: Outcome::NotTested,
+                tls_found: None,
+                auth_offered: Vec::new(),
+                auth_mechanism: None,
+                rank: None,
+                check: None,
+            });
+        }
+    }
+    for c in &mut out {
+        c.sources.sort();
+        if c.username.is_none() && c.trusted {
+            c.username = Some(address.to_string());
+        }
+    }
+    out.sort_by_key(order_key);
+    out
+}
+
+fn order_key(c: &Candidate) -> (bool, SourceKind, std::cmp::Reverse<usize>, u8, u8) {
+    (
+        !c.trusted,
+        c.sources.first().copied().unwrap_or(SourceKind::Guess),
+        std::cmp::Reverse(c.sources.len()),
+        security_rank(c.security),
+        port_rank(c.port),
+    )
+}
+
+fn verified_session(sessions: &[SessionEvidence]) -> Option<&SessionEvidence> {
+    sessions.iter().find(|s| {
+        s.secured
+            && s.tls
+                .as_ref()
+                .and_then(|t| t.verification.as_ref())
+                .is_some_and(|v| v.verified)
+    })
+}
+
+/// What a candidate's test showed, from its check: the outcome, the TLS mode found, the AUTH
+/// mechanisms offered and the one that logged in.
+pub fn outcome(candidate: &mut Candidate) {
+    let Some(check) = &candidate.check else {
+        candidate.outcome = Outcome::NotTested;
+        return;
+    };
+    let sessions = &check.sessions;
+    if let Some(s) = sessions.iter().find(|s| s.authenticated) {
+        candidate.outcome = Outcome::Confirmed;
+        candidate.auth_mechanism = s.auth.as_ref().and_then(|a| a.mechanism.clone());
+        candidate.tls_found = Some(s.mode);
+        candidate.auth_offered = s.last_ehlo().map(|e| e.auth_mechanisms()).unwrap_or_default();
+        return;
+    }
+    let Some(s) = verified_session(sessions) else {
+        candidate.outcome = Outcome::Failed;
+        return;
+    };
+    candidate.tls_found = Some(s.mode);
+    candidate.auth_offered = s.last_ehlo().map(|e| e.auth_mechanisms()).unwrap_or_default();
+    // The security the sources state must be the one that worked: a STARTTLS claim proven only
+    // by the mode probe's implicit TLS is a wrong claim.
+    let as_stated = candidate.security == TlsMode::Auto
+        || sessions
+            .iter()
+            .any(|x| x.purpose == smtpdoctor_report::check::Purpose::Requested && x.conn == s.conn);
+    if !as_stated {
+        candidate.outcome = Outcome::Failed;
+        return;
+    }
+    let attempted = s
+        .auth
+        .as_ref()
+        .is_some_and(|a| a.mechanism.is_some() && a.reply.is_some());
+    candidate.outcome = if attempted {
+        Outcome::LoginFailed
+    } else if candidate.auth_offered.is_empty() {
+        Outcome::NoAuth
+    } else {
+        Outcome::Reachable
+    };
+}
+
+fn usable(o: Outcome) -> bool {
+    matches!(o, Outcome::Confirmed | Outcome::Reachable | Outcome::LoginFailed)
+}
+
+fn rank_key(c: &Candidate) -> (u8, bool, SourceKind, std::cmp::Reverse<usize>, u8, u8) {
+    let outcome = match c.outcome {
+        Outcome::Confirmed => 0,
+        Outcome::Reachable | Outcome::LoginFailed => 1,
+        _ => 2,
+    };
+    let security = c.tls_found.unwrap_or(c.security);
+    (
+        outcome,
+        !c.trusted,
+        c.sources.first().copied().unwrap_or(SourceKind::Guess),
+        std::cmp::Reverse(c.sources.len()),
+        security_rank(security),
+        port_rank(c.port),
+    )
+}
+
+/// The auth method to pick in a client, from the mechanisms offered and the one that worked.
+fn auth_method(c: &Candidate) -> String {
+    if let Some(m) = &c.auth_mechanism {
+        return m.clone();
+    }
+    for m in ["PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2", "OAUTHBEARER"] {
+        if c.auth_offered.iter().any(|o| o == m) {
+            return m.to_string();
+        }
+    }
+    c.auth_offered.first().cloned().unwrap_or_else(|| "PLAIN".into())
+}
+
+/// Everything `setup` concludes.
+#[derive(Debug, Clone)]
+pub struct SetupDiagnosis {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The findings, most severe first.
+    pub findings: Vec<Finding>,
+}
+
+fn verdict_from(status: Status, summary: String, fix: Vec<String>) -> Verdict {
+    Verdict {
+        status,
+        category: None,
+        retry: None,
+        confidence: Confidence::High,
+        alternatives: vec![],
+        summary,
+        fix,
+        evidence: vec![],
+    }
+}
+
+fn says(c: &Candidate) -> String {
+    format!("{} {}", c.address(), c.security.describe())
+}
+
+/// Ranks the tested candidates (best first), picks the recommended settings, lists the
+/// disagreements, and gives the verdict and findings. `credential_given`: a password or token
+/// was read for this run.
+pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> SetupDiagnosis {
+    let domain = address.rsplit_once('@').map_or(address, |(_, d)| d).to_string();
+    for c in &mut body.candidates {
+        outcome(c);
+    }
+    body.candidates.sort_by_key(rank_key);
+    let mut n = 0;
+    for c in &mut body.candidates {
+        c.rank = usable(c.outcome).then(|| {
+            n += 1;
+            n
+        });
+    }
+    let mut findings = Vec::new();
+    // The account policy of the provider that applies.
+    for s in body.sources.iter().filter(|s| s.status == SourceStatus::Found) {
+        let Some(p) = &s.preset else { continue };
+        if p.policy == "password" {
+            continue;
+        }
+        let severity = match p.policy.as_str() {
+            "oauth_only" | "auth_disabled_by_default" => Severity::Warning,
+            _ => Severity::Info,
+        };
+        let whose = match s.kind {
+            SourceKind::Preset => format!("{} accounts", p.name),
+            SourceKind::MxProvider => format!("{} ({}, if this domain's mail is hosted there)", p.name, p.matched),
+            _ => format!("{} ({})", p.name, p.matched),
+        };
+        let what = match p.policy.as_str() {
+            "app_password" => "need an app password for SMTP",
+            "oauth_only" => "accept only OAuth 2 sign-in for SMTP, not a password",
+            "auth_disabled_by_default" => "have SMTP AUTH switched off until it is turned on",
+            "api_key" => "log in with an API key, not an account password",
+            "bridge_password" => "log in with the bridge's generated password",
+            "smtp_credentials" => "log in with generated SMTP credentials, not the console login",
+            _ => "have an account policy",
+        };
+        findings.push(
+            Finding::new(
+                &format!("setup.policy.{}", p.policy),
+                severity,
+                None,
+                format!("{whose} {what}"),
+            )
+            .detail(format!(
+                "{} Source: {}.",
+                p.policy_note,
+                p.sources.join("; ")
+            ))
+            .fix(p.policy_note.clone())
+            .evidence(format!("source:{}", s.query)),
+        );
+    }
+    for s in &body.sources {
+        let reference = format!("source:{}", s.query);
+        match (s.kind, s.status) {
+            (SourceKind::Srv, SourceStatus::NotOffered) => findings.push(
+                Finding::new(
+                    "setup.srv.not_offered",
+                    Severity::Info,
+                    None,
+                    format!("{}: the domain says this service is not offered", s.query),
+                )
+                .detail("An SRV record whose target is \".\" means the service is deliberately not offered at this domain (RFC 2782, RFC 6186 section 3).")
+                .evidence(reference),
+            ),
+            (SourceKind::Srv, SourceStatus::Found) => {
+                let off: Vec<String> = s
+                    .settings
+                    .iter()
+                    .filter(|x| !on_domain(&x.host, &domain))
+                    .map(|x| x.host.clone())
+                    .collect();
+                if !off.is_empty() {
+                    findings.push(
+                        Finding::new(
+                            "setup.srv.off_domain",
+                            Severity::Warning,
+                            None,
+                            format!("{} points outside {domain} ({}): it was tested without your password", s.query, off.join(", ")),
+                        )
+                        .detail("RFC 6186 section 6: without DNSSEC, a client must not trust an SRV target outside the queried domain, since a forged DNS answer could point it anywhere. smtpdoctor tests such a target without credentials.")
+                        .fix(format!("If {} is really your provider's server, test your login there with `smtpdoctor setup {address} --server HOST:PORT` or `smtpdoctor check HOST:PORT --user {address}`", off.join(", ")))
+                        .evidence(reference),
+                    );
+                }
+            }
+            (SourceKind::Autoconfig, SourceStatus::Failed) => {
+                let fetch = s.fetch.as_ref();
+                let (id, summary) = if fetch.is_some_and(|f| f.certificate_error.is_some()) {
+                    ("setup.autoconfig.certificate", format!("{}: the server's certificate is not trusted, so the file was not used", s.query))
+                } else if fetch.is_some_and(|f| !f.redirects.is_empty() || f.failure.as_deref().is_some_and(|x| x.contains("redirect"))) {
+                    ("setup.autoconfig.redirect", format!("{}: {}", s.query, s.detail))
+                } else if s.autoconfig.is_some() || s.detail.starts_with("not a valid") {
+                    ("setup.autoconfig.invalid", format!("{}: {}", s.query, s.detail))
+                } else {
+                    ("setup.autoconfig.failed", format!("{}: {}", s.query, s.detail))
+                };
+                findings.push(
+                    Finding::new(id, Severity::Warning, None, summary)
+                        .detail("Mail clients that look for this file (Thunderbird and others) cannot use it either, and fall back to guessing.")
+                        .evidence(reference),
+                );
+            }
+            (SourceKind::AutoconfigHttp, SourceStatus::Found) => findings.push(
+                Finding::new(
+                    "setup.autoconfig.http_only",
+                    Severity::Warning,
+                    None,
+                    format!("The autoconfig file is served only over plain HTTP ({}): shown for information, never trusted", s.query),
+                )
+                .detail("Anyone on the network path can change a file fetched over plain HTTP, so its servers were tested without your password. Thunderbird uses it unless told not to.")
+                .fix(format!("Serve the file over HTTPS at https://autoconfig.{domain}/mail/config-v1.1.xml with a certificate for that name"))
+                .evidence(reference),
+            ),
+            _ => {}
+        }
+    }
+    // Disagreements: one host and port, several securities; trusted sources naming no common host.
+    let mut disagreements = Vec::new();
+    let mut seen: Vec<(String, u16)> = Vec::new();
+    for c in body.candidates.iter().filter(|c| c.security != TlsMode::Auto) {
+        let key = (c.host.clone(), c.port);
+        if seen.contains(&key) {
+            continue;
+        }
+        let same: Vec<&Candidate> = body
+            .candidates
+            .iter()
+            .filter(|o| o.host == c.host && o.port == c.port && o.security != TlsMode::Auto)
+            .collect();
+        if same.len() > 1 {
+            seen.push(key);
+            let claims = same
+                .iter()
+                .flat_map(|o| o.sources.iter().map(move |s| Claim { source: *s, says: o.security.describe().to_string() }))
+                .collect();
+            let settled = same
+                .iter()
+                .find(|o| usable(o.outcome))
+                .or_else(|| same.iter().find(|o| o.tls_found.is_some()))
+                .map(|o| format!("{} speaks {}", o.address(), o.tls_found.unwrap_or(o.security).describe()));
+            disagreements.push(Disagreement {
+                about: format!("security of {}", c.address()),
+                claims,
+                settled,
+            });
+        }
+    }
+    let trusted_kinds = [SourceKind::Preset, SourceKind::Srv, SourceKind::Autoconfig];
+    let hosts_of = |k: SourceKind| -> Vec<String> {
+        let mut h: Vec<String> = body
+            .sources
+            .iter()
+            .filter(|s| s.kind == k && s.status == SourceStatus::Found)
+            .flat_map(|s| s.settings.iter().map(|x| x.host.clone()))
+            .collect();
+        h.sort();
+        h.dedup();
+        h
+    };
+    let named: Vec<(SourceKind, Vec<String>)> = trusted_kinds
+        .iter()
+        .map(|k| (*k, hosts_of(*k)))
+        .filter(|(_, h)| !h.is_empty())
+        .collect();
+    for (i, (ka, ha)) in named.iter().enumerate() {
+        for (kb, hb) in &named[i + 1..] {
+            if !ha.iter().any(|h| hb.contains(h)) {
+                let settled = body
+                    .candidates
+                    .iter()
+                    .find(|c| usable(c.outcome) && (ha.contains(&c.host) || hb.contains(&c.host)))
+                    .map(|c| format!("{} works", c.address()));
+                disagreements.push(Disagreement {
+                    about: "server".into(),
+                    claims: vec![
+                        Claim { source: *ka, says: ha.join(", ") },
+                        Claim { source: *kb, says: hb.join(", ") },
+                    ],
+                    settled,
+                });
+            }
+        }
+    }
+    for d in &disagreements {
+        findings.push(
+            Finding::new(
+                "setup.sources.disagree",
+                Severity::Warning,
+                None,
+                format!(
+                    "Sources disagree on the {}: {}",
+                    d.about,
+                    d.claims
+                        .iter()
+                        .map(|c| format!("{} says {}", c.source.describe(), c.says))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            )
+            .detail(match &d.settled {
+                Some(s) => format!("The test settles it: {s}. Fix the source that says otherwise, or clients that read it will fail."),
+                None => "The tests did not settle it.".to_string(),
+            })
+            .evidence("disagreements"),
+        );
+    }
+    body.disagreements = disagreements;
+    // A trusted claim the test disproved.
+    for c in body.candidates.iter().filter(|c| c.trusted && c.outcome == Outcome::Failed) {
+        let Some(check) = &c.check else { continue };
+        findings.push(
+            Finding::new(
+                "setup.source.failed",
+                Severity::Warning,
+                None,
+                format!(
+                    "{} ({}) does not work: {}",
+                    says(c),
+                    c.sources.iter().map(|s| s.describe()).collect::<Vec<_>>().join(", "),
+                    check.verdict.summary
+                ),
+            )
+            .detail("A source a mail client trusts names these settings, and the test shows they fail; clients that follow it fail the same way.")
+            .evidence(format!("candidate:{}", c.address())),
+        );
+    }
+    for c in body.candidates.iter().filter(|c| !c.trusted && usable(c.outcome)).take(1) {
+        findings.push(
+            Finding::new(
+                "setup.untrusted.no_password",
+                Severity::Info,
+                None,
+                format!("{} answers, but it was found only by {}: it was tested without your password", c.address(), c.sources.first().map_or("guess", |s| s.describe())),
+            )
+            .detail("Guesses, the provider behind the MX or SPF record, off-domain SRV targets and plain-HTTP autoconfig files are not proof that a server is your provider's, so smtpdoctor never sends them your password.")
+            .fix(format!("If {} is right, prove the login with `smtpdoctor setup {address} --server {}`", c.host, c.address()))
+            .evidence(format!("candidate:{}", c.address())),
+        );
+    }
+    if body.candidates.iter().any(|c| c.security == TlsMode::None) {
+        findings.push(
+            Finding::new(
+                "setup.plaintext",
+                Severity::Warning,
+                None,
+                "A source names a server without encryption: it is never recommended",
+            )
+            .detail("A password sent without TLS can be read by anyone on the path; smtpdoctor tests such servers without credentials.")
+            .evidence("candidates"),
+        );
+    }
+    if body.candidates.iter().any(|c| c.outcome == Outcome::NotTested && c.security != TlsMode::None) {
+        findings.push(
+            Finding::new(
+                "setup.deadline",
+                Severity::Warning,
+                None,
+                "Some candidates were not tested before the run's deadline",
+            )
+            .fix("Give a longer --deadline (or a shorter --timeout)")
+            .evidence("candidates"),
+        );
+    }
+    // The recommendation and the verdict.
+    let best = body.candidates.iter().find(|c| usable(c.outcome));
+    body.recommended = best.map(|c| Recommended {
+        host: c.host.clone(),
+        port: c.port,
+        security: c.tls_found.unwrap_or(c.security),
+        username: c.username.clone().unwrap_or_else(|| address.to_string()),
+        auth_method: auth_method(c),
+        proven: c.outcome == Outcome::Confirmed,
+        sources: c.sources.clone(),
+    });
+    let settings_line = |c: &Candidate| {
+        format!(
+            "{} port {} with {}",
+            c.host,
+            c.port,
+            c.tls_found.unwrap_or(c.security).describe()
+        )
+    };
+    let verdict = match best {
+        Some(c) if c.outcome == Outcome::Confirmed => verdict_from(
+            Status::Ok,
+            format!(
+                "Use {}, username {}: the login works",
+                settings_line(c),
+                c.username.as_deref().unwrap_or(address)
+            ),
+            vec![],
+        ),
+        Some(c) if c.outcome == Outcome::LoginFailed => {
+            let check = c.check.as_ref().map(|k| k.verdict.clone());
+            let mut v = check.unwrap_or_else(|| verdict_from(Status::Problem, String::new(), vec![]));
+            v.status = Status::Problem;
+            v.summary = format!(
+                "{} is the right server, but the login failed: {}",
+                settings_line(c),
+                v.summary
+            );
+            if v.category.is_none() {
+                v.category = Some(Category::AuthFailed);
+                v.retry = Some(Retry::Permanent);
+            }
+            for f in findings.iter().filter(|f| f.id.starts_with("setup.policy.")) {
+                v.fix.extend(f.fix.iter().cloned());
+            }
+            v
+        }
+        Some(c) if c.trusted && !credential_given => verdict_from(
+            Status::Inconclusive,
+            format!(
+                "{} answers with verified TLS and offers AUTH ({}); give your password to prove the login",
+                settings_line(c),
+                c.auth_offered.join(" ")
+            ),
+            vec![format!("Run again with the password: --password-env VAR, --password-file FILE, or at the prompt (with --user {})", c.username.as_deref().unwrap_or(address))],
+        ),
+        Some(c) => verdict_from(
+            Status::Inconclusive,
+            format!(
+                "{} answers with verified TLS and offers AUTH, but it is only a {}: not tested with your password",
+                settings_line(c),
+                c.sources.first().map_or("guess", |s| s.describe())
+            ),
+            vec![format!("If it is your provider's server, run `smtpdoctor setup {address} --server {}` to prove the login", c.address())],
+        ),
+        None => {
+            let tested: Vec<&Candidate> = body.candidates.iter().filter(|c| c.check.is_some()).collect();
+            let named = body.candidates.iter().any(|c| c.sources.iter().any(|s| *s != SourceKind::Guess));
+            if !named && tested.iter().all(|c| {
+                c.check.as_ref().is_some_and(|k| k.verdict.category == Some(Category::Dns))
+            }) {
+                findings.push(
+                    Finding::new("setup.nothing_found", Severity::Problem, Some(Category::Dns), format!("No source names a mail server for {domain}, and no guessed host exists"))
+                        .detail("No preset, no SRV record, no autoconfig file, and none of smtp.DOMAIN, mail.DOMAIN or DOMAIN resolves.")
+                        .fix("Check the address's spelling, and ask the provider for its SMTP (outgoing) server settings")
+                        .retry(Retry::Permanent)
+                        .evidence("sources"),
+                );
+                let mut v = verdict_from(Status::Problem, format!("Nothing found for {domain}: no source names a mail server and no guessed host exists"), vec!["Check the address's spelling, and ask the provider for its SMTP (outgoing) server settings".into()]);
+                v.category = Some(Category::Dns);
+                v.retry = Some(Retry::Permanent);
+                v.evidence = vec!["finding:setup.nothing_found".into()];
+                v
+            } else {
+                // The most trusted candidate's failure speaks for the run.
+                let first = tested
+                    .iter()
+                    .find(|c| c.check.as_ref().is_some_and(|k| k.verdict.category != Some(Category::Dns)))
+                    .or(tested.first());
+                findings.push(
+                    Finding::new("setup.nothing_works", Severity::Problem, first.and_then(|c| c.check.as_ref()).and_then(|k| k.verdict.category), format!("None of the {} candidate settings for {domain} works", body.candidates.len()))
+                        .detail("Every candidate failed its test; the verdict is that of the most trusted one.")
+                        .evidence("candidates"),
+                );
+                match first.and_then(|c| c.check.as_ref()) {
+                    Some(k) => {
+                        let mut v = k.verdict.clone();
+                        v.status = Status::Problem;
+                        v.summary = format!(
+                            "No candidate works; the most trusted, {} ({}): {}",
+                            first.map(|c| says(c)).unwrap_or_default(),
+                            first.and_then(|c| c.sources.first()).map_or("guess", |s| s.describe()),
+                            v.summary
+                        );
+                        v
+                    }
+                    None => verdict_from(Status::Problem, format!("No candidate settings for {domain} could be tested"), vec![]),
+                }
+            }
+        }
+    };
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    SetupDiagnosis { verdict, findings }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setting(host: &str, port: u16, security: TlsMode) -> Setting {
+        Setting { host: host.into(), port, security, username: None, auth: vec![], note: None }
+    }
+
+    fn source(kind: SourceKind, settings: Vec<Setting>) -> SourceReport {
+        let mut s = plain_source(kind, format!("{kind:?}"), SourceStatus::Found, String::new());
+        s.settings = settings;
+        s
+    }
+
+    #[test]
+    fn candidates_merge_sources_and_order_trusted_first() {
+        let sources = vec![
+            source(SourceKind::Srv, vec![setting("mail.a.test", 587, TlsMode::Starttls), setting("elsewhere.test", 465, TlsMode::Implicit)]),
+            source(SourceKind::Autoconfig, vec![setting("mail.a.test", 587, TlsMode::Starttls), setting("mail.a.test", 465, TlsMode::Implicit)]),
+            source(SourceKind::Guess, vec![setting("mail.a.test", 587, TlsMode::Auto), setting("smtp.a.test", 587, TlsMode::Auto)]),
+        ];
+        let c = candidates("me@a.test", None, &sources);
+        let list: Vec<String> = c.iter().map(|c| format!("{} {:?} {}", c.address(), c.sources, c.trusted)).collect();
+        assert_eq!(
+            list,
+            [
+                "mail.a.test:587 [Srv, Autoconfig] true",
+                "mail.a.test:465 [Autoconfig] true",
+                "elsewhere.test:465 [Srv] false",
+                "smtp.a.test:587 [Guess] false",
+            ]
+        );
+        assert_eq!(c[0].username.as_deref(), Some("me@a.test"));
+        assert_eq!(c[3].username, None);
+    }
+
+    #[test]
+    fn presets_by_domain_and_inferred_providers() {
+        let found = Found {
+            mx_hosts: vec!["aspmx.l.google.com".into()],
+            spf_includes: vec!["_spf.google.com".into(), "sendgrid.net".into()],
+            ..Default::default()
+        };
+        let s = sources("me@corp.test", &[], found);
+        let kinds: Vec<(SourceKind, SourceStatus)> = s.iter().map(|s| (s.kind, s.status)).collect();
+        assert_eq!(
+            kinds,
+            [
+                (SourceKind::Preset, SourceStatus::None),
+                (SourceKind::MxProvider, SourceStatus::Found),
+                (SourceKind::SpfProvider, SourceStatus::Found),
+                (SourceKind::Guess, SourceStatus::Found),
+            ]
+        );
+        assert_eq!(s[1].preset.as_ref().unwrap().id, "gmail");
+        assert_eq!(s[2].preset.as_ref().unwrap().id, "sendgrid");
+        assert_eq!(s[3].settings.len(), 12);
+        let c = candidates("me@corp.test", None, &s);
+        assert!(c.iter().all(|c| !c.trusted), "inferred and guessed hosts never get the password");
+        let own = sources("me@gmail.com", &[], Found::default());
+        assert_eq!(own[0].status, SourceStatus::Found);
+        assert!(candidates("me@gmail.com", None, &own)[0].trusted);
+    }
+}
