@@ -300,8 +300,16 @@ fn presets(path: &Path) {
     );
     for p in &file.provider {
         let at = format!("{}: provider {}", path.display(), p.id);
-        assert!(PRESET_KINDS.contains(&p.kind.as_str()), "{at}: unknown kind {}", p.kind);
-        assert!(POLICIES.contains(&p.policy.as_str()), "{at}: unknown policy {}", p.policy);
+        assert!(
+            PRESET_KINDS.contains(&p.kind.as_str()),
+            "{at}: unknown kind {}",
+            p.kind
+        );
+        assert!(
+            POLICIES.contains(&p.policy.as_str()),
+            "{at}: unknown policy {}",
+            p.policy
+        );
         let servers: Vec<String> = p
             .server
             .iter()

@@ -333,7 +333,7 @@ pub struct SetupArgs {
     #[arg(long)]
     pub ask_password: bool,
     /// Also test this server, which you vouch for: it may get the password (HOST:PORT;
-    /// repeatable). Implicit TLS on 465, STARTTLS elsewhere, unless --server-tls says otherwise.
+    /// repeatable). The test finds out how TLS starts there, unless --server-tls says.
     #[arg(long = "server", value_name = "HOST:PORT")]
     pub servers: Vec<String>,
     /// How TLS starts on the --server hosts.

@@ -34,7 +34,10 @@ pub struct Sources<'a> {
 
 /// The credential the sources name; with none, a prompt for `prompt_for` (only on a terminal),
 /// or no credential when `prompt_for` is None.
-pub fn read(args: &Sources<'_>, prompt_for: Option<&str>) -> Result<Option<Credential>, UsageError> {
+pub fn read(
+    args: &Sources<'_>,
+    prompt_for: Option<&str>,
+) -> Result<Option<Credential>, UsageError> {
     if let Some(var) = args.password_env {
         return Ok(Some(Credential::Password(from_env(var, "--password-env")?)));
     }

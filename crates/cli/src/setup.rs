@@ -33,15 +33,16 @@ fn user_servers(args: &SetupArgs) -> Result<Vec<Setting>, UsageError> {
         .map(|text| {
             let (host, port) = target::parse_host_port(text).map_err(UsageError)?;
             let port = port.ok_or_else(|| {
-                UsageError(format!("--server {text}: give HOST:PORT (for example smtp.example.com:465)"))
+                UsageError(format!(
+                    "--server {text}: give HOST:PORT (for example smtp.example.com:465)"
+                ))
             })?;
             let security = match args.server_tls {
                 Some(TlsArg::Implicit) => TlsMode::Implicit,
                 Some(TlsArg::Starttls) => TlsMode::Starttls,
                 Some(TlsArg::None) => TlsMode::None,
-                Some(TlsArg::Auto) => TlsMode::Auto,
-                None if port == 465 => TlsMode::Implicit,
-                None => TlsMode::Starttls,
+                // Without --server-tls the test finds out, as `check --tls auto` does.
+                Some(TlsArg::Auto) | None => TlsMode::Auto,
             };
             Ok(Setting {
                 host: host.to_ascii_lowercase(),
@@ -274,10 +275,8 @@ async fn test_all(
                 else {
                     break;
                 };
-                let carry = c.trusted
-                    && !auth_tried
-                    && c.security != TlsMode::None
-                    && credential.is_some();
+                let carry =
+                    c.trusted && !auth_tried && c.security != TlsMode::None && credential.is_some();
                 let opts = CheckOptions {
                     host: c.host.clone(),
                     port: c.port,

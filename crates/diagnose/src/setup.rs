@@ -6,8 +6,8 @@
 use smtpdoctor_knowledge::presets::{self, Provider, Security};
 use smtpdoctor_report::check::{SessionEvidence, TlsMode};
 use smtpdoctor_report::setup::{
-    Candidate, Claim, Disagreement, Outcome, PresetInfo, Recommended, Setting,
-    SetupBody, SourceKind, SourceReport, SourceStatus,
+    Candidate, Claim, Disagreement, Outcome, PresetInfo, Recommended, Setting, SetupBody,
+    SourceKind, SourceReport, SourceStatus,
 };
 use smtpdoctor_report::{Category, Confidence, Finding, Retry, Severity, Status, Verdict};
 
@@ -97,7 +97,12 @@ fn preset_source(
     }
 }
 
-fn plain_source(kind: SourceKind, query: String, status: SourceStatus, detail: String) -> SourceReport {
+fn plain_source(
+    kind: SourceKind,
+    query: String,
+    status: SourceStatus,
+    detail: String,
+) -> SourceReport {
     SourceReport {
         kind,
         query,
@@ -151,7 +156,12 @@ pub fn sources(address: &str, user: &[Setting], found: Found) -> Vec<SourceRepor
     }
     let own = presets::for_domain(domain);
     out.push(match own {
-        Some(p) => preset_source(SourceKind::Preset, p, format!("address domain {domain}"), address),
+        Some(p) => preset_source(
+            SourceKind::Preset,
+            p,
+            format!("address domain {domain}"),
+            address,
+        ),
         None => plain_source(
             SourceKind::Preset,
             format!("preset for {domain}"),
@@ -162,7 +172,10 @@ pub fn sources(address: &str, user: &[Setting], found: Found) -> Vec<SourceRepor
     out.extend(found.sources);
     // The provider behind the MX: an inference (the settings a hosted domain's users usually
     // need), so its hosts never get the password. Skipped when the address's own preset is it.
-    let mx_provider = found.mx_hosts.iter().find_map(|h| presets::for_mx(h).map(|p| (h, p)));
+    let mx_provider = found
+        .mx_hosts
+        .iter()
+        .find_map(|h| presets::for_mx(h).map(|p| (h, p)));
     let mut mx = match mx_provider {
         Some((host, p)) if own.is_none_or(|o| o.id != p.id) => preset_source(
             SourceKind::MxProvider,
@@ -235,7 +248,11 @@ pub fn sources(address: &str, user: &[Setting], found: Found) -> Vec<SourceRepor
             GUESS_PORTS.map(|p| p.to_string()).join(", ")
         ),
     );
-    for host in [format!("smtp.{domain}"), format!("mail.{domain}"), domain.to_string()] {
+    for host in [
+        format!("smtp.{domain}"),
+        format!("mail.{domain}"),
+        domain.to_string(),
+    ] {
         for port in GUESS_PORTS {
             guesses.settings.push(Setting {
                 host: host.clone(),
@@ -284,7 +301,8 @@ pub fn candidates(address: &str, user: Option<&str>, sources: &[SourceReport]) -
     let mut out: Vec<Candidate> = Vec::new();
     for source in sources.iter().filter(|s| s.status == SourceStatus::Found) {
         for s in &source.settings {
-            let same_place = |c: &Candidate| c.host.eq_ignore_ascii_case(&s.host) && c.port == s.port;
+            let same_place =
+                |c: &Candidate| c.host.eq_ignore_ascii_case(&s.host) && c.port == s.port;
             if source.kind == SourceKind::Guess && out.iter().any(same_place) {
                 continue;
             }
@@ -360,11 +378,22 @@ pub fn outcome(candidate: &mut Candidate) {
         return;
     };
     let sessions = &check.sessions;
+    // The security the sources state must be the one that worked: a STARTTLS claim proven only
+    // by the mode probe's implicit TLS is a wrong claim (the probe's session shows what is right).
+    let stated = candidate.security;
+    let as_stated = |s: &SessionEvidence| stated == TlsMode::Auto || s.mode == stated;
     if let Some(s) = sessions.iter().find(|s| s.authenticated) {
-        candidate.outcome = Outcome::Confirmed;
-        candidate.auth_mechanism = s.auth.as_ref().and_then(|a| a.mechanism.clone());
         candidate.tls_found = Some(s.mode);
-        candidate.auth_offered = s.last_ehlo().map(|e| e.auth_mechanisms()).unwrap_or_default();
+        candidate.auth_offered = s
+            .last_ehlo()
+            .map(|e| e.auth_mechanisms())
+            .unwrap_or_default();
+        if as_stated(s) {
+            candidate.outcome = Outcome::Confirmed;
+            candidate.auth_mechanism = s.auth.as_ref().and_then(|a| a.mechanism.clone());
+        } else {
+            candidate.outcome = Outcome::Failed;
+        }
         return;
     }
     let Some(s) = verified_session(sessions) else {
@@ -372,14 +401,11 @@ pub fn outcome(candidate: &mut Candidate) {
         return;
     };
     candidate.tls_found = Some(s.mode);
-    candidate.auth_offered = s.last_ehlo().map(|e| e.auth_mechanisms()).unwrap_or_default();
-    // The security the sources state must be the one that worked: a STARTTLS claim proven only
-    // by the mode probe's implicit TLS is a wrong claim.
-    let as_stated = candidate.security == TlsMode::Auto
-        || sessions
-            .iter()
-            .any(|x| x.purpose == smtpdoctor_report::check::Purpose::Requested && x.conn == s.conn);
-    if !as_stated {
+    candidate.auth_offered = s
+        .last_ehlo()
+        .map(|e| e.auth_mechanisms())
+        .unwrap_or_default();
+    if !as_stated(s) {
         candidate.outcome = Outcome::Failed;
         return;
     }
@@ -397,7 +423,10 @@ pub fn outcome(candidate: &mut Candidate) {
 }
 
 fn usable(o: Outcome) -> bool {
-    matches!(o, Outcome::Confirmed | Outcome::Reachable | Outcome::LoginFailed)
+    matches!(
+        o,
+        Outcome::Confirmed | Outcome::Reachable | Outcome::LoginFailed
+    )
 }
 
 fn rank_key(c: &Candidate) -> (u8, bool, SourceKind, std::cmp::Reverse<usize>, u8, u8) {
@@ -427,7 +456,10 @@ fn auth_method(c: &Candidate) -> String {
             return m.to_string();
         }
     }
-    c.auth_offered.first().cloned().unwrap_or_else(|| "PLAIN".into())
+    c.auth_offered
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "PLAIN".into())
 }
 
 /// Everything `setup` concludes.
@@ -460,7 +492,10 @@ fn says(c: &Candidate) -> String {
 /// disagreements, and gives the verdict and findings. `credential_given`: a password or token
 /// was read for this run.
 pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> SetupDiagnosis {
-    let domain = address.rsplit_once('@').map_or(address, |(_, d)| d).to_string();
+    let domain = address
+        .rsplit_once('@')
+        .map_or(address, |(_, d)| d)
+        .to_string();
     for c in &mut body.candidates {
         outcome(c);
     }
@@ -474,8 +509,14 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
     }
     let mut findings = Vec::new();
     // The account policy of the provider that applies.
-    for s in body.sources.iter().filter(|s| s.status == SourceStatus::Found) {
-        let Some(p) = &s.preset else { continue };
+    for (i, s) in body.sources.iter().enumerate() {
+        let Some(p) = s
+            .preset
+            .as_ref()
+            .filter(|_| s.status == SourceStatus::Found)
+        else {
+            continue;
+        };
         if p.policy == "password" {
             continue;
         }
@@ -485,7 +526,10 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
         };
         let whose = match s.kind {
             SourceKind::Preset => format!("{} accounts", p.name),
-            SourceKind::MxProvider => format!("{} ({}, if this domain's mail is hosted there)", p.name, p.matched),
+            SourceKind::MxProvider => format!(
+                "{} ({}, if this domain's mail is hosted there)",
+                p.name, p.matched
+            ),
             _ => format!("{} ({})", p.name, p.matched),
         };
         let what = match p.policy.as_str() {
@@ -510,11 +554,11 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
                 p.sources.join("; ")
             ))
             .fix(p.policy_note.clone())
-            .evidence(format!("source:{}", s.query)),
+            .evidence(format!("source:{i}")),
         );
     }
-    for s in &body.sources {
-        let reference = format!("source:{}", s.query);
+    for (i, s) in body.sources.iter().enumerate() {
+        let reference = format!("source:{i}");
         match (s.kind, s.status) {
             (SourceKind::Srv, SourceStatus::NotOffered) => findings.push(
                 Finding::new(
@@ -581,7 +625,11 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
     // Disagreements: one host and port, several securities; trusted sources naming no common host.
     let mut disagreements = Vec::new();
     let mut seen: Vec<(String, u16)> = Vec::new();
-    for c in body.candidates.iter().filter(|c| c.security != TlsMode::Auto) {
+    for c in body
+        .candidates
+        .iter()
+        .filter(|c| c.security != TlsMode::Auto)
+    {
         let key = (c.host.clone(), c.port);
         if seen.contains(&key) {
             continue;
@@ -595,13 +643,24 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
             seen.push(key);
             let claims = same
                 .iter()
-                .flat_map(|o| o.sources.iter().map(move |s| Claim { source: *s, says: o.security.describe().to_string() }))
+                .flat_map(|o| {
+                    o.sources.iter().map(move |s| Claim {
+                        source: *s,
+                        says: o.security.describe().to_string(),
+                    })
+                })
                 .collect();
             let settled = same
                 .iter()
                 .find(|o| usable(o.outcome))
                 .or_else(|| same.iter().find(|o| o.tls_found.is_some()))
-                .map(|o| format!("{} speaks {}", o.address(), o.tls_found.unwrap_or(o.security).describe()));
+                .map(|o| {
+                    format!(
+                        "{} speaks {}",
+                        o.address(),
+                        o.tls_found.unwrap_or(o.security).describe()
+                    )
+                });
             disagreements.push(Disagreement {
                 about: format!("security of {}", c.address()),
                 claims,
@@ -637,8 +696,14 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
                 disagreements.push(Disagreement {
                     about: "server".into(),
                     claims: vec![
-                        Claim { source: *ka, says: ha.join(", ") },
-                        Claim { source: *kb, says: hb.join(", ") },
+                        Claim {
+                            source: *ka,
+                            says: ha.join(", "),
+                        },
+                        Claim {
+                            source: *kb,
+                            says: hb.join(", "),
+                        },
                     ],
                     settled,
                 });
@@ -670,8 +735,14 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
     }
     body.disagreements = disagreements;
     // A trusted claim the test disproved.
-    for c in body.candidates.iter().filter(|c| c.trusted && c.outcome == Outcome::Failed) {
-        let Some(check) = &c.check else { continue };
+    for (i, c) in body.candidates.iter().enumerate() {
+        let Some(check) = c
+            .check
+            .as_ref()
+            .filter(|_| c.trusted && c.outcome == Outcome::Failed)
+        else {
+            continue;
+        };
         findings.push(
             Finding::new(
                 "setup.source.failed",
@@ -685,10 +756,15 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
                 ),
             )
             .detail("A source a mail client trusts names these settings, and the test shows they fail; clients that follow it fail the same way.")
-            .evidence(format!("candidate:{}", c.address())),
+            .evidence(format!("candidate:{i}")),
         );
     }
-    for c in body.candidates.iter().filter(|c| !c.trusted && usable(c.outcome)).take(1) {
+    if let Some((i, c)) = body
+        .candidates
+        .iter()
+        .enumerate()
+        .find(|(_, c)| !c.trusted && usable(c.outcome))
+    {
         findings.push(
             Finding::new(
                 "setup.untrusted.no_password",
@@ -698,7 +774,7 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
             )
             .detail("Guesses, the provider behind the MX or SPF record, off-domain SRV targets and plain-HTTP autoconfig files are not proof that a server is your provider's, so smtpdoctor never sends them your password.")
             .fix(format!("If {} is right, prove the login with `smtpdoctor setup {address} --server {}`", c.host, c.address()))
-            .evidence(format!("candidate:{}", c.address())),
+            .evidence(format!("candidate:{i}")),
         );
     }
     if body.candidates.iter().any(|c| c.security == TlsMode::None) {
@@ -713,7 +789,11 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
             .evidence("candidates"),
         );
     }
-    if body.candidates.iter().any(|c| c.outcome == Outcome::NotTested && c.security != TlsMode::None) {
+    if body
+        .candidates
+        .iter()
+        .any(|c| c.outcome == Outcome::NotTested && c.security != TlsMode::None)
+    {
         findings.push(
             Finding::new(
                 "setup.deadline",
@@ -726,7 +806,8 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
         );
     }
     // The recommendation and the verdict.
-    let best = body.candidates.iter().find(|c| usable(c.outcome));
+    let best_index = body.candidates.iter().position(|c| usable(c.outcome));
+    let best = best_index.map(|i| &body.candidates[i]);
     body.recommended = best.map(|c| Recommended {
         host: c.host.clone(),
         port: c.port,
@@ -756,8 +837,10 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
         ),
         Some(c) if c.outcome == Outcome::LoginFailed => {
             let check = c.check.as_ref().map(|k| k.verdict.clone());
-            let mut v = check.unwrap_or_else(|| verdict_from(Status::Problem, String::new(), vec![]));
+            let mut v =
+                check.unwrap_or_else(|| verdict_from(Status::Problem, String::new(), vec![]));
             v.status = Status::Problem;
+            v.evidence = vec![format!("candidate:{}", best_index.unwrap_or(0))];
             v.summary = format!(
                 "{} is the right server, but the login failed: {}",
                 settings_line(c),
@@ -767,7 +850,10 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
                 v.category = Some(Category::AuthFailed);
                 v.retry = Some(Retry::Permanent);
             }
-            for f in findings.iter().filter(|f| f.id.starts_with("setup.policy.")) {
+            for f in findings
+                .iter()
+                .filter(|f| f.id.starts_with("setup.policy."))
+            {
                 v.fix.extend(f.fix.iter().cloned());
             }
             v
@@ -779,7 +865,10 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
                 settings_line(c),
                 c.auth_offered.join(" ")
             ),
-            vec![format!("Run again with the password: --password-env VAR, --password-file FILE, or at the prompt (with --user {})", c.username.as_deref().unwrap_or(address))],
+            vec![format!(
+                "Run again with the password: --password-env VAR, --password-file FILE, or at the prompt (with --user {})",
+                c.username.as_deref().unwrap_or(address)
+            )],
         ),
         Some(c) => verdict_from(
             Status::Inconclusive,
@@ -788,14 +877,28 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
                 settings_line(c),
                 c.sources.first().map_or("guess", |s| s.describe())
             ),
-            vec![format!("If it is your provider's server, run `smtpdoctor setup {address} --server {}` to prove the login", c.address())],
+            vec![format!(
+                "If it is your provider's server, run `smtpdoctor setup {address} --server {}` to prove the login",
+                c.address()
+            )],
         ),
         None => {
-            let tested: Vec<&Candidate> = body.candidates.iter().filter(|c| c.check.is_some()).collect();
-            let named = body.candidates.iter().any(|c| c.sources.iter().any(|s| *s != SourceKind::Guess));
-            if !named && tested.iter().all(|c| {
-                c.check.as_ref().is_some_and(|k| k.verdict.category == Some(Category::Dns))
-            }) {
+            let tested: Vec<&Candidate> = body
+                .candidates
+                .iter()
+                .filter(|c| c.check.is_some())
+                .collect();
+            let named = body
+                .candidates
+                .iter()
+                .any(|c| c.sources.iter().any(|s| *s != SourceKind::Guess));
+            if !named
+                && tested.iter().all(|c| {
+                    c.check
+                        .as_ref()
+                        .is_some_and(|k| k.verdict.category == Some(Category::Dns))
+                })
+            {
                 findings.push(
                     Finding::new("setup.nothing_found", Severity::Problem, Some(Category::Dns), format!("No source names a mail server for {domain}, and no guessed host exists"))
                         .detail("No preset, no SRV record, no autoconfig file, and none of smtp.DOMAIN, mail.DOMAIN or DOMAIN resolves.")
@@ -812,26 +915,59 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
                 // The most trusted candidate's failure speaks for the run.
                 let first = tested
                     .iter()
-                    .find(|c| c.check.as_ref().is_some_and(|k| k.verdict.category != Some(Category::Dns)))
+                    .find(|c| {
+                        c.check
+                            .as_ref()
+                            .is_some_and(|k| k.verdict.category != Some(Category::Dns))
+                    })
                     .or(tested.first());
-                findings.push(
-                    Finding::new("setup.nothing_works", Severity::Problem, first.and_then(|c| c.check.as_ref()).and_then(|k| k.verdict.category), format!("None of the {} candidate settings for {domain} works", body.candidates.len()))
-                        .detail("Every candidate failed its test; the verdict is that of the most trusted one.")
-                        .evidence("candidates"),
+                let mut nothing = Finding::new(
+                    "setup.nothing_works",
+                    Severity::Problem,
+                    first
+                        .and_then(|c| c.check.as_ref())
+                        .and_then(|k| k.verdict.category),
+                    format!(
+                        "None of the {} candidate settings for {domain} works",
+                        body.candidates.len()
+                    ),
+                )
+                .detail(
+                    "Every candidate failed its test; the verdict is that of the most trusted one.",
+                )
+                .evidence("candidates");
+                nothing.retry = Some(
+                    first
+                        .and_then(|c| c.check.as_ref())
+                        .and_then(|k| k.verdict.retry)
+                        .unwrap_or(Retry::Permanent),
                 );
+                findings.push(nothing);
                 match first.and_then(|c| c.check.as_ref()) {
                     Some(k) => {
                         let mut v = k.verdict.clone();
                         v.status = Status::Problem;
+                        let index = first
+                            .and_then(|f| body.candidates.iter().position(|c| std::ptr::eq(c, *f)));
+                        v.evidence = vec![
+                            "finding:setup.nothing_works".into(),
+                            format!("candidate:{}", index.unwrap_or(0)),
+                        ];
                         v.summary = format!(
                             "No candidate works; the most trusted, {} ({}): {}",
                             first.map(|c| says(c)).unwrap_or_default(),
-                            first.and_then(|c| c.sources.first()).map_or("guess", |s| s.describe()),
+                            first
+                                .and_then(|c| c.sources.first())
+                                .map_or("guess", |s| s.describe()),
                             v.summary
                         );
                         v
                     }
-                    None => verdict_from(Status::Problem, format!("No candidate settings for {domain} could be tested"), vec![]),
+                    None => verdict_from(
+                        Status::Problem,
+                        format!("No candidate settings for {domain} could be tested"),
+                        vec![],
+                    ),
                 }
             }
         }
@@ -845,11 +981,23 @@ mod tests {
     use super::*;
 
     fn setting(host: &str, port: u16, security: TlsMode) -> Setting {
-        Setting { host: host.into(), port, security, username: None, auth: vec![], note: None }
+        Setting {
+            host: host.into(),
+            port,
+            security,
+            username: None,
+            auth: vec![],
+            note: None,
+        }
     }
 
     fn source(kind: SourceKind, settings: Vec<Setting>) -> SourceReport {
-        let mut s = plain_source(kind, format!("{kind:?}"), SourceStatus::Found, String::new());
+        let mut s = plain_source(
+            kind,
+            format!("{kind:?}"),
+            SourceStatus::Found,
+            String::new(),
+        );
         s.settings = settings;
         s
     }
@@ -857,12 +1005,33 @@ mod tests {
     #[test]
     fn candidates_merge_sources_and_order_trusted_first() {
         let sources = vec![
-            source(SourceKind::Srv, vec![setting("mail.a.test", 587, TlsMode::Starttls), setting("elsewhere.test", 465, TlsMode::Implicit)]),
-            source(SourceKind::Autoconfig, vec![setting("mail.a.test", 587, TlsMode::Starttls), setting("mail.a.test", 465, TlsMode::Implicit)]),
-            source(SourceKind::Guess, vec![setting("mail.a.test", 587, TlsMode::Auto), setting("smtp.a.test", 587, TlsMode::Auto)]),
+            source(
+                SourceKind::Srv,
+                vec![
+                    setting("mail.a.test", 587, TlsMode::Starttls),
+                    setting("elsewhere.test", 465, TlsMode::Implicit),
+                ],
+            ),
+            source(
+                SourceKind::Autoconfig,
+                vec![
+                    setting("mail.a.test", 587, TlsMode::Starttls),
+                    setting("mail.a.test", 465, TlsMode::Implicit),
+                ],
+            ),
+            source(
+                SourceKind::Guess,
+                vec![
+                    setting("mail.a.test", 587, TlsMode::Auto),
+                    setting("smtp.a.test", 587, TlsMode::Auto),
+                ],
+            ),
         ];
         let c = candidates("me@a.test", None, &sources);
-        let list: Vec<String> = c.iter().map(|c| format!("{} {:?} {}", c.address(), c.sources, c.trusted)).collect();
+        let list: Vec<String> = c
+            .iter()
+            .map(|c| format!("{} {:?} {}", c.address(), c.sources, c.trusted))
+            .collect();
         assert_eq!(
             list,
             [
@@ -898,7 +1067,10 @@ mod tests {
         assert_eq!(s[2].preset.as_ref().unwrap().id, "sendgrid");
         assert_eq!(s[3].settings.len(), 12);
         let c = candidates("me@corp.test", None, &s);
-        assert!(c.iter().all(|c| !c.trusted), "inferred and guessed hosts never get the password");
+        assert!(
+            c.iter().all(|c| !c.trusted),
+            "inferred and guessed hosts never get the password"
+        );
         let own = sources("me@gmail.com", &[], Found::default());
         assert_eq!(own[0].status, SourceStatus::Found);
         assert!(candidates("me@gmail.com", None, &own)[0].trusted);

@@ -216,7 +216,10 @@ mod tests {
             assert!(!p.name.trim().is_empty(), "{at}: no name");
             assert!(!p.username.trim().is_empty(), "{at}: no username");
             for d in p.domains.iter().chain(p.spf_includes) {
-                assert!(is_host(d) && !d.contains('{'), "{at}: domain {d:?} must be a lower-case name");
+                assert!(
+                    is_host(d) && !d.contains('{'),
+                    "{at}: domain {d:?} must be a lower-case name"
+                );
             }
             for s in p.mx_suffixes {
                 assert!(
@@ -231,11 +234,18 @@ mod tests {
             );
             assert!(!p.servers.is_empty(), "{at}: no server");
             for s in p.servers {
-                assert!(is_host(s.host), "{at}: host {:?} must be a lower-case name", s.host);
+                assert!(
+                    is_host(s.host),
+                    "{at}: host {:?} must be a lower-case name",
+                    s.host
+                );
                 assert!(s.port > 0, "{at}: port 0");
                 if s.host.contains('{') {
                     assert!(
-                        s.host.replace("{region}", "r").chars().all(|c| c != '{' && c != '}')
+                        s.host
+                            .replace("{region}", "r")
+                            .chars()
+                            .all(|c| c != '{' && c != '}')
                             && !p.regions.is_empty(),
                         "{at}: {{region}} is the only placeholder, and needs regions"
                     );
@@ -252,7 +262,11 @@ mod tests {
                     "{at}: source {} must be an https URL",
                     s.url
                 );
-                assert!(is_date(s.checked), "{at}: checked {:?} is no date", s.checked);
+                assert!(
+                    is_date(s.checked),
+                    "{at}: checked {:?} is no date",
+                    s.checked
+                );
                 assert!(!s.quote.trim().is_empty(), "{at}: empty quote");
                 assert!(s.quote.len() <= 600, "{at}: quote too long");
                 assert!(!s.covers.is_empty(), "{at}: the source covers nothing");
@@ -261,7 +275,10 @@ mod tests {
                     covered.insert(*c);
                 }
             }
-            assert!(covered.contains("server"), "{at}: no source backs the servers");
+            assert!(
+                covered.contains("server"),
+                "{at}: no source backs the servers"
+            );
         }
     }
 
@@ -270,7 +287,10 @@ mod tests {
         assert_eq!(for_domain("GMail.com.").map(|p| p.id), Some("gmail"));
         assert_eq!(for_mx("aspmx.l.google.com.").map(|p| p.id), Some("gmail"));
         assert!(for_mx("notgoogle.com").is_none());
-        assert_eq!(for_spf_include("sendgrid.net").map(|p| p.id), Some("sendgrid"));
+        assert_eq!(
+            for_spf_include("sendgrid.net").map(|p| p.id),
+            Some("sendgrid")
+        );
         assert!(for_domain("example.test").is_none());
     }
 
@@ -280,7 +300,10 @@ mod tests {
             expand_username("%EMAILLOCALPART%+%EMAILDOMAIN%", "me@ex.test"),
             "me+ex.test"
         );
-        assert_eq!(expand_username("%EMAILADDRESS%", "me@ex.test"), "me@ex.test");
+        assert_eq!(
+            expand_username("%EMAILADDRESS%", "me@ex.test"),
+            "me@ex.test"
+        );
         assert_eq!(expand_username("apikey", "me@ex.test"), "apikey");
     }
 }

@@ -568,6 +568,19 @@ pub async fn https_server(
     name: &str,
     body: String,
 ) -> io::Result<(SocketAddr, String, JoinHandle<()>)> {
+    let response = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    https_responder(name, response).await
+}
+
+/// Like [`https_server`], but every request gets `response` as it is (status line, headers
+/// and body): for redirects, errors and odd servers.
+pub async fn https_responder(
+    name: &str,
+    response: String,
+) -> io::Result<(SocketAddr, String, JoinHandle<()>)> {
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(rc)?;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params
@@ -597,7 +610,7 @@ pub async fn https_server(
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
-            let (acceptor, body) = (acceptor.clone(), body.clone());
+            let (acceptor, response) = (acceptor.clone(), response.clone());
             tokio::spawn(async move {
                 let Ok(mut tls) = acceptor.accept(stream).await else {
                     return;
@@ -610,10 +623,6 @@ pub async fn https_server(
                         _ => return,
                     }
                 }
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
                 let _ = tls.write_all(response.as_bytes()).await;
                 let _ = tls.shutdown().await;
             });

@@ -116,7 +116,11 @@ pub fn human(report: &Report<SetupBody>, p: Palette, show_transcript: bool) -> S
         );
         let _ = writeln!(out, "  Outgoing (SMTP) server:  {}", r.host);
         let _ = writeln!(out, "  Port:                    {}", r.port);
-        let _ = writeln!(out, "  Connection security:     {}", client_words(r.security));
+        let _ = writeln!(
+            out,
+            "  Connection security:     {}",
+            client_words(r.security)
+        );
         let _ = writeln!(out, "  Username:                {}", r.username);
         let _ = writeln!(
             out,
@@ -140,7 +144,13 @@ pub fn human(report: &Report<SetupBody>, p: Palette, show_transcript: bool) -> S
     }
     out.push('\n');
     let v = &report.verdict;
-    verdict_head(&mut out, v, ["OK", "PROBLEM", "INCONCLUSIVE"], &v.summary, p);
+    verdict_head(
+        &mut out,
+        v,
+        ["OK", "PROBLEM", "INCONCLUSIVE"],
+        &v.summary,
+        p,
+    );
     if !v.fix.is_empty() && v.status != Status::Ok {
         let _ = writeln!(out, "  Fix:");
         for (i, fix) in v.fix.iter().enumerate() {
@@ -264,7 +274,10 @@ pub fn report(report: &Report<SetupBody>, options: &crate::report::Options<'_>) 
                 kv("Connection security", client_words(r.security).into()),
                 kv("Username", r.username.clone()),
                 kv("Authentication method", auth_words(&r.auth_method)),
-                kv("Login confirmed", if r.proven { "yes" } else { "no" }.into()),
+                kv(
+                    "Login confirmed",
+                    if r.proven { "yes" } else { "no" }.into(),
+                ),
                 kv(
                     "Named by",
                     r.sources
@@ -297,7 +310,13 @@ pub fn report(report: &Report<SetupBody>, options: &crate::report::Options<'_>) 
     blocks.push(Block::Heading(2, "Candidates".into()));
     blocks.push(Block::Table(
         [
-            "Rank", "Server", "Security", "Named by", "Password sent", "Outcome", "Test",
+            "Rank",
+            "Server",
+            "Security",
+            "Named by",
+            "Password sent",
+            "Outcome",
+            "Test",
         ]
         .map(String::from)
         .to_vec(),
@@ -394,6 +413,18 @@ pub fn report(report: &Report<SetupBody>, options: &crate::report::Options<'_>) 
     let mut masker = Masker::default();
     if masked {
         masker.add_name(&address, "user");
+        // The autoconfig URL carries the address percent-encoded.
+        let encoded: String = address
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        masker.add_name(&encoded, "user");
         if let Some(u) = report.target.get("user").and_then(|u| u.as_str()) {
             masker.add_name(u, "user");
         }

@@ -296,8 +296,7 @@ pub fn settings(file: &AutoconfigFile, address: &str) -> (Vec<Setting>, Vec<Stri
             ));
             continue;
         }
-        let username = (!s.username.trim().is_empty())
-            .then(|| expand(s.username.trim(), address));
+        let username = (!s.username.trim().is_empty()).then(|| expand(s.username.trim(), address));
         out.push(Setting {
             host,
             port,
@@ -415,7 +414,11 @@ fn local(e: &BytesStart<'_>) -> String {
 fn attribute(e: &BytesStart<'_>, name: &str) -> Option<String> {
     e.attributes().flatten().find_map(|a| {
         (a.key.local_name().as_ref() == name)
-            .then(|| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).map(|v| v.into_owned()).ok())
+            .then(|| {
+                a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                    .map(|v| v.into_owned())
+                    .ok()
+            })
             .flatten()
     })
 }
@@ -534,7 +537,10 @@ mod tests {
         assert_eq!(file.instructions, ["Create an app password first."]);
         assert_eq!(
             file.documentation,
-            ["https://example.test/app-passwords", "https://example.test/help"]
+            [
+                "https://example.test/app-passwords",
+                "https://example.test/help"
+            ]
         );
         let (settings, problems) = settings(&file, "me@example.test");
         assert!(problems.is_empty(), "{problems:?}");
@@ -569,11 +575,11 @@ mod tests {
             ("<html><body>hi</body></html>", "root element"),
             ("<clientConfig></clientConfig>", "no <emailProvider>"),
             ("<clientConfig><emailProvider>", "not closed"),
-            ("<clientConfig><emailProvider></x></clientConfig>", "XML error"),
             (
-                "<!DOCTYPE x [<!ENTITY a \"b\">]><clientConfig/>",
-                "DOCTYPE",
+                "<clientConfig><emailProvider></x></clientConfig>",
+                "XML error",
             ),
+            ("<!DOCTYPE x [<!ENTITY a \"b\">]><clientConfig/>", "DOCTYPE"),
             (
                 "<clientConfig><emailProvider><displayName>&bogus;</displayName></emailProvider></clientConfig>",
                 "unknown entity",

@@ -230,7 +230,9 @@ mod tests {
     #[test]
     fn spf_includes_and_redirects() {
         assert_eq!(
-            spf_includes("v=spf1 ip4:1.2.3.4 include:_spf.Google.com ~include:sendgrid.net. redirect=spf.x.test include:%{d}.y -all"),
+            spf_includes(
+                "v=spf1 ip4:1.2.3.4 include:_spf.Google.com ~include:sendgrid.net. redirect=spf.x.test include:%{d}.y -all"
+            ),
             ["_spf.google.com", "sendgrid.net", "spf.x.test"]
         );
     }

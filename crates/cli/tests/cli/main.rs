@@ -12,6 +12,7 @@ mod netns;
 mod report;
 mod rig;
 mod secrets;
+mod setup;
 mod usage;
 
 use serde_json::Value;
@@ -156,7 +157,7 @@ pub fn rig() -> Option<HashMap<String, String>> {
 /// (`docs/schema/<command>.schema.json`; `check` when the command is not named).
 pub fn assert_schema(json: &Value) {
     let file = match json["command"].as_str() {
-        Some(c @ ("bounce" | "explain" | "domain")) => format!("{c}.schema.json"),
+        Some(c @ ("bounce" | "explain" | "domain" | "setup")) => format!("{c}.schema.json"),
         _ => "check.schema.json".to_string(),
     };
     assert_matches_schema(json, &file, None);

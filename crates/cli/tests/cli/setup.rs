@@ -1,0 +1,582 @@
+//! `setup ADDRESS` against the rig: SRV records in its NSD, autoconfig files served here over
+//! HTTPS (a test CA) and plain HTTP, candidates tested against the real Postfix + Dovecot.
+
+use crate::secrets::forbidden;
+use crate::*;
+use std::path::PathBuf;
+
+/// Servers of autoconfig files for one test: HTTPS with a fresh CA, and plain HTTP; plus a CA
+/// file that trusts both the rig's SMTP certificate and the test CA.
+struct Web {
+    runtime: tokio::runtime::Runtime,
+    ca_file: PathBuf,
+    rig_ca: String,
+    connect_to: Vec<String>,
+}
+
+impl Web {
+    fn new(rig: &HashMap<String, String>, tag: &str) -> Web {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let ca_file = std::env::temp_dir().join(format!(
+            "smtpdoctor-setup-ca-{tag}-{}.pem",
+            std::process::id()
+        ));
+        let rig_ca = std::fs::read_to_string(&rig["RM_SELFSIGNED"]).unwrap();
+        std::fs::write(&ca_file, &rig_ca).unwrap();
+        Web {
+            runtime,
+            ca_file,
+            rig_ca,
+            connect_to: Vec::new(),
+        }
+    }
+
+    /// Serves `response` (a whole HTTP response) over HTTPS as `host`.
+    fn https(&mut self, host: &str, response: String) {
+        let (addr, ca, _task) = self
+            .runtime
+            .block_on(smtpdoctor_lab::https_responder(host, response))
+            .unwrap();
+        let mut pem = std::fs::read_to_string(&self.ca_file).unwrap();
+        pem.push_str(&ca);
+        std::fs::write(&self.ca_file, pem).unwrap();
+        self.connect_to
+            .push(format!("{host}:443:127.0.0.1:{}", addr.port()));
+    }
+
+    /// Serves `response` over plain HTTP as `host`.
+    fn http(&mut self, host: &str, response: String) {
+        let listener = self
+            .runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        self.runtime.spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            loop {
+                let Ok((mut s, _)) = listener.accept().await else {
+                    continue;
+                };
+                let response = response.clone();
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = s.read(&mut buf).await;
+                    let _ = s.write_all(response.as_bytes()).await;
+                    let _ = s.shutdown().await;
+                });
+            }
+        });
+        self.connect_to.push(format!("{host}:80:127.0.0.1:{port}"));
+    }
+
+    fn args(&self) -> Vec<String> {
+        let mut args = vec![
+            "--ca-file".to_string(),
+            self.ca_file.to_string_lossy().into_owned(),
+        ];
+        for c in &self.connect_to {
+            args.push("--connect-to".into());
+            args.push(c.clone());
+        }
+        args
+    }
+}
+
+impl Drop for Web {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.ca_file);
+        let _ = &self.rig_ca;
+    }
+}
+
+fn ok_xml(body: &str) -> String {
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+fn autoconfig(servers: &[(&str, u16, &str)]) -> String {
+    let mut xml = String::from(
+        "<?xml version=\"1.0\"?>\n<clientConfig version=\"1.1\"><emailProvider id=\"mail.test\"><domain>mail.test</domain><displayName>Rig mail</displayName>",
+    );
+    for (host, port, socket) in servers {
+        xml.push_str(&format!(
+            "<outgoingServer type=\"smtp\"><hostname>{host}</hostname><port>{port}</port><socketType>{socket}</socketType><username>%EMAILADDRESS%</username><authentication>password-cleartext</authentication></outgoingServer>"
+        ));
+    }
+    xml.push_str("</emailProvider></clientConfig>\n");
+    xml
+}
+
+/// Runs `setup` as JSON against the rig's DNS.
+fn setup(
+    rig: &HashMap<String, String>,
+    address: &str,
+    more: &[String],
+    env: &[(&str, &str)],
+) -> Run {
+    let mut args: Vec<String> = [
+        "setup",
+        address,
+        "--dns",
+        &rig["RM_DNS"],
+        "--format",
+        "json",
+        "--timeout",
+        "3",
+        "--deadline",
+        "60",
+        "--helo",
+        "client.test",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    if !more.iter().any(|a| a == "--ca-file") {
+        args.push("--ca-file".into());
+        args.push(rig["RM_SELFSIGNED"].clone());
+    }
+    args.extend(more.iter().cloned());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    smtpdoctor(&args, env)
+}
+
+fn candidate<'a>(json: &'a Value, address: &str, security: &str) -> &'a Value {
+    json["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| {
+            format!("{}:{}", c["host"].as_str().unwrap(), c["port"]) == address
+                && c["security"] == security
+        })
+        .unwrap_or_else(|| panic!("no candidate {address} {security}: {}", json["candidates"]))
+}
+
+fn source<'a>(json: &'a Value, kind: &str) -> Vec<&'a Value> {
+    json["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["kind"] == kind)
+        .collect()
+}
+
+/// The password of the rig goes once to mail.test, over verified implicit TLS, and the login is
+/// confirmed; the STARTTLS port of the same host is tested without it.
+#[test]
+fn srv_records_and_the_real_server_confirm_the_login() {
+    let Some(rig) = rig() else { return };
+    let pass = rig["RM_PASS"].clone();
+    let run = setup(
+        &rig,
+        &rig["RM_USER"],
+        &[
+            "--password-env".into(),
+            "RIGPASS".into(),
+            "--no-guess".into(),
+        ],
+        &[("RIGPASS", &pass)],
+    );
+    let json = assert_verdict(&run, "ok", None, 0);
+    let r = &json["recommended"];
+    assert_eq!(
+        (
+            r["host"].as_str(),
+            r["port"].as_u64(),
+            r["security"].as_str()
+        ),
+        (Some("mail.test"), Some(2465), Some("implicit"))
+    );
+    assert_eq!(r["proven"], true);
+    assert_eq!(r["username"], rig["RM_USER"]);
+    let srv = source(&json, "srv");
+    assert_eq!(srv.len(), 2);
+    assert!(srv.iter().all(|s| s["status"] == "found"));
+    let implicit = candidate(&json, "mail.test:2465", "implicit");
+    assert_eq!(implicit["outcome"], "confirmed");
+    assert_eq!(implicit["rank"], 1);
+    assert_eq!(implicit["credentials_sent"], true);
+    let starttls = candidate(&json, "mail.test:2587", "starttls");
+    assert_eq!(starttls["outcome"], "reachable");
+    assert_eq!(
+        starttls["credentials_sent"], false,
+        "one AUTH attempt per host"
+    );
+    let auths: usize = json["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| {
+            c["check"]["transcript"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter(|e| e["text"].as_str().is_some_and(|t| t.starts_with("AUTH ")))
+        .count();
+    assert_eq!(auths, 1, "exactly one AUTH command in the whole run");
+    for form in forbidden(&pass, &rig["RM_USER"], "mail.test", 2465) {
+        assert!(
+            !run.stdout.contains(&form) && !run.stderr.contains(&form),
+            "a secret form leaked: {form}"
+        );
+    }
+}
+
+/// Without a password, the run is inconclusive and says how to prove the login; nothing is sent.
+#[test]
+fn without_a_password_the_best_candidate_is_not_yet_proven() {
+    let Some(rig) = rig() else { return };
+    let run = setup(&rig, &rig["RM_USER"], &[], &[]);
+    let json = assert_verdict(&run, "inconclusive", None, 15);
+    assert_eq!(json["recommended"]["host"], "mail.test");
+    assert_eq!(json["recommended"]["port"], 2465);
+    assert_eq!(json["recommended"]["proven"], false);
+    assert!(
+        json["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["credentials_sent"] == false)
+    );
+    // The guesses are labelled: the rig's MX port answers as mail.test:2525, without AUTH.
+    let guess = candidate(&json, "mail.test:2525", "auto");
+    assert_eq!(guess["sources"], serde_json::json!(["guess"]));
+    assert_eq!(guess["outcome"], "no_auth");
+    assert_eq!(guess["trusted"], false);
+}
+
+/// A wrong password: the right server, the login refused, one attempt, exit 12.
+#[test]
+fn a_wrong_password_is_tried_once_and_named() {
+    let Some(rig) = rig() else { return };
+    let run = setup(
+        &rig,
+        &rig["RM_USER"],
+        &[
+            "--password-env".into(),
+            "RIGPASS".into(),
+            "--no-guess".into(),
+        ],
+        &[("RIGPASS", "not-the-password-9Q")],
+    );
+    let json = assert_verdict(&run, "problem", Some("auth_failed"), 12);
+    assert_eq!(json["recommended"]["host"], "mail.test");
+    let sent: Vec<&Value> = json["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["credentials_sent"] == true)
+        .collect();
+    assert_eq!(sent.len(), 1, "one attempt per host");
+    assert_eq!(sent[0]["outcome"], "login_failed");
+}
+
+/// The autoconfig file over verified HTTPS is read in full and trusted; when it says SSL for the
+/// STARTTLS port, the test settles the disagreement with the SRV record.
+#[test]
+fn autoconfig_over_https_disagrees_with_srv_and_the_test_settles_it() {
+    let Some(rig) = rig() else { return };
+    let mut web = Web::new(&rig, "disagree");
+    web.https(
+        "autoconfig.mail.test",
+        ok_xml(&autoconfig(&[
+            ("mail.test", 2587, "SSL"),
+            ("mail.test", 2465, "SSL"),
+        ])),
+    );
+    let run = setup(
+        &rig,
+        &rig["RM_USER"],
+        &[&web.args()[..], &["--no-guess".into()]].concat(),
+        &[],
+    );
+    let json = assert_verdict(&run, "inconclusive", None, 15);
+    let ac = source(&json, "autoconfig");
+    assert_eq!(ac[0]["status"], "found", "{}", ac[0]);
+    assert_eq!(ac[0]["autoconfig"]["display_name"], "Rig mail");
+    assert_eq!(ac[0]["autoconfig"]["outgoing"][0]["socket_type"], "SSL");
+    assert_eq!(ac[0]["settings"][0]["username"], rig["RM_USER"]);
+    assert_eq!(
+        ac[1]["status"], "skipped",
+        "the first file found ends the search"
+    );
+    assert!(
+        source(&json, "autoconfig_http")
+            .iter()
+            .all(|s| s["status"] == "skipped")
+    );
+    let both = candidate(&json, "mail.test:2465", "implicit");
+    assert_eq!(both["sources"], serde_json::json!(["srv", "autoconfig"]));
+    let wrong = candidate(&json, "mail.test:2587", "implicit");
+    assert_eq!(wrong["outcome"], "failed");
+    assert_eq!(wrong["check"]["verdict"]["category"], "tls_mismatch");
+    assert_eq!(
+        candidate(&json, "mail.test:2587", "starttls")["outcome"],
+        "reachable"
+    );
+    assert_finding(&json, "setup.sources.disagree");
+    assert_finding(&json, "setup.source.failed");
+    let d = &json["disagreements"][0];
+    assert_eq!(d["about"], "security of mail.test:2587");
+    assert!(d["settled"].as_str().unwrap().contains("STARTTLS"), "{d}");
+}
+
+/// Plain HTTP is for information only: its servers never get the password.
+#[test]
+fn autoconfig_over_plain_http_is_never_trusted() {
+    let Some(rig) = rig() else { return };
+    let pass = rig["RM_PASS"].clone();
+    let mut web = Web::new(&rig, "http");
+    web.http(
+        "autoconfig.nosub.mail.test",
+        ok_xml(&autoconfig(&[("mail.test", 2465, "SSL")])),
+    );
+    let more = [
+        &web.args()[..],
+        &[
+            "--no-guess".into(),
+            "--password-env".into(),
+            "RIGPASS".into(),
+        ],
+    ]
+    .concat();
+    let run = setup(&rig, "user@nosub.mail.test", &more, &[("RIGPASS", &pass)]);
+    let json = assert_verdict(&run, "inconclusive", None, 15);
+    let http = source(&json, "autoconfig_http");
+    assert_eq!(http[0]["status"], "found");
+    let c = candidate(&json, "mail.test:2465", "implicit");
+    assert_eq!(c["sources"], serde_json::json!(["autoconfig_http"]));
+    assert_eq!(
+        (c["trusted"].as_bool(), c["credentials_sent"].as_bool()),
+        (Some(false), Some(false))
+    );
+    assert_eq!(c["outcome"], "reachable");
+    assert_finding(&json, "setup.autoconfig.http_only");
+    assert_finding(&json, "setup.srv.not_offered");
+    assert_finding(&json, "setup.untrusted.no_password");
+}
+
+/// A redirect off the domain is not followed; an untrusted certificate makes the file unused.
+#[test]
+fn autoconfig_redirects_off_the_domain_and_bad_certificates_are_refused() {
+    let Some(rig) = rig() else { return };
+    let mut web = Web::new(&rig, "redirect");
+    web.https(
+        "autoconfig.mail.test",
+        "HTTP/1.1 302 Found\r\nLocation: https://evil.test/config.xml\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".into(),
+    );
+    let run = setup(
+        &rig,
+        &rig["RM_USER"],
+        &[&web.args()[..], &["--no-guess".into()]].concat(),
+        &[],
+    );
+    let json = assert_verdict(&run, "inconclusive", None, 15);
+    let ac = source(&json, "autoconfig");
+    assert_eq!(ac[0]["status"], "failed");
+    assert!(
+        ac[0]["detail"].as_str().unwrap().contains("off the domain"),
+        "{}",
+        ac[0]
+    );
+    assert_finding(&json, "setup.autoconfig.redirect");
+    // The same server, its CA not given: the certificate does not verify.
+    let args = vec![
+        "--connect-to".to_string(),
+        web.connect_to[0].clone(),
+        "--no-guess".into(),
+    ];
+    let run = setup(&rig, &rig["RM_USER"], &args, &[]);
+    let json = assert_verdict(&run, "inconclusive", None, 15);
+    assert_finding(&json, "setup.autoconfig.certificate");
+}
+
+/// The provider behind the MX and the service in the SPF record are labelled as inferences and
+/// never get the password; their account policy is a finding.
+#[test]
+fn inferred_providers_are_labelled_and_get_no_password() {
+    let Some(rig) = rig() else { return };
+    let pass = rig["RM_PASS"].clone();
+    let run = setup(
+        &rig,
+        "someone@gw.mail.test",
+        &[
+            "--password-env".into(),
+            "RIGPASS".into(),
+            "--no-guess".into(),
+        ],
+        &[("RIGPASS", &pass)],
+    );
+    // The rig's DNS refuses real names, so nothing outside the machine is ever reached.
+    let json = assert_verdict(&run, "problem", Some("dns"), 10);
+    let mx = source(&json, "mx_provider");
+    assert_eq!(mx[0]["preset"]["id"], "gmail");
+    assert!(
+        mx[0]["preset"]["matched"]
+            .as_str()
+            .unwrap()
+            .contains("aspmx.l.google.com")
+    );
+    let spf = source(&json, "spf_provider");
+    assert_eq!(spf[0]["preset"]["id"], "sendgrid");
+    for c in json["candidates"].as_array().unwrap() {
+        assert_eq!(c["trusted"], false, "{c}");
+        assert_eq!(c["credentials_sent"], false, "{c}");
+    }
+    assert_eq!(
+        candidate(&json, "smtp.sendgrid.net:587", "starttls")["username"],
+        "apikey"
+    );
+    assert_finding(&json, "setup.policy.app_password");
+    assert_finding(&json, "setup.policy.api_key");
+}
+
+/// An SRV target outside the domain is tested without the password (RFC 6186 section 6);
+/// `--server` vouches for it.
+#[test]
+fn an_off_domain_srv_target_needs_the_user_to_vouch() {
+    let Some(rig) = rig() else { return };
+    let pass = rig["RM_PASS"].clone();
+    let env = [("RIGPASS", pass.as_str())];
+    let mut more = vec![
+        "--password-env".to_string(),
+        "RIGPASS".into(),
+        "--no-guess".into(),
+        "--user".into(),
+        rig["RM_USER"].clone(),
+    ];
+    let run = setup(&rig, "user@offsite.mail.test", &more, &env);
+    let json = assert_verdict(&run, "inconclusive", None, 15);
+    assert_finding(&json, "setup.srv.off_domain");
+    let c = candidate(&json, "mail.test:2465", "implicit");
+    assert_eq!(
+        (c["trusted"].as_bool(), c["credentials_sent"].as_bool()),
+        (Some(false), Some(false))
+    );
+    more.extend(["--server".into(), "mail.test:2465".into()]);
+    let run = setup(&rig, "user@offsite.mail.test", &more, &env);
+    let json = assert_verdict(&run, "ok", None, 0);
+    let c = candidate(&json, "mail.test:2465", "auto");
+    assert_eq!(c["sources"], serde_json::json!(["user"]));
+    assert_eq!(c["outcome"], "confirmed");
+    assert_eq!(c["tls_found"], "implicit");
+    assert_eq!(json["recommended"]["security"], "implicit");
+}
+
+/// A domain with nothing at all: no source, no guessed host; bounded and quick to say so.
+#[test]
+fn a_domain_with_nothing_at_all() {
+    let Some(rig) = rig() else { return };
+    let run = setup(&rig, "x@nothing.test", &[], &[]);
+    let json = assert_verdict(&run, "problem", Some("dns"), 10);
+    assert_finding(&json, "setup.nothing_found");
+    assert!(json["recommended"].is_null());
+    assert!(
+        json["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["status"] != "found" || s["kind"] == "guess")
+    );
+    assert!(
+        run.elapsed < std::time::Duration::from_secs(30),
+        "bounded: {:?}",
+        run.elapsed
+    );
+}
+
+/// The support report: the settings, the sources and the full test, never the password.
+#[test]
+fn the_support_report_holds_the_settings_and_never_the_secret() {
+    let Some(rig) = rig() else { return };
+    let pass = rig["RM_PASS"].clone();
+    let dir = std::env::temp_dir().join(format!("smtpdoctor-setup-report-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for name in ["support.md", "support.html"] {
+        let path = dir.join(name);
+        let run = setup(
+            &rig,
+            &rig["RM_USER"],
+            &[
+                "--password-env".into(),
+                "RIGPASS".into(),
+                "--no-guess".into(),
+                "--report".into(),
+                path.to_string_lossy().into_owned(),
+            ],
+            &[("RIGPASS", &pass)],
+        );
+        assert_verdict(&run, "ok", None, 0);
+        let text = std::fs::read_to_string(&path).unwrap();
+        for form in forbidden(&pass, &rig["RM_USER"], "mail.test", 2465) {
+            assert!(!text.contains(&form), "{name} holds a secret form {form}");
+        }
+        for needed in [
+            "Settings for the mail client",
+            "mail.test",
+            "2465",
+            "Sources",
+            "Candidates",
+            "235 2.7.0",
+            "AUTH PLAIN [redacted]",
+        ] {
+            assert!(text.contains(needed), "{name} lacks {needed:?}");
+        }
+    }
+    // --redact-identity masks the address, the domain and the addresses.
+    let path = dir.join("masked.md");
+    let run = setup(
+        &rig,
+        &rig["RM_USER"],
+        &[
+            "--no-guess".into(),
+            "--report".into(),
+            path.to_string_lossy().into_owned(),
+            "--redact-identity".into(),
+        ],
+        &[],
+    );
+    assert_verdict(&run, "inconclusive", None, 15);
+    let text = std::fs::read_to_string(&path).unwrap();
+    for identity in [rig["RM_USER"].as_str(), "mail.test", "127.0.0.1"] {
+        assert!(!text.contains(identity), "masked report holds {identity}");
+    }
+    assert!(text.contains("user-1") && text.contains("host-1"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn usage_errors() {
+    for (args, needle) in [
+        (vec!["setup", "not-an-address"], "not an email address"),
+        (
+            vec!["setup", "a@b.test", "--password", "x"],
+            "never taken from the command line",
+        ),
+        (
+            vec!["setup", "a@b.test", "--server", "smtp.b.test"],
+            "HOST:PORT",
+        ),
+        (
+            vec![
+                "setup",
+                "a@b.test",
+                "--password-env",
+                "SMTPDOCTOR_UNSET_VAR_X",
+            ],
+            "not set",
+        ),
+    ] {
+        let run = smtpdoctor(&args, &[]);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(needle), "{args:?}: {}", run.stderr);
+    }
+}
