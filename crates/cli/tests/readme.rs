@@ -119,6 +119,23 @@ const EXAMPLES: &[Example] = &[
         dir: None,
     },
     Example {
+        name: "setup",
+        shown: "smtpdoctor setup user@mail.test --password-env SMTP_PASSWORD --no-guess --dns 127.0.0.1:5353 --ca-file rig-ca.pem",
+        args: &[
+            "setup",
+            "{RM_USER}",
+            "--password-env",
+            "SMTP_PASSWORD",
+            "--no-guess",
+            "--dns",
+            "{RM_DNS}",
+            "--ca-file",
+            "{RM_SELFSIGNED}",
+        ],
+        rig: true,
+        dir: None,
+    },
+    Example {
         name: "domain",
         shown: "smtpdoctor domain bad.test --ip 192.0.2.26 --dkim-selector weak --dnsbl bl.test --rhsbl dbl.test",
         args: &[

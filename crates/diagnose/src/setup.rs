@@ -227,7 +227,9 @@ pub fn sources(address: &str, user: &[Setting], found: Found) -> Vec<SourceRepor
             SourceKind::SpfProvider,
             format!("SPF {domain}"),
             SourceStatus::None,
-            if found.spf_includes.is_empty() {
+            if found.spf_includes.is_empty() && found.spf_detail.starts_with("v=spf1") {
+                format!("{}: includes no sending service", found.spf_detail)
+            } else if found.spf_includes.is_empty() {
                 found.spf_detail.clone()
             } else {
                 format!(

@@ -60,7 +60,7 @@ pub fn human(report: &Report<SetupBody>, p: Palette, show_transcript: bool) -> S
         };
         let _ = writeln!(
             out,
-            "  {mark} {:<28} {}",
+            "  {mark} {:<32} {}",
             s.kind.describe(),
             p.dim(&clip(&s.query, 90))
         );
@@ -79,8 +79,13 @@ pub fn human(report: &Report<SetupBody>, p: Palette, show_transcript: bool) -> S
             (TlsMode::Auto, Some(found)) => format!("{} (found)", found.name()),
             (s, _) => s.name().to_string(),
         };
+        let with_password = !report.target["credentials"].is_null();
         let why = match (&c.check, c.outcome) {
             (Some(k), Outcome::Failed) => format!(": {}", clip(&k.verdict.summary, 70)),
+            (_, Outcome::Reachable) if with_password && c.trusted => {
+                " — one login attempt per host".to_string()
+            }
+            (_, Outcome::Reachable) if with_password => " — not trusted with the password".into(),
             _ => String::new(),
         };
         let _ = writeln!(

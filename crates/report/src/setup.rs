@@ -46,7 +46,7 @@ impl SourceKind {
             SourceKind::Autoconfig => "autoconfig file (HTTPS)",
             SourceKind::MxProvider => "provider behind the MX",
             SourceKind::SpfProvider => "service in the SPF record",
-            SourceKind::AutoconfigHttp => "autoconfig file over plain HTTP (not trusted)",
+            SourceKind::AutoconfigHttp => "autoconfig over HTTP (untrusted)",
             SourceKind::Guess => "guess",
         }
     }
