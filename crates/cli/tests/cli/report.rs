@@ -81,6 +81,11 @@ fn normalise(report: &str, json: &Value) -> String {
         .filter(|l| !l.starts_with("| SHA-256 |") && !l.starts_with("| SPKI SHA-256 |"))
         .map(|l| format!("{l}\n"))
         .collect();
+    durations(&text)
+}
+
+/// Every duration (`  12ms`, `12 ms`) becomes `N ms`.
+pub(crate) fn durations(text: &str) -> String {
     // Every duration: `  12ms`, `12 ms`.
     let mut out = String::new();
     let chars: Vec<char> = text.chars().collect();
@@ -120,7 +125,7 @@ fn normalise(report: &str, json: &Value) -> String {
 }
 
 /// Compares with `snapshots/NAME`, or writes it with UPDATE_SNAPSHOTS=1.
-fn assert_snapshot(name: &str, actual: &str) {
+pub(crate) fn assert_snapshot(name: &str, actual: &str) {
     let path = format!("{}/tests/cli/snapshots/{name}", env!("CARGO_MANIFEST_DIR"));
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
         std::fs::write(&path, actual).unwrap();

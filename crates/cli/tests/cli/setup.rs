@@ -580,3 +580,56 @@ fn usage_errors() {
         assert!(run.stderr.contains(needle), "{args:?}: {}", run.stderr);
     }
 }
+
+/// The Markdown report of a confirmed setup, as a snapshot (times, ports, versions and the rig's
+/// certificate details normalised).
+#[test]
+fn markdown_report_snapshot() {
+    let Some(rig) = rig() else { return };
+    let pass = rig["RM_PASS"].clone();
+    let dir = std::env::temp_dir().join(format!("smtpdoctor-setup-snap-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("setup.md");
+    let run = setup(
+        &rig,
+        &rig["RM_USER"],
+        &[
+            "--password-env".into(),
+            "RIGPASS".into(),
+            "--no-guess".into(),
+            "--report".into(),
+            path.to_string_lossy().into_owned(),
+        ],
+        &[("RIGPASS", &pass)],
+    );
+    let json = assert_verdict(&run, "ok", None, 0);
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut swaps = vec![
+        (json["started_at"].as_str().unwrap().to_string(), "STARTED".to_string()),
+        (json["knowledge_version"].as_str().unwrap().to_string(), "KNOWLEDGE".into()),
+        (format!("smtpdoctor {}", json["tool_version"].as_str().unwrap()), "smtpdoctor VERSION".into()),
+        (format!("| {} |", json["tool_version"].as_str().unwrap()), "| VERSION |".into()),
+    ];
+    for c in json["candidates"].as_array().unwrap() {
+        for s in c["check"]["sessions"].as_array().into_iter().flatten() {
+            for a in s["connects"].as_array().into_iter().flatten() {
+                if let Some(local) = a["local"].as_str() {
+                    let port = local.rsplit(':').next().unwrap();
+                    swaps.push((format!(":{port}"), ":LOCALPORT".into()));
+                }
+            }
+        }
+    }
+    for (from, to) in swaps {
+        text = text.replace(&from, &to);
+    }
+    // The rig makes its certificates at its first start: their dates and digests vary.
+    let text: String = text
+        .lines()
+        .filter(|l| !["| SHA-256 |", "| SPKI SHA-256 |", "| Valid |"].iter().any(|p| l.starts_with(p)))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    crate::report::assert_snapshot("setup-confirmed.md", &crate::report::durations(&text));
+}
