@@ -157,6 +157,9 @@ pub struct FetchEvidence {
     /// Why no usable response came.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub failure: Option<String>,
+    /// The proxy the fetch went through (`HTTPS_PROXY`, `HTTP_PROXY`), when one did.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub proxy: Option<String>,
     /// How long it took.
     pub ms: u64,
 }

@@ -163,6 +163,7 @@ async fn fetch_one(
     fetch.content_type = got.content_type.clone();
     fetch.bytes = got.bytes;
     fetch.certificate_error = got.certificate_error.clone();
+    fetch.proxy = got.proxy.clone();
     if fetch.failure.is_none() {
         fetch.failure = got.failure.clone();
     }
@@ -587,6 +588,27 @@ mod tests {
         ] {
             let err = parse(xml).expect_err(xml);
             assert!(err.contains(why), "{xml}: {err}");
+        }
+    }
+
+    /// Every prefix of a real file, and every one-byte change to it, parses or is refused with
+    /// a reason: never a panic (the parser reads untrusted input from the network).
+    #[test]
+    fn damaged_files_never_panic() {
+        let bytes = MAILBOX_ORG.as_bytes();
+        for end in 0..bytes.len() {
+            if let Ok(text) = std::str::from_utf8(&bytes[..end]) {
+                let _ = parse(text).map(|f| settings(&f, "a@b.test"));
+            }
+        }
+        for i in 0..bytes.len() {
+            for b in [b'<', b'>', b'&', b'"', b'/', b'x', b';', b'#'] {
+                let mut copy = bytes.to_vec();
+                copy[i] = b;
+                if let Ok(text) = std::str::from_utf8(&copy) {
+                    let _ = parse(text).map(|f| settings(&f, "a@b.test"));
+                }
+            }
         }
     }
 

@@ -2,6 +2,9 @@
 //! policy, the autoconfig file): one request per connection, no redirects followed here, bounded
 //! in time and size, over verified TLS or (for information only) plain TCP. Every connection goes
 //! through [`target::resolve`], so `--dns`, `--resolve` and `--connect-to` apply as to SMTP.
+//! `HTTPS_PROXY` / `HTTP_PROXY` (and `NO_PROXY`) are honoured as curl does, except for a host a
+//! `--resolve` or `--connect-to` rule names: the user's explicit rule wins. Through a proxy, TLS
+//! still runs end to end (CONNECT) and the certificate is still verified for the host.
 
 use crate::target::{self, Resolution};
 use crate::tls::{self, Trust};
@@ -30,8 +33,61 @@ pub struct Response {
     pub certificate_error: Option<String>,
     /// Why nothing usable came.
     pub failure: Option<String>,
+    /// The proxy the request went through (`HOST:PORT`), when one did.
+    pub proxy: Option<String>,
     /// How long it took.
     pub ms: u64,
+}
+
+/// The proxy for `host` from the environment, as (host, port), or None for a direct connection.
+fn proxy_for(host: &str, https: bool, how: &Resolution) -> Result<Option<(String, u16)>, String> {
+    let lower = host.to_ascii_lowercase();
+    let port = if https { 443 } else { 80 };
+    // An explicit --resolve or --connect-to for this host means "connect there", not "via proxy".
+    if how
+        .overrides
+        .iter()
+        .any(|r| r.host == lower && r.port.is_none_or(|p| p == port))
+        || how.connect_to.iter().any(|r| {
+            r.host.as_deref().is_none_or(|h| h == lower) && r.port.is_none_or(|p| p == port)
+        })
+    {
+        return Ok(None);
+    }
+    let var = |names: [&str; 2]| {
+        names
+            .iter()
+            .find_map(|n| std::env::var(n).ok().filter(|v| !v.trim().is_empty()))
+    };
+    let Some(url) = (if https {
+        var(["HTTPS_PROXY", "https_proxy"])
+    } else {
+        var(["HTTP_PROXY", "http_proxy"])
+    }) else {
+        return Ok(None);
+    };
+    if let Some(list) = var(["NO_PROXY", "no_proxy"]) {
+        for entry in list
+            .split(',')
+            .map(|e| e.trim().trim_start_matches('.').to_ascii_lowercase())
+        {
+            if entry == "*"
+                || (!entry.is_empty() && (lower == entry || lower.ends_with(&format!(".{entry}"))))
+            {
+                return Ok(None);
+            }
+        }
+    }
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| (!url.contains("://")).then_some(url.as_str()))
+        .ok_or_else(|| format!("the proxy {url} is not an http:// proxy"))?;
+    let authority = rest.split('/').next().unwrap_or("");
+    if authority.contains('@') {
+        return Err("proxy credentials in the proxy URL are not supported".into());
+    }
+    let (phost, pport) = target::parse_host_port(authority)?;
+    Ok(Some((phost, pport.unwrap_or(80))))
 }
 
 /// `GET path` from `host` over HTTPS (port 443) or, with `https` false, plain HTTP (port 80).
@@ -67,22 +123,36 @@ async fn get_into(
 ) -> Result<(), String> {
     let deadline = Instant::now() + timeout;
     let port = if https { 443 } else { 80 };
-    let (resolved, addrs) = target::resolve(host, port, how, timeout).await;
+    let proxy = proxy_for(host, https, how)?;
+    let (connect_host, connect_port) = proxy.clone().unwrap_or((host.to_string(), port));
+    let (resolved, addrs) = target::resolve(&connect_host, connect_port, how, timeout).await;
     let addr = *addrs.first().ok_or_else(|| {
         format!(
-            "{host} does not resolve{}",
+            "{connect_host} does not resolve{}",
             resolved
                 .detail
                 .map(|d| format!(" ({d})"))
                 .unwrap_or_default()
         )
     })?;
-    let tcp = tokio::time::timeout_at(deadline, TcpStream::connect(addr))
+    let mut tcp = tokio::time::timeout_at(deadline, TcpStream::connect(addr))
         .await
         .map_err(|_| format!("no answer from {addr} in time"))?
         .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+    if let Some((phost, pport)) = &proxy {
+        out.proxy = Some(format!("{phost}:{pport}"));
+        if https {
+            connect_tunnel(&mut tcp, host, deadline).await?;
+        }
+    }
+    // Plain HTTP through a proxy names the whole URL in the request line.
+    let target = if proxy.is_some() && !https {
+        format!("http://{host}{path}")
+    } else {
+        path.to_string()
+    };
     let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: smtpdoctor\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+        "GET {target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: smtpdoctor\r\nAccept: */*\r\nConnection: close\r\n\r\n"
     );
     let response = if https {
         let (config, captured) = tls::client_config(trust)?;
@@ -137,6 +207,42 @@ async fn get_into(
     out.bytes = body.len();
     out.body = body[..body.len().min(max_body + 1)].to_vec();
     Ok(())
+}
+
+/// Asks an HTTP proxy for a tunnel to `host:443` and reads its answer head.
+async fn connect_tunnel(tcp: &mut TcpStream, host: &str, deadline: Instant) -> Result<(), String> {
+    let request = format!(
+        "CONNECT {host}:443 HTTP/1.1\r\nHost: {host}:443\r\nUser-Agent: smtpdoctor\r\n\r\n"
+    );
+    tokio::time::timeout_at(deadline, tcp.write_all(request.as_bytes()))
+        .await
+        .map_err(|_| "the proxy did not take the request in time".to_string())?
+        .map_err(|e| format!("the proxy: {e}"))?;
+    // Byte by byte, so nothing of the TLS stream that follows is read here.
+    let mut head = Vec::new();
+    let read = async {
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
+            if tcp.read(&mut byte).await? == 0 {
+                break;
+            }
+            head.push(byte[0]);
+        }
+        Ok::<(), std::io::Error>(())
+    };
+    tokio::time::timeout_at(deadline, read)
+        .await
+        .map_err(|_| "the proxy did not answer CONNECT in time".to_string())?
+        .map_err(|e| format!("the proxy: {e}"))?;
+    let status = String::from_utf8_lossy(&head);
+    let line = status.lines().next().unwrap_or("").to_string();
+    match line.split_whitespace().nth(1) {
+        Some(code) if code.starts_with('2') => Ok(()),
+        _ => Err(format!(
+            "the proxy refused the tunnel: {}",
+            if line.is_empty() { "no answer" } else { &line }
+        )),
+    }
 }
 
 /// Sends the request and reads until the server closes, the deadline, or a little past

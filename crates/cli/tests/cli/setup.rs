@@ -73,6 +73,54 @@ impl Web {
         self.connect_to.push(format!("{host}:80:127.0.0.1:{port}"));
     }
 
+    /// An HTTP CONNECT proxy that tunnels `host:443` to the HTTPS server serving it (refuses
+    /// anything else); returns its URL for HTTPS_PROXY.
+    fn connect_proxy(&mut self, host: &str) -> String {
+        let to: u16 = self
+            .connect_to
+            .iter()
+            .find_map(|c| c.strip_prefix(&format!("{host}:443:127.0.0.1:")))
+            .and_then(|p| p.parse().ok())
+            .expect("the host is served");
+        let listener = self
+            .runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let wanted = format!("CONNECT {host}:443 ");
+        self.runtime.spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            loop {
+                let Ok((mut s, _)) = listener.accept().await else {
+                    continue;
+                };
+                let wanted = wanted.clone();
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
+                        match s.read(&mut byte).await {
+                            Ok(1) => head.push(byte[0]),
+                            _ => return,
+                        }
+                    }
+                    if !head.starts_with(wanted.as_bytes()) {
+                        let _ = s.write_all(b"HTTP/1.1 403 Forbidden\r\n\r\n").await;
+                        return;
+                    }
+                    let Ok(mut up) = tokio::net::TcpStream::connect(("127.0.0.1", to)).await else {
+                        return;
+                    };
+                    let _ = s
+                        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                        .await;
+                    let _ = tokio::io::copy_bidirectional(&mut s, &mut up).await;
+                });
+            }
+        });
+        format!("http://127.0.0.1:{port}")
+    }
+
     fn args(&self) -> Vec<String> {
         let mut args = vec![
             "--ca-file".to_string(),
@@ -326,6 +374,36 @@ fn autoconfig_over_https_disagrees_with_srv_and_the_test_settles_it() {
     let d = &json["disagreements"][0];
     assert_eq!(d["about"], "security of mail.test:2587");
     assert!(d["settled"].as_str().unwrap().contains("STARTTLS"), "{d}");
+}
+
+/// HTTPS_PROXY is honoured: the autoconfig file comes through a CONNECT tunnel, its certificate
+/// still verified for the autoconfig host.
+#[test]
+fn autoconfig_through_an_https_proxy() {
+    let Some(rig) = rig() else { return };
+    let mut web = Web::new(&rig, "proxy");
+    web.https(
+        "autoconfig.mail.test",
+        ok_xml(&autoconfig(&[("mail.test", 2465, "SSL")])),
+    );
+    let proxy = web.connect_proxy("autoconfig.mail.test");
+    let args = vec![
+        "--ca-file".to_string(),
+        web.ca_file.to_string_lossy().into_owned(),
+        "--no-guess".into(),
+    ];
+    let run = setup(
+        &rig,
+        &rig["RM_USER"],
+        &args,
+        &[("HTTPS_PROXY", proxy.as_str())],
+    );
+    let json = assert_verdict(&run, "inconclusive", None, 15);
+    let ac = source(&json, "autoconfig");
+    assert_eq!(ac[0]["status"], "found", "{}", ac[0]);
+    assert_eq!(ac[0]["fetch"]["proxy"], proxy.trim_start_matches("http://"));
+    let c = candidate(&json, "mail.test:2465", "implicit");
+    assert_eq!(c["sources"], serde_json::json!(["srv", "autoconfig"]));
 }
 
 /// Plain HTTP is for information only: its servers never get the password.
@@ -607,10 +685,22 @@ fn markdown_report_snapshot() {
     let mut text = std::fs::read_to_string(&path).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
     let mut swaps = vec![
-        (json["started_at"].as_str().unwrap().to_string(), "STARTED".to_string()),
-        (json["knowledge_version"].as_str().unwrap().to_string(), "KNOWLEDGE".into()),
-        (format!("smtpdoctor {}", json["tool_version"].as_str().unwrap()), "smtpdoctor VERSION".into()),
-        (format!("| {} |", json["tool_version"].as_str().unwrap()), "| VERSION |".into()),
+        (
+            json["started_at"].as_str().unwrap().to_string(),
+            "STARTED".to_string(),
+        ),
+        (
+            json["knowledge_version"].as_str().unwrap().to_string(),
+            "KNOWLEDGE".into(),
+        ),
+        (
+            format!("smtpdoctor {}", json["tool_version"].as_str().unwrap()),
+            "smtpdoctor VERSION".into(),
+        ),
+        (
+            format!("| {} |", json["tool_version"].as_str().unwrap()),
+            "| VERSION |".into(),
+        ),
     ];
     for c in json["candidates"].as_array().unwrap() {
         for s in c["check"]["sessions"].as_array().into_iter().flatten() {
@@ -628,7 +718,11 @@ fn markdown_report_snapshot() {
     // The rig makes its certificates at its first start: their dates and digests vary.
     let text: String = text
         .lines()
-        .filter(|l| !["| SHA-256 |", "| SPKI SHA-256 |", "| Valid |"].iter().any(|p| l.starts_with(p)))
+        .filter(|l| {
+            !["| SHA-256 |", "| SPKI SHA-256 |", "| Valid |"]
+                .iter()
+                .any(|p| l.starts_with(p))
+        })
         .map(|l| format!("{l}\n"))
         .collect();
     crate::report::assert_snapshot("setup-confirmed.md", &crate::report::durations(&text));
