@@ -326,10 +326,7 @@ pub fn candidates(address: &str, user: Option<&str>, sources: &[SourceReport]) -
                 host: s.host.to_ascii_lowercase(),
                 port: s.port,
                 security: s.security,
-                username: user
-                    .map(String::from)
-                    .or_else(|| s.username.clone())
-                    .or_else(|| (source.kind != SourceKind::Guess).then(|| address.to_string())),
+                username: user.map(String::from).or_else(|| s.username.clone()),
                 sources: vec![source.kind],
                 trusted: trust,
                 credentials_sent: false,
@@ -344,7 +341,9 @@ pub fn candidates(address: &str, user: Option<&str>, sources: &[SourceReport]) -
     }
     for c in &mut out {
         c.sources.sort();
-        if c.username.is_none() && c.trusted {
+        // Sources that name no login name mean the address (RFC 6186 section 5, and every
+        // client's default); guesses are left without one.
+        if c.username.is_none() && c.sources.iter().any(|k| *k != SourceKind::Guess) {
             c.username = Some(address.to_string());
         }
     }
@@ -609,6 +608,23 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
                         .detail("Mail clients that look for this file (Thunderbird and others) cannot use it either, and fall back to guessing.")
                         .evidence(reference),
                 );
+            }
+            (SourceKind::Autoconfig, SourceStatus::Found)
+                if s.autoconfig.as_ref().is_some_and(|a| !a.instructions.is_empty()) =>
+            {
+                let file = s.autoconfig.as_ref().map(|a| (a.instructions.join(" "), a.documentation.clone())).unwrap_or_default();
+                let mut f = Finding::new(
+                    "setup.autoconfig.instruction",
+                    Severity::Info,
+                    None,
+                    format!("The provider's autoconfig file says: {}", file.0),
+                )
+                .detail("Thunderbird shows this instruction before the account can be used (the file's <enable> element).")
+                .evidence(reference);
+                for url in file.1 {
+                    f = f.fix(format!("See {url}"));
+                }
+                findings.push(f);
             }
             (SourceKind::AutoconfigHttp, SourceStatus::Found) => findings.push(
                 Finding::new(

@@ -149,14 +149,19 @@ fn ok_xml(body: &str) -> String {
 }
 
 fn autoconfig(servers: &[(&str, u16, &str)]) -> String {
+    autoconfig_with(servers, "%EMAILADDRESS%", "")
+}
+
+fn autoconfig_with(servers: &[(&str, u16, &str)], username: &str, extra: &str) -> String {
     let mut xml = String::from(
         "<?xml version=\"1.0\"?>\n<clientConfig version=\"1.1\"><emailProvider id=\"mail.test\"><domain>mail.test</domain><displayName>Rig mail</displayName>",
     );
     for (host, port, socket) in servers {
         xml.push_str(&format!(
-            "<outgoingServer type=\"smtp\"><hostname>{host}</hostname><port>{port}</port><socketType>{socket}</socketType><username>%EMAILADDRESS%</username><authentication>password-cleartext</authentication></outgoingServer>"
+            "<outgoingServer type=\"smtp\"><hostname>{host}</hostname><port>{port}</port><socketType>{socket}</socketType><username>{username}</username><authentication>password-cleartext</authentication></outgoingServer>"
         ));
     }
+    xml.push_str(extra);
     xml.push_str("</emailProvider></clientConfig>\n");
     xml
 }
@@ -334,10 +339,11 @@ fn autoconfig_over_https_disagrees_with_srv_and_the_test_settles_it() {
     let mut web = Web::new(&rig, "disagree");
     web.https(
         "autoconfig.mail.test",
-        ok_xml(&autoconfig(&[
-            ("mail.test", 2587, "SSL"),
-            ("mail.test", 2465, "SSL"),
-        ])),
+        ok_xml(&autoconfig_with(
+            &[("mail.test", 2587, "SSL"), ("mail.test", 2465, "SSL")],
+            "%EMAILLOCALPART%",
+            "<enable visiturl=\"https://mail.test/app-passwords\"><instruction>Create an app password first.</instruction></enable>",
+        )),
     );
     let run = setup(
         &rig,
@@ -350,7 +356,11 @@ fn autoconfig_over_https_disagrees_with_srv_and_the_test_settles_it() {
     assert_eq!(ac[0]["status"], "found", "{}", ac[0]);
     assert_eq!(ac[0]["autoconfig"]["display_name"], "Rig mail");
     assert_eq!(ac[0]["autoconfig"]["outgoing"][0]["socket_type"], "SSL");
-    assert_eq!(ac[0]["settings"][0]["username"], rig["RM_USER"]);
+    assert_eq!(
+        ac[0]["settings"][0]["username"], "user",
+        "%EMAILLOCALPART% filled in"
+    );
+    assert_finding(&json, "setup.autoconfig.instruction");
     assert_eq!(
         ac[1]["status"], "skipped",
         "the first file found ends the search"
@@ -362,6 +372,10 @@ fn autoconfig_over_https_disagrees_with_srv_and_the_test_settles_it() {
     );
     let both = candidate(&json, "mail.test:2465", "implicit");
     assert_eq!(both["sources"], serde_json::json!(["srv", "autoconfig"]));
+    assert_eq!(
+        both["username"], "user",
+        "the source that names a login name is followed"
+    );
     let wrong = candidate(&json, "mail.test:2587", "implicit");
     assert_eq!(wrong["outcome"], "failed");
     assert_eq!(wrong["check"]["verdict"]["category"], "tls_mismatch");
