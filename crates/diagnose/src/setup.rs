@@ -434,7 +434,8 @@ fn rank_key(c: &Candidate) -> (u8, bool, SourceKind, std::cmp::Reverse<usize>, u
     let outcome = match c.outcome {
         Outcome::Confirmed => 0,
         Outcome::Reachable | Outcome::LoginFailed => 1,
-        _ => 2,
+        Outcome::NoAuth => 2,
+        Outcome::Failed | Outcome::NotTested => 3,
     };
     let security = c.tls_found.unwrap_or(c.security);
     (
@@ -1092,5 +1093,287 @@ mod tests {
         let own = sources("me@gmail.com", &[], Found::default());
         assert_eq!(own[0].status, SourceStatus::Found);
         assert!(candidates("me@gmail.com", None, &own)[0].trusted);
+    }
+
+    /// A tested candidate whose one session went as `what` says.
+    fn tested(
+        host: &str,
+        port: u16,
+        security: TlsMode,
+        sources: Vec<SourceKind>,
+        what: &str,
+    ) -> Candidate {
+        use smtpdoctor_report::check::*;
+        let mut s = SessionEvidence::new(1, Purpose::Requested, security, port);
+        let verified = what != "cert" && what != "refused";
+        if what != "refused" {
+            s.secured = true;
+            s.tls = Some(TlsEvidence {
+                verification: Some(CertVerification {
+                    verified,
+                    problem: None,
+                    detail: None,
+                    name: host.into(),
+                    trust: vec![],
+                }),
+                ..Default::default()
+            });
+            s.ehlo_tls = Some(EhloEvidence {
+                command: "EHLO".into(),
+                reply: Reply {
+                    code: 250,
+                    enhanced: None,
+                    lines: vec![host.into()],
+                },
+                capabilities: if what == "noauth" {
+                    vec![]
+                } else {
+                    vec![Capability {
+                        keyword: "AUTH".into(),
+                        params: vec!["PLAIN".into(), "LOGIN".into()],
+                    }]
+                },
+                tls: true,
+            });
+        }
+        if what == "login" || what == "refusedlogin" {
+            s.auth = Some(AuthEvidence {
+                offered: vec!["PLAIN".into()],
+                mechanism: Some("PLAIN".into()),
+                reply: Some(Reply {
+                    code: if what == "login" { 235 } else { 535 },
+                    enhanced: None,
+                    lines: vec![],
+                }),
+                skipped: None,
+            });
+            s.authenticated = what == "login";
+        }
+        let category = match what {
+            "refused" => Some(smtpdoctor_report::Category::ConnectionRefused),
+            "cert" => Some(smtpdoctor_report::Category::TlsCertificate),
+            "refusedlogin" => Some(smtpdoctor_report::Category::AuthFailed),
+            _ => None,
+        };
+        let mut verdict = verdict_from(
+            if category.is_some() {
+                Status::Problem
+            } else {
+                Status::Ok
+            },
+            what.into(),
+            vec![],
+        );
+        verdict.category = category;
+        Candidate {
+            host: host.into(),
+            port,
+            security,
+            username: Some("me@a.test".into()),
+            trusted: sources.iter().any(|k| k.trusted()),
+            sources,
+            credentials_sent: what == "login" || what == "refusedlogin",
+            outcome: Outcome::NotTested,
+            tls_found: None,
+            auth_offered: vec![],
+            auth_mechanism: None,
+            rank: None,
+            check: Some(smtpdoctor_report::setup::CandidateCheck {
+                verdict,
+                findings: vec![],
+                steps: vec![],
+                sessions: vec![s],
+                transcript: Default::default(),
+                duration_ms: 1,
+            }),
+        }
+    }
+
+    fn judged(candidates: Vec<Candidate>, credential: bool) -> (SetupBody, SetupDiagnosis) {
+        let mut body = SetupBody {
+            candidates,
+            ..Default::default()
+        };
+        let d = judge("me@a.test", credential, &mut body);
+        (body, d)
+    }
+
+    #[test]
+    fn a_confirmed_login_wins_over_a_more_trusted_reachable_one() {
+        let (body, d) = judged(
+            vec![
+                tested(
+                    "mail.a.test",
+                    587,
+                    TlsMode::Starttls,
+                    vec![SourceKind::Preset],
+                    "reachable",
+                ),
+                tested(
+                    "mail.a.test",
+                    465,
+                    TlsMode::Implicit,
+                    vec![SourceKind::Srv],
+                    "login",
+                ),
+                tested(
+                    "smtp.a.test",
+                    465,
+                    TlsMode::Auto,
+                    vec![SourceKind::Guess],
+                    "reachable",
+                ),
+                tested(
+                    "a.test",
+                    25,
+                    TlsMode::Auto,
+                    vec![SourceKind::Guess],
+                    "noauth",
+                ),
+                tested(
+                    "x.a.test",
+                    465,
+                    TlsMode::Auto,
+                    vec![SourceKind::Guess],
+                    "refused",
+                ),
+            ],
+            true,
+        );
+        assert_eq!(d.verdict.status, Status::Ok);
+        let order: Vec<(String, Option<u32>)> = body
+            .candidates
+            .iter()
+            .map(|c| (c.address(), c.rank))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("mail.a.test:465".to_string(), Some(1)),
+                ("mail.a.test:587".to_string(), Some(2)),
+                ("smtp.a.test:465".to_string(), Some(3)),
+                ("a.test:25".to_string(), None),
+                ("x.a.test:465".to_string(), None),
+            ]
+        );
+        let r = body.recommended.unwrap();
+        assert!(r.proven);
+        assert_eq!((r.port, r.auth_method.as_str()), (465, "PLAIN"));
+    }
+
+    #[test]
+    fn verdicts_without_a_login() {
+        // A refused login on the right server: the check's category, the provider's fix.
+        let (_, d) = judged(
+            vec![tested(
+                "mail.a.test",
+                465,
+                TlsMode::Implicit,
+                vec![SourceKind::Srv],
+                "refusedlogin",
+            )],
+            true,
+        );
+        assert_eq!(
+            (d.verdict.status, d.verdict.category),
+            (
+                Status::Problem,
+                Some(smtpdoctor_report::Category::AuthFailed)
+            )
+        );
+        // No password given: inconclusive, and it says what to add.
+        let (_, d) = judged(
+            vec![tested(
+                "mail.a.test",
+                465,
+                TlsMode::Implicit,
+                vec![SourceKind::Srv],
+                "reachable",
+            )],
+            false,
+        );
+        assert_eq!(d.verdict.status, Status::Inconclusive);
+        assert!(d.verdict.fix[0].contains("--password-env"));
+        // Only a guess answers: inconclusive even with a password, which it never got.
+        let (_, d) = judged(
+            vec![tested(
+                "smtp.a.test",
+                465,
+                TlsMode::Auto,
+                vec![SourceKind::Guess],
+                "reachable",
+            )],
+            true,
+        );
+        assert_eq!(d.verdict.status, Status::Inconclusive);
+        assert!(
+            d.findings
+                .iter()
+                .any(|f| f.id == "setup.untrusted.no_password")
+        );
+        // Nothing works: the most trusted candidate's category.
+        let (body, d) = judged(
+            vec![
+                tested(
+                    "mail.a.test",
+                    465,
+                    TlsMode::Implicit,
+                    vec![SourceKind::Srv],
+                    "cert",
+                ),
+                tested(
+                    "smtp.a.test",
+                    465,
+                    TlsMode::Auto,
+                    vec![SourceKind::Guess],
+                    "refused",
+                ),
+            ],
+            true,
+        );
+        assert!(body.recommended.is_none());
+        assert_eq!(
+            d.verdict.category,
+            Some(smtpdoctor_report::Category::TlsCertificate)
+        );
+        assert!(
+            d.findings
+                .iter()
+                .any(|f| f.id == "setup.nothing_works" && f.retry.is_some())
+        );
+        assert!(d.findings.iter().any(|f| f.id == "setup.source.failed"));
+    }
+
+    #[test]
+    fn one_host_and_port_with_two_securities_is_a_disagreement() {
+        let (body, d) = judged(
+            vec![
+                tested(
+                    "mail.a.test",
+                    587,
+                    TlsMode::Starttls,
+                    vec![SourceKind::Srv],
+                    "reachable",
+                ),
+                tested(
+                    "mail.a.test",
+                    587,
+                    TlsMode::Implicit,
+                    vec![SourceKind::Autoconfig],
+                    "refused",
+                ),
+            ],
+            false,
+        );
+        assert_eq!(body.disagreements.len(), 1);
+        assert_eq!(body.disagreements[0].about, "security of mail.a.test:587");
+        assert!(
+            body.disagreements[0]
+                .settled
+                .as_deref()
+                .unwrap()
+                .contains("STARTTLS")
+        );
+        assert!(d.findings.iter().any(|f| f.id == "setup.sources.disagree"));
     }
 }
