@@ -215,12 +215,19 @@ pub async fn run(args: SetupArgs, palette: Palette) -> Result<ExitCode, UsageErr
         ),
     }
     if let Some(path) = &args.report {
+        // Providers' public servers say nothing about the user: they stay readable when masked.
+        let mut public: Vec<&str> = smtpdoctor_knowledge::hosts::WELL_KNOWN_HOSTS.to_vec();
+        public.extend(
+            smtpdoctor_knowledge::presets::PROVIDERS
+                .iter()
+                .flat_map(|p| p.servers.iter().map(|s| s.host)),
+        );
         let text = smtpdoctor_render::setup::report(
             &report,
             &smtpdoctor_render::report::Options {
                 format: smtpdoctor_render::report::Format::for_path(path),
                 redact_identity: args.redact_identity,
-                public_hosts: smtpdoctor_knowledge::hosts::WELL_KNOWN_HOSTS,
+                public_hosts: &public,
             },
         );
         if let Err((code, message)) = report::write_text(path, &text, credential.as_ref()) {

@@ -170,47 +170,63 @@ pub fn sources(address: &str, user: &[Setting], found: Found) -> Vec<SourceRepor
         ),
     });
     out.extend(found.sources);
-    // The provider behind the MX: an inference (the settings a hosted domain's users usually
-    // need), so its hosts never get the password. Skipped when the address's own preset is it.
-    let mx_provider = found
-        .mx_hosts
-        .iter()
-        .find_map(|h| presets::for_mx(h).map(|p| (h, p)));
-    let mut mx = match mx_provider {
-        Some((host, p)) if own.is_none_or(|o| o.id != p.id) => preset_source(
+    // The providers behind the MX: an inference (the settings a hosted domain's users usually
+    // need), so their hosts never get the password. Skipped when the address's own preset is it.
+    let mut mx_providers: Vec<(&String, &Provider)> = Vec::new();
+    for host in &found.mx_hosts {
+        for p in presets::for_mx(host) {
+            if !mx_providers.iter().any(|(_, q)| q.id == p.id) {
+                mx_providers.push((host, p));
+            }
+        }
+    }
+    let mut any_mx = false;
+    for (host, p) in &mx_providers {
+        if own.is_some_and(|o| o.id == p.id) {
+            continue;
+        }
+        let mut s = preset_source(
             SourceKind::MxProvider,
             p,
             format!("MX host {host}"),
             address,
-        ),
-        Some((host, p)) => plain_source(
-            SourceKind::MxProvider,
-            format!("MX {domain}"),
-            SourceStatus::Skipped,
-            format!("MX host {host} is {}'s, as the preset above", p.name),
-        ),
-        None => plain_source(
-            SourceKind::MxProvider,
-            format!("MX {domain}"),
-            SourceStatus::None,
-            if found.mx_hosts.is_empty() {
-                found.mx_detail.clone()
-            } else {
-                format!("{}: no known provider", found.mx_detail)
-            },
-        ),
-    };
-    mx.ms = found.mx_ms;
-    out.push(mx);
+        );
+        s.ms = found.mx_ms;
+        out.push(s);
+        any_mx = true;
+    }
+    if !any_mx {
+        let mut s = match mx_providers.first() {
+            Some((host, p)) => plain_source(
+                SourceKind::MxProvider,
+                format!("MX {domain}"),
+                SourceStatus::Skipped,
+                format!("MX host {host} is {}'s, as the preset above", p.name),
+            ),
+            None => plain_source(
+                SourceKind::MxProvider,
+                format!("MX {domain}"),
+                SourceStatus::None,
+                if found.mx_hosts.is_empty() {
+                    found.mx_detail.clone()
+                } else {
+                    format!("{}: no known provider", found.mx_detail)
+                },
+            ),
+        };
+        s.ms = found.mx_ms;
+        out.push(s);
+    }
     let mut spf_found = false;
     for include in &found.spf_includes {
-        if let Some(p) = presets::for_spf_include(include)
-            && own.is_none_or(|o| o.id != p.id)
-            && mx_provider.is_none_or(|(_, m)| m.id != p.id)
-            && !out
-                .iter()
-                .any(|s| s.preset.as_ref().is_some_and(|x| x.id == p.id))
-        {
+        for p in presets::for_spf_include(include) {
+            if own.is_some_and(|o| o.id == p.id)
+                || out
+                    .iter()
+                    .any(|s| s.preset.as_ref().is_some_and(|x| x.id == p.id))
+            {
+                continue;
+            }
             let mut s = preset_source(
                 SourceKind::SpfProvider,
                 p,
@@ -233,7 +249,7 @@ pub fn sources(address: &str, user: &[Setting], found: Found) -> Vec<SourceRepor
                 found.spf_detail.clone()
             } else {
                 format!(
-                    "includes {}: no known sending service",
+                    "includes {}: no other known sending service",
                     found.spf_includes.join(", ")
                 )
             },

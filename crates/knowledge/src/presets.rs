@@ -132,23 +132,28 @@ pub fn for_domain(domain: &str) -> Option<&'static Provider> {
         .find(|p| p.domains.iter().any(|d| *d == domain))
 }
 
-/// The provider whose MX hosts end like `mx_host` (`aspmx.l.google.com` → Google).
-pub fn for_mx(mx_host: &str) -> Option<&'static Provider> {
+/// The providers whose MX hosts end like `mx_host` (`aspmx.l.google.com` → Google), in file
+/// order: one MX can stand for more than one offer (Proton's bridge and its SMTP submission).
+pub fn for_mx(mx_host: &str) -> Vec<&'static Provider> {
     let host = lower(mx_host);
-    PROVIDERS.iter().find(|p| {
-        p.mx_suffixes.iter().any(|s| {
-            let bare = s.trim_start_matches('.');
-            host == bare || host.ends_with(&format!(".{bare}"))
+    PROVIDERS
+        .iter()
+        .filter(|p| {
+            p.mx_suffixes.iter().any(|s| {
+                let bare = s.trim_start_matches('.');
+                host == bare || host.ends_with(&format!(".{bare}"))
+            })
         })
-    })
+        .collect()
 }
 
-/// The service an SPF `include:` names (`sendgrid.net` → SendGrid).
-pub fn for_spf_include(include: &str) -> Option<&'static Provider> {
+/// The services an SPF `include:` names (`sendgrid.net` → SendGrid), in file order.
+pub fn for_spf_include(include: &str) -> Vec<&'static Provider> {
     let include = lower(include);
     PROVIDERS
         .iter()
-        .find(|p| p.spf_includes.iter().any(|s| *s == include))
+        .filter(|p| p.spf_includes.iter().any(|s| *s == include))
+        .collect()
 }
 
 /// Fills in Thunderbird's placeholders (`%EMAILADDRESS%`, `%EMAILLOCALPART%`, `%EMAILDOMAIN%`)
@@ -227,11 +232,6 @@ mod tests {
                     "{at}: MX suffix {s:?} must be a lower-case name after a dot"
                 );
             }
-            assert!(
-                !(p.domains.is_empty() && p.mx_suffixes.is_empty() && p.spf_includes.is_empty())
-                    || p.kind == Kind::Bridge,
-                "{at}: nothing matches it"
-            );
             assert!(!p.servers.is_empty(), "{at}: no server");
             for s in p.servers {
                 assert!(
@@ -282,14 +282,30 @@ mod tests {
         }
     }
 
+    /// An address domain names one provider only (an MX suffix or SPF include may name
+    /// several offers of one company, e.g. Proton's bridge and its SMTP submission).
+    #[test]
+    fn address_domains_are_unique() {
+        let mut seen = std::collections::HashMap::new();
+        for p in PROVIDERS {
+            for d in p.domains {
+                if let Some(other) = seen.insert(*d, p.id) {
+                    panic!("domain {d} is in {other} and {}", p.id);
+                }
+            }
+        }
+    }
+
     #[test]
     fn look_ups_by_domain_mx_and_spf() {
         assert_eq!(for_domain("GMail.com.").map(|p| p.id), Some("gmail"));
-        assert_eq!(for_mx("aspmx.l.google.com.").map(|p| p.id), Some("gmail"));
-        assert!(for_mx("notgoogle.com").is_none());
+        let ids = |v: Vec<&Provider>| v.iter().map(|p| p.id).collect::<Vec<_>>();
+        assert_eq!(ids(for_mx("aspmx.l.google.com.")), ["gmail"]);
+        assert!(for_mx("notgoogle.com").is_empty());
+        assert_eq!(ids(for_spf_include("sendgrid.net")), ["sendgrid"]);
         assert_eq!(
-            for_spf_include("sendgrid.net").map(|p| p.id),
-            Some("sendgrid")
+            ids(for_mx("mail.protonmail.ch")),
+            ["proton_bridge", "proton_smtp"]
         );
         assert!(for_domain("example.test").is_none());
     }
