@@ -339,7 +339,8 @@ pub struct SetupArgs {
     /// How TLS starts on the --server hosts.
     #[arg(long, value_enum)]
     pub server_tls: Option<TlsArg>,
-    /// Candidates tested at once (different hosts; one host's candidates are tested in turn).
+    /// Candidates tested at once (a host's trusted candidates are tested in turn, so that the
+    /// password goes to it at most once).
     #[arg(short = 'j', long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=32))]
     pub jobs: u16,
     /// Skip the guesses (smtp.DOMAIN, mail.DOMAIN, DOMAIN on 465, 587, 25, 2525).

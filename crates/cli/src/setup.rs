@@ -12,7 +12,6 @@ use smtpdoctor_report::setup::{CandidateCheck, Setting, SetupBody, SourceKind, S
 use smtpdoctor_report::{ExitCode, Report, SCHEMA_VERSION};
 use smtpdoctor_session::target::{self, Resolution};
 use smtpdoctor_session::{CheckOptions, Credential, Trust, run_check};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -241,10 +240,10 @@ pub async fn run(args: SetupArgs, palette: Palette) -> Result<ExitCode, UsageErr
     ))
 }
 
-/// Tests every candidate: hosts at once (at most `jobs`), one host's candidates in turn, best
-/// first. The password goes only to trusted candidates, and only until one AUTH attempt was made
-/// on the host. Returns each tested candidate's index, its check, and whether it carried the
-/// password.
+/// Tests every candidate, at most `jobs` at once. The trusted candidates of one host are tested
+/// in turn, best first, so that the password goes there at most once (until one AUTH attempt was
+/// made); every other candidate never carries it and is tested on its own. Returns each tested
+/// candidate's index, its check, and whether it carried the password.
 async fn test_all(
     candidates: &[smtpdoctor_report::setup::Candidate],
     base: &CheckOptions,
@@ -252,18 +251,23 @@ async fn test_all(
     until: Instant,
     jobs: usize,
 ) -> Vec<(usize, (CandidateCheck, bool))> {
-    let mut by_host: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    let mut order: Vec<String> = Vec::new();
+    // In the candidates' order: a trusted host's chain where its first candidate stands.
+    let mut order: Vec<(Option<String>, Vec<usize>)> = Vec::new();
     for (i, c) in candidates.iter().enumerate() {
-        if !by_host.contains_key(&c.host) {
-            order.push(c.host.clone());
+        if !c.trusted {
+            order.push((None, vec![i]));
+        } else if let Some((_, chain)) = order
+            .iter_mut()
+            .find(|(host, _)| host.as_deref() == Some(c.host.as_str()))
+        {
+            chain.push(i);
+        } else {
+            order.push((Some(c.host.clone()), vec![i]));
         }
-        by_host.entry(c.host.clone()).or_default().push(i);
     }
     let limit = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
     let mut set = tokio::task::JoinSet::new();
-    for host in order {
-        let indices = by_host.remove(&host).unwrap_or_default();
+    for (_, indices) in order {
         let plan: Vec<(usize, smtpdoctor_report::setup::Candidate)> = indices
             .into_iter()
             .map(|i| (i, candidates[i].clone()))

@@ -234,7 +234,8 @@ fn srv_records_and_the_real_server_confirm_the_login() {
             "RIGPASS".into(),
             "--no-guess".into(),
         ],
-        &[("RIGPASS", &pass)],
+        // Logs at every level go to stderr, which is checked for the secret too.
+        &[("RIGPASS", &pass), ("RUST_LOG", "trace")],
     );
     let json = assert_verdict(&run, "ok", None, 0);
     let r = &json["recommended"];
