@@ -1,5 +1,5 @@
 //! `smtpdoctor setup ADDRESS`: discovery (session), candidates and trust (rules), a check of
-//! every candidate (the `check` ladder, several hosts at once, one host's candidates in turn so
+//! every candidate (the `check` ladder, several at once; a host's trusted candidates in turn so
 //! that the password is tried at most once per host), then the ranking, the verdict and the
 //! output.
 
