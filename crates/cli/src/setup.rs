@@ -108,7 +108,8 @@ pub async fn run(args: SetupArgs, palette: Palette) -> Result<ExitCode, UsageErr
         .unwrap_or_default();
     let spinner = spinner(args.format == Format::Human);
     spinner.set_message("looking for settings (SRV, autoconfig, MX, SPF)…");
-    // Every look-up is bounded by the step timeout; this bound keeps discovery inside the run.
+    // Every look-up is bounded (at most twice the step timeout); this bound only keeps
+    // discovery inside the run's deadline.
     let discovery = tokio::time::timeout(
         deadline.min(timeout * 3),
         smtpdoctor_session::discover::discover(&address, &domain, &resolution, &trust, timeout),

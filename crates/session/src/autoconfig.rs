@@ -23,8 +23,10 @@ const MAX_REDIRECTS: usize = 3;
 /// More outgoing servers than any real file lists.
 const MAX_SERVERS: usize = 16;
 
-/// Fetches the domain's autoconfig file, in Thunderbird's order; the first usable file ends the
-/// search, and the look-ups after it are reported as skipped.
+/// Fetches the domain's autoconfig file, in Thunderbird's order of preference: the two HTTPS
+/// addresses at once, then, only when neither gave a file, the two plain-HTTP ones at once. The
+/// first usable file in that order wins; a later one is reported as not used. Each address,
+/// redirects included, gets `timeout` in all, so the whole look-up takes at most twice that.
 pub async fn lookup(
     domain: &str,
     address: &str,
@@ -33,47 +35,77 @@ pub async fn lookup(
     timeout: Duration,
 ) -> Vec<SourceReport> {
     let query = format!("?emailaddress={}", percent_encode(address));
-    let places = [
-        (
-            format!("autoconfig.{domain}"),
-            format!("/mail/config-v1.1.xml{query}"),
-        ),
-        (
-            domain.to_string(),
-            "/.well-known/autoconfig/mail/config-v1.1.xml".to_string(),
-        ),
-    ];
+    let autoconfig_host = format!("autoconfig.{domain}");
+    let first_path = format!("/mail/config-v1.1.xml{query}");
+    let second_path = "/.well-known/autoconfig/mail/config-v1.1.xml";
     let mut out: Vec<SourceReport> = Vec::new();
     for https in [true, false] {
-        for (host, path) in &places {
-            let report = if out.iter().any(|s| s.status == SourceStatus::Found) {
-                SourceReport {
-                    kind: if https {
-                        SourceKind::Autoconfig
-                    } else {
-                        SourceKind::AutoconfigHttp
-                    },
-                    query: url(https, host, path),
-                    status: SourceStatus::Skipped,
-                    detail: if https {
-                        "not asked: an earlier autoconfig file was found".into()
-                    } else {
-                        "not asked: plain HTTP is tried only when HTTPS finds nothing".into()
-                    },
-                    settings: Vec::new(),
-                    srv: Vec::new(),
-                    fetch: None,
-                    autoconfig: None,
-                    preset: None,
-                    ms: 0,
-                }
-            } else {
-                fetch_one(domain, address, host, path, https, how, trust, timeout).await
-            };
-            out.push(report);
+        let found_before = out.iter().any(|s| s.status == SourceStatus::Found);
+        if found_before {
+            for (host, path) in [
+                (autoconfig_host.as_str(), first_path.as_str()),
+                (domain, second_path),
+            ] {
+                out.push(skipped(
+                    https,
+                    url(https, host, path),
+                    "not asked: plain HTTP is tried only when HTTPS finds nothing",
+                ));
+            }
+            continue;
         }
+        let (a, mut b) = tokio::join!(
+            fetch_one(
+                domain,
+                address,
+                &autoconfig_host,
+                &first_path,
+                https,
+                how,
+                trust,
+                timeout
+            ),
+            fetch_one(
+                domain,
+                address,
+                domain,
+                second_path,
+                https,
+                how,
+                trust,
+                timeout
+            ),
+        );
+        if a.status == SourceStatus::Found && b.status == SourceStatus::Found {
+            b = skipped(
+                https,
+                b.query,
+                "not used: the file at the first address wins",
+            );
+        }
+        out.push(a);
+        out.push(b);
     }
     out
+}
+
+fn skipped(https: bool, query: String, why: &str) -> SourceReport {
+    SourceReport {
+        kind: if https {
+            SourceKind::Autoconfig
+        } else {
+            SourceKind::AutoconfigHttp
+        },
+        query,
+        status: SourceStatus::Skipped,
+        detail: why.to_string(),
+        settings: Vec::new(),
+        srv: Vec::new(),
+        fetch: None,
+        autoconfig: None,
+        preset: None,
+        ms: 0,
+    }
 }
 
 fn url(https: bool, host: &str, path: &str) -> String {
@@ -121,8 +153,15 @@ async fn fetch_one(
         ..Default::default()
     };
     let (mut host, mut path, mut secure) = (host.to_string(), path.to_string(), https);
+    // One bound for the address and its redirects together.
+    let until = tokio::time::Instant::now() + timeout;
     let got = loop {
-        let got = http::get(&host, &path, secure, how, trust, timeout, MAX_FILE).await;
+        let left = until.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            fetch.failure = Some("no answer in time (redirects included)".into());
+            break http::Response::default();
+        }
+        let got = http::get(&host, &path, secure, how, trust, left, MAX_FILE).await;
         fetch.ms += got.ms;
         let redirect = got
             .status

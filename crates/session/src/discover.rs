@@ -37,13 +37,27 @@ pub async fn discover(
     trust: &Trust,
     timeout: Duration,
 ) -> Discovery {
+    // The MX look-up resolves each MX host in turn: bound it as a whole, like the others.
     let (submissions, submission, autoconfig, mx, spf) = tokio::join!(
         srv(domain, true, how, timeout),
         srv(domain, false, how, timeout),
         crate::autoconfig::lookup(domain, address, how, trust, timeout),
-        crate::mx::lookup(domain, how, timeout),
+        tokio::time::timeout(timeout * 2, crate::mx::lookup(domain, how, timeout)),
         spf(domain, how, timeout),
     );
+    let Ok(mx) = mx else {
+        let mut sources = vec![submissions, submission];
+        sources.extend(autoconfig);
+        return Discovery {
+            sources,
+            mx_hosts: Vec::new(),
+            mx_detail: "the MX look-up did not finish in time".into(),
+            mx_ms: (timeout * 2).as_millis() as u64,
+            spf_includes: spf.0,
+            spf_detail: spf.1,
+            spf_ms: spf.2,
+        };
+    };
     let mut sources = vec![submissions, submission];
     sources.extend(autoconfig);
     let mx_hosts: Vec<String> = if mx.null_mx || mx.implicit {
