@@ -208,7 +208,9 @@ async fn fetch_one(
     }
     report.ms = fetch.ms;
     report.detail = if let Some(f) = &fetch.failure {
-        if got.failure.is_some() && got.status.is_none() {
+        // Nothing listening (no name, no address, refused) is "no file"; a server that
+        // connects and then fails (TLS, time-out, proxy) is a failure worth a finding.
+        if got.failure.is_some() && got.status.is_none() && !got.connected {
             report.status = SourceStatus::None;
         }
         f.clone()

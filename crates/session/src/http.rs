@@ -35,6 +35,8 @@ pub struct Response {
     pub failure: Option<String>,
     /// The proxy the request went through (`HOST:PORT`), when one did.
     pub proxy: Option<String>,
+    /// Whether a TCP connection was made (a failure before it means no server is there).
+    pub connected: bool,
     /// How long it took.
     pub ms: u64,
 }
@@ -139,6 +141,7 @@ async fn get_into(
         .await
         .map_err(|_| format!("no answer from {addr} in time"))?
         .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+    out.connected = true;
     if let Some((phost, pport)) = &proxy {
         out.proxy = Some(format!("{phost}:{pport}"));
         if https {

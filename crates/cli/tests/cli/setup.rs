@@ -121,6 +121,22 @@ impl Web {
         format!("http://127.0.0.1:{port}")
     }
 
+    /// A server for `host:443` that accepts connections and never says a word.
+    fn silent(&mut self, host: &str) {
+        let listener = self
+            .runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        self.runtime.spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((s, _)) = listener.accept().await {
+                held.push(s);
+            }
+        });
+        self.connect_to.push(format!("{host}:443:127.0.0.1:{port}"));
+    }
+
     fn args(&self) -> Vec<String> {
         let mut args = vec![
             "--ca-file".to_string(),
@@ -559,6 +575,32 @@ fn an_off_domain_srv_target_needs_the_user_to_vouch() {
     assert_eq!(c["outcome"], "confirmed");
     assert_eq!(c["tls_found"], "implicit");
     assert_eq!(json["recommended"]["security"], "implicit");
+}
+
+/// An autoconfig server that never answers costs one timeout, not a hang.
+#[test]
+fn a_silent_autoconfig_server_is_bounded_by_the_timeout() {
+    let Some(rig) = rig() else { return };
+    let mut web = Web::new(&rig, "silent");
+    web.silent("autoconfig.mail.test");
+    let mut args = web.args();
+    args.push("--no-guess".into()); // --timeout 3, as every test here
+    let run = setup(&rig, &rig["RM_USER"], &args, &[]);
+    let json = assert_verdict(&run, "inconclusive", None, 15);
+    let ac = source(&json, "autoconfig");
+    assert_eq!(ac[0]["status"], "failed", "{}", ac[0]);
+    assert!(
+        ac[0]["detail"].as_str().unwrap().contains("in time"),
+        "{}",
+        ac[0]
+    );
+    // The SRV records still count: one slow source never loses the others.
+    assert_eq!(json["recommended"]["port"], 2465);
+    assert!(
+        run.elapsed < std::time::Duration::from_secs(15),
+        "{:?}",
+        run.elapsed
+    );
 }
 
 /// A domain with nothing at all: no source, no guessed host; bounded and quick to say so.
