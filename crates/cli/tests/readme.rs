@@ -204,6 +204,11 @@ fn run(example: &Example, env: &HashMap<String, String>) -> String {
         )
         .env("WRONG_PASSWORD", "not-the-password")
         .env("NO_COLOR", "1")
+        // A proxy from the environment would carry the examples' HTTPS fetches off the machine.
+        .env_remove("HTTPS_PROXY")
+        .env_remove("https_proxy")
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy")
         .stdin(Stdio::null())
         .output()
         .expect("runs");

@@ -55,6 +55,11 @@ pub fn smtpdoctor(args: &[&str], env: &[(&str, &str)]) -> Run {
     let started = Instant::now();
     let child = Command::new(env!("CARGO_BIN_EXE_smtpdoctor"))
         .args(args)
+        // A proxy from the environment would carry the tests' HTTPS fetches off the machine.
+        .env_remove("HTTPS_PROXY")
+        .env_remove("https_proxy")
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy")
         .envs(env.iter().copied())
         .env_remove("NO_COLOR")
         .stdin(Stdio::null())
