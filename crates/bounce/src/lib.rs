@@ -7,12 +7,13 @@
 //! why) is ours.
 
 mod dsn;
+pub mod engine;
 pub mod input;
 mod reason;
 mod ses;
 mod text;
 
-use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
+use mail_parser::{HeaderName, Message, MessageParser, MimeHeaders, PartType};
 use smtpdoctor_report::bounce::{BounceKind, BounceRecord, OriginalMessage};
 use std::borrow::Cow;
 
@@ -196,7 +197,7 @@ pub fn read(raw: &[u8], file: &str) -> Vec<BounceRecord> {
     }
     found
         .into_iter()
-        .map(|f| classify(file, f, detector, &original))
+        .map(|f| classify(file, f, detector, &original, headers.engine))
         .collect()
 }
 
@@ -208,7 +209,13 @@ fn found_len_one(parts: &Parts) -> bool {
 }
 
 /// Turns what a bounce said about one recipient into a record with reason, category and fix.
-fn classify(file: &str, f: Finding, detector: &str, original: &OriginalMessage) -> BounceRecord {
+fn classify(
+    file: &str,
+    f: Finding,
+    detector: &str,
+    original: &OriginalMessage,
+    writer: Option<&'static engine::Engine>,
+) -> BounceRecord {
     let diagnostic = f
         .diagnostic
         .as_deref()
@@ -273,7 +280,16 @@ fn classify(file: &str, f: Finding, detector: &str, original: &OriginalMessage) 
             d
         }
     });
+    let remote_mta = f
+        .remote_mta
+        .clone()
+        .or_else(|| diagnostic.as_deref().and_then(remote_host_in));
+    // The provider that answered speaks first (its codes are its own), then the program that
+    // wrote the notice.
+    let provider = engine::by_host(f.recipient.as_deref(), remote_mta.as_deref());
+    let engines: Vec<&'static engine::Engine> = provider.into_iter().chain(writer).collect();
     let reason = reason_for(&reason::Input {
+        engines: &engines,
         diagnostic: reason_text,
         status: status.as_deref(),
         reply_code,
@@ -317,9 +333,6 @@ fn classify(file: &str, f: Finding, detector: &str, original: &OriginalMessage) 
             )
         }
     };
-    let remote_mta = f
-        .remote_mta
-        .or_else(|| diagnostic.as_deref().and_then(remote_host_in));
     BounceRecord {
         file: file.to_string(),
         kind,
@@ -526,7 +539,7 @@ fn from_notification(file: &str, n: ses::Notification) -> Vec<BounceRecord> {
     }
     n.recipients
         .into_iter()
-        .map(|f| classify(file, f, "amazonses", &n.original))
+        .map(|f| classify(file, f, "amazonses", &n.original, None))
         .collect()
 }
 
@@ -767,6 +780,44 @@ struct Headers {
     looks_like_bounce: bool,
     /// Auto-Submitted: auto-replied and the like.
     autoreply: bool,
+    /// The program that wrote the bounce, when its headers tell.
+    engine: Option<&'static engine::Engine>,
+}
+
+/// The headers that tell which program wrote a bounce, lower case.
+fn signs_of(m: &Message<'_>) -> engine::HeaderSigns {
+    let raw = m.raw_message();
+    let text = |h: &mail_parser::Header<'_>| {
+        raw.get(h.offset_start as usize..h.offset_end as usize)
+            .map(|b| String::from_utf8_lossy(b).trim().to_lowercase())
+    };
+    let first = |name: HeaderName<'_>| {
+        m.headers()
+            .iter()
+            .find(|h| h.name == name)
+            .and_then(text)
+            .unwrap_or_default()
+    };
+    engine::HeaderSigns {
+        subject: m.subject().unwrap_or_default().trim().to_lowercase(),
+        from: first(HeaderName::From),
+        x_mailer: first(HeaderName::Other("X-Mailer".into())),
+        received: m
+            .headers()
+            .iter()
+            .filter(|h| h.name == HeaderName::Received)
+            .filter_map(text)
+            .collect(),
+    }
+}
+
+/// The header signs of a raw message (for tests of engine recognition).
+#[cfg(test)]
+fn header_signs(raw: &[u8]) -> engine::HeaderSigns {
+    MessageParser::default()
+        .parse(raw)
+        .map(|m| signs_of(&m))
+        .unwrap_or_default()
 }
 
 impl Headers {
@@ -811,6 +862,7 @@ impl Headers {
             failed_recipients,
             looks_like_bounce,
             autoreply: autoreply && !text::is_daemon_address(&from_lower),
+            engine: engine::by_headers(&signs_of(m)),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Sisimai-compatible reason names for a failed recipient, from the diagnostic text (phrases in
 //! data/reasons.toml, tried in file order), then the status code, then the refused command.
 
+use crate::engine::{Engine, Rule};
 use aho_corasick::AhoCorasick;
 use smtpdoctor_report::bounce::BounceKind;
 use std::sync::OnceLock;
@@ -31,6 +32,9 @@ include!(concat!(env!("OUT_DIR"), "/reasons.rs"));
 /// What the reason is decided from.
 #[derive(Debug, Clone, Copy)]
 pub struct Input<'a> {
+    /// The provider that answered and the program that wrote the notice, whose own conventions
+    /// come first.
+    pub engines: &'a [&'static Engine],
     /// The diagnostic text.
     pub diagnostic: Option<&'a str>,
     /// The status code.
@@ -159,6 +163,15 @@ pub fn reason_for(input: &Input<'_>) -> &'static str {
     if input.kind == BounceKind::Success {
         return "delivered";
     }
+    for e in input.engines {
+        if let Some(r) = e.reason(
+            input.diagnostic.unwrap_or_default(),
+            input.command,
+            input.status,
+        ) {
+            return r;
+        }
+    }
     let found = input.diagnostic.and_then(reason_and_strength);
     if let Some((reason, true)) = found {
         // Wording this specific (a provider's documented code or phrase) is the best evidence.
@@ -197,7 +210,7 @@ pub fn reason_for(input: &Input<'_>) -> &'static str {
             // convention): the address itself was accepted at RCPT.
             // A notice in prose with no SMTP reply at all: the reporting system itself knows
             // the mailbox does not exist.
-            ("userunknown", None) if !input.from_dsn && input.reply_code.is_none() => "userunknown",
+            // EXPERIMENT ("userunknown", None) if !input.from_dsn && input.reply_code.is_none() => "userunknown",
             ("userunknown", None | Some("DATA")) => "filtered",
             (t, _) => t,
         };
