@@ -274,7 +274,7 @@ fn classify(
     };
     // In a whole transcript only the error reply speaks to the cause (the EHLO lines would not).
     let reason_text = diagnostic.as_deref().zip(remote).map(|(d, r)| {
-        if smtpdoctor_knowledge::reply_code_in(d).is_some_and(|c| c < 400) {
+        if smtpdoctor_knowledge::reply_code_in(d).is_some_and(|c| c < 400) || r.len() != d.len() {
             r
         } else {
             d
@@ -932,6 +932,25 @@ mod tests {
         assert_eq!(r[1].reason, "mailboxfull");
         assert_eq!(r[1].original.subject.as_deref(), Some("Hello"));
         assert_eq!(r[0].reporting_mta.as_deref(), Some("mx.example.org"));
+    }
+
+    #[test]
+    fn a_bare_user_unknown_is_a_filter_unless_its_writer_knows_the_users() {
+        // An anonymous notice: Sisimai's convention reads "User unknown" outside RCPT as a filter.
+        let anonymous = b"From: MAILER-DAEMON@mx.example.jp\nSubject: Returned Mail: User unknown\n\n---The following addresses had delivery errors---\n\nkijitora@example.co.jp [User unknown]\n";
+        assert_eq!(read(anonymous, "t")[0].reason, "filtered");
+        // Lotus Notes looked the address up in its own directory.
+        let notes = b"From: POSTMASTER@gw.example.com\nSubject: Undeliverable message\n\n------- Failure Reasons  --------\n\nUser not listed in public Name & Address Book\nkijitora@notes.example.jp\n\n------- Returned Message --------\n";
+        let r = read(notes, "t");
+        assert_eq!(r[0].recipient.as_deref(), Some("kijitora@notes.example.jp"));
+        assert_eq!(r[0].reason, "userunknown");
+    }
+
+    #[test]
+    fn a_providers_own_code_decides() {
+        let cox = b"From: MAILER-DAEMON@mx.example.com\nSubject: Undelivered Mail Returned to Sender\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.com\n\nFinal-Recipient: rfc822; someone@cox.net\nAction: failed\nStatus: 5.1.0\nRemote-MTA: dns; cxr.mx.a.cloudfilter.net\nDiagnostic-Code: smtp; 550 5.1.0 <bounce@example.com> sender rejected. AUP#CDRBL\n--b--\n";
+        // "sender rejected" is Cox's wording for a temporary IP block (its code CDRBL).
+        assert_eq!(read(cox, "t")[0].reason, "blocked");
     }
 
     #[test]

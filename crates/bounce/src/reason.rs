@@ -1,5 +1,7 @@
-//! Sisimai-compatible reason names for a failed recipient, from the diagnostic text (phrases in
-//! data/reasons.toml, tried in file order), then the status code, then the refused command.
+//! Sisimai-compatible reason names for a failed recipient: first the own conventions of the
+//! provider that answered and of the program that wrote the notice (`[[engine]]` in
+//! data/reasons.toml, see [`crate::engine`]), then the diagnostic text (phrases, tried in file
+//! order), then the status code, then the refused command.
 
 use crate::engine::{Engine, Rule};
 use aho_corasick::AhoCorasick;
@@ -262,5 +264,7 @@ mod tests {
         assert_eq!(reason_of_status("5.1.1"), Some("userunknown"));
         assert_eq!(reason_of_status("4.2.2"), Some("mailboxfull"));
         assert_eq!(reason_of_status("5.3.4"), Some("mesgtoobig"));
+        assert_eq!(reason_of_status("5.4.6"), Some("networkerror"));
+        assert_eq!(hint_of_status("5.7.9"), Some("securityerror"));
     }
 }
