@@ -46,6 +46,8 @@ struct Rule {
     status: String,
     #[serde(default)]
     aup: Option<[u16; 2]>,
+    #[serde(default)]
+    yields_to_status: bool,
     reason: String,
     example: String,
 }
@@ -178,8 +180,8 @@ fn main() {
             let (lo, hi) = r.aup.map_or((0, 0), |[lo, hi]| (lo, hi));
             write!(
                 rules,
-                "Rule {{ phrase: {:?}, command: {:?}, status: {:?}, aup: ({lo}, {hi}), reason: {:?}, example: {:?} }}, ",
-                r.phrase, r.command, r.status, r.reason, r.example
+                "Rule {{ phrase: {:?}, command: {:?}, status: {:?}, aup: ({lo}, {hi}), yields_to_status: {}, reason: {:?}, example: {:?} }}, ",
+                r.phrase, r.command, r.status, r.yields_to_status, r.reason, r.example
             )
             .unwrap();
         }

@@ -46,6 +46,8 @@ pub struct Rule {
     pub status: &'static str,
     /// A range of numeric `AUP#` codes (Cloudmark-style policy codes), (0, 0) = none.
     pub aup: (u16, u16),
+    /// The rule gives way to a specific status (one with no `.0` part, such as 5.2.2).
+    pub yields_to_status: bool,
     /// The reason it decides.
     pub reason: &'static str,
     /// A diagnostic it must decide (checked by a test, with the rule's command and status).
@@ -121,6 +123,7 @@ impl Engine {
                     && (r.command.is_empty() || command == Some(r.command))
                     && (r.status.is_empty() || status == Some(r.status))
                     && (r.aup == (0, 0) || code.is_some_and(|c| r.aup.0 <= c && c <= r.aup.1))
+                    && (!r.yields_to_status || status.is_none_or(|s| s.contains(".0")))
             })
             .map(|r| r.reason)
     }

@@ -58,6 +58,8 @@ pub struct Finding {
     pub last_attempt_date: Option<String>,
     /// Whether the bounce says it is a delay warning, not a failure.
     pub delayed: bool,
+    /// The diagnostic comes from the local delivery program (a DSN's `X-Unix;` type).
+    pub from_mailer: bool,
 }
 
 /// Reads one message and returns its records (at least one).
@@ -100,6 +102,7 @@ pub fn read(raw: &[u8], file: &str) -> Vec<BounceRecord> {
                 arrival_date: r.arrival_date.clone().or_else(|| ds.arrival_date.clone()),
                 last_attempt_date: r.last_attempt_date.clone(),
                 delayed: false,
+                from_mailer: r.from_mailer,
             });
         }
     }
@@ -307,6 +310,7 @@ fn classify(
         }),
         kind,
         from_dsn: detector == "rfc3464",
+        from_mailer: f.from_mailer,
     });
     let (category, retry, fix) = if kind == BounceKind::Success {
         (None, None, None)
@@ -944,6 +948,12 @@ mod tests {
         let r = read(notes, "t");
         assert_eq!(r[0].recipient.as_deref(), Some("kijitora@notes.example.jp"));
         assert_eq!(r[0].reason, "userunknown");
+    }
+
+    #[test]
+    fn a_delivery_programs_failure_is_a_mailer_error() {
+        let input = b"From: MAILER-DAEMON@example.net\nSubject: Undelivered Mail Returned to Sender\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; example.net\n\nFinal-Recipient: rfc822; kijitora@example.net\nAction: failed\nStatus: 4.3.0\nDiagnostic-Code: x-unix; temporary failure\n--b--\n";
+        assert_eq!(read(input, "t")[0].reason, "mailererror");
     }
 
     #[test]

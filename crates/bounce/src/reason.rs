@@ -49,6 +49,8 @@ pub struct Input<'a> {
     pub kind: BounceKind,
     /// The record comes from a DSN's fields rather than from a notice's prose.
     pub from_dsn: bool,
+    /// The diagnostic is the local delivery program's (`X-Unix;`), not an SMTP reply.
+    pub from_mailer: bool,
 }
 
 struct Matcher {
@@ -221,6 +223,10 @@ pub fn reason_for(input: &Input<'_>) -> &'static str {
     // A delay with no telling words: the sender's server is still trying, and will give up.
     if input.kind == BounceKind::Delay && text.is_none() {
         return "expired";
+    }
+    // No telling words from the local delivery program: the program failed.
+    if input.from_mailer {
+        return "mailererror";
     }
     if let Some(r) = input.status.and_then(hint_of_status) {
         return r;
