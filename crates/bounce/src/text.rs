@@ -4,7 +4,6 @@
 
 use crate::{Finding, Headers};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-use mail_parser::MessageParser;
 use smtpdoctor_report::bounce::OriginalMessage;
 use std::collections::HashMap;
 
@@ -1225,7 +1224,7 @@ fn quoted_original(quoted: &str) -> Option<OriginalMessage> {
         return None;
     }
     let head_end = start.find("\n\n").map_or(start.len(), |i| i + 2);
-    let m = MessageParser::default().parse_headers(&start.as_bytes()[..head_end])?;
+    let m = crate::parser().parse_headers(&start.as_bytes()[..head_end])?;
     Some(crate::original_of(&m))
 }
 
