@@ -199,6 +199,21 @@ pub fn read(raw: &[u8], file: &str) -> Vec<BounceRecord> {
         }
     }
     if found.is_empty() {
+        // A mail program's automatic "unsubscribe" (a List-Unsubscribe mailto, RFC 2369/8058) is
+        // the recipient opting out: feedback, not an auto-reply.
+        if headers.autoreply
+            && !notice.looks_like_bounce
+            && headers
+                .subject
+                .as_deref()
+                .is_some_and(|s| s.trim().eq_ignore_ascii_case("unsubscribe"))
+        {
+            let mut r = single(file, BounceKind::Feedback, "", "arf");
+            r.recipient = headers.from.as_deref().map(str::to_ascii_lowercase);
+            r.feedback_type = Some("opt-out".into());
+            r.original = parts.original.clone().unwrap_or_default();
+            return vec![r];
+        }
         // A notice worded as a bounce is one, even when it also calls itself an auto-reply.
         if headers.autoreply && !notice.looks_like_bounce {
             return vec![autoreply(file, &headers, &parts)];
@@ -986,6 +1001,16 @@ mod tests {
     fn a_delivery_programs_failure_is_a_mailer_error() {
         let input = b"From: MAILER-DAEMON@example.net\nSubject: Undelivered Mail Returned to Sender\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; example.net\n\nFinal-Recipient: rfc822; kijitora@example.net\nAction: failed\nStatus: 4.3.0\nDiagnostic-Code: x-unix; temporary failure\n--b--\n";
         assert_eq!(read(input, "t")[0].reason, "mailererror");
+    }
+
+    #[test]
+    fn an_automatic_unsubscribe_is_an_opt_out() {
+        let input = b"From: someone@example.org\nTo: opt-out-1@example.com\nSubject: unsubscribe\nAuto-Submitted: auto-replied\n\nApple Mail sent this email to unsubscribe from the message \"News\".\n";
+        let r = read(input, "t");
+        assert_eq!(r[0].kind, BounceKind::Feedback);
+        assert_eq!(r[0].reason, "feedback");
+        assert_eq!(r[0].feedback_type.as_deref(), Some("opt-out"));
+        assert_eq!(r[0].recipient.as_deref(), Some("someone@example.org"));
     }
 
     #[test]
