@@ -399,6 +399,17 @@ fn lead_address(line: &str) -> Option<(String, &str)> {
                 c.is_whitespace() || matches!(c, ':' | ',' | ';' | '(' | ')' | '<' | '>' | '"')
             })
             .unwrap_or(t.len());
+        // A top-level domain never mixes scripts: "a@example.jp您好" is an address followed by
+        // words with no space between (CJK text), so the address ends where the script changes.
+        let end = t[..end]
+            .rfind('.')
+            .and_then(|dot| {
+                let label = &t[dot + 1..end];
+                let ascii = label.find(|c: char| !c.is_ascii())?;
+                (ascii > 0 && label[..ascii].bytes().all(|b| b.is_ascii_alphabetic()))
+                    .then_some(dot + 1 + ascii)
+            })
+            .unwrap_or(end);
         let token = &t[..end];
         let token = token.strip_suffix("...").unwrap_or(token);
         (token, &t[end..])
@@ -1338,6 +1349,19 @@ mod tests {
                  Final-Recipient: rfc822; x2@relay.example.net\nStatus: 5.1.1\n"
             ),
             ["x2@example.org"]
+        );
+    }
+
+    #[test]
+    fn an_address_ends_where_the_script_changes() {
+        assert_eq!(
+            lead_address("kijitora@example.jp您好，").map(|(a, _)| a),
+            Some("kijitora@example.jp".to_string())
+        );
+        // An internationalised domain keeps its own script.
+        assert_eq!(
+            lead_address("neko@例え.テスト").map(|(a, _)| a),
+            Some("neko@例え.テスト".to_string())
         );
     }
 
