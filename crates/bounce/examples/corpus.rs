@@ -1,8 +1,12 @@
 //! Scores the bounce reader against the shared bounce corpus (expectations written by others:
 //! Sisimai's test suite and flufl.bounce's), reading it in place.
 //!
-//! `cargo run -p smtpdoctor-bounce --example corpus -- [CORPUS_DIR] [--failures] [--min-reply P]
-//! [--min-status P] [--min-reason P] [--min-recipients P] [--min-count P]`
+//! `cargo run -p smtpdoctor-bounce --example corpus -- [CORPUS_DIR] [--failures] [--rows]
+//! [--min-reply P] [--min-status P] [--min-reason P] [--min-recipients P] [--min-count P]`
+//!
+//! `--failures` lists every miss (with Sisimai's engine and whether its versions agree) and the
+//! commonest reason confusions; `--rows` prints every row's expected and found reason, for diffing
+//! two runs.
 //!
 //! Prints the figures; exits 1 when one falls below its floor, 0 with a note when the corpus is
 //! not there.
@@ -19,6 +23,7 @@ struct Row {
     reply: String,
     reason: String,
     p5: String,
+    engine: String,
 }
 
 fn read_file(path: &Path) -> Vec<BounceRecord> {
@@ -54,10 +59,12 @@ fn main() {
         "/../../../shared/corpora/bounces"
     ));
     let mut failures = false;
+    let mut rows_out = false;
     let mut floors: BTreeMap<String, f64> = BTreeMap::new();
     while let Some(a) = args.next() {
         match a.as_str() {
             "--failures" => failures = true,
+            "--rows" => rows_out = true,
             s if s.starts_with("--min-") => {
                 let v: f64 = args
                     .next()
@@ -97,6 +104,7 @@ fn main() {
             reply: f[3].to_string(),
             reason: f[4].to_string(),
             p5: f[11].to_string(),
+            engine: f[9].to_string(),
         });
     }
     let (mut count_ok, mut files) = (0, 0);
@@ -159,6 +167,12 @@ fn main() {
             }
             let reason = r.map(|r| r.reason.clone()).unwrap_or_default();
             let good = reason == row.reason;
+            if rows_out {
+                println!(
+                    "ROW {file}#{}\t{}\t{reason}\t{}",
+                    row.index, row.reason, row.p5
+                );
+            }
             if good {
                 reason_ok += 1;
             }
@@ -174,10 +188,12 @@ fn main() {
                     .or_default() += 1;
                 if failures {
                     println!(
-                        "REASON {file}#{}: expected {}, got {reason} [{}] status={:?} cmd={:?} ({:?})",
+                        "REASON {file}#{}: expected {}, got {reason} [{}] engine={} p5={} status={:?} cmd={:?} ({:?})",
                         row.index,
                         row.reason,
                         r.map(|r| r.detector.as_str()).unwrap_or("-"),
+                        row.engine,
+                        row.p5,
                         r.and_then(|r| r.status.clone()),
                         r.and_then(|r| r.command.clone()),
                         r.and_then(|r| r.diagnostic.clone())

@@ -28,6 +28,8 @@ pub struct RecipientFields {
     pub remote_mta: Option<String>,
     /// Diagnostic-Code, without its type prefix, unfolded.
     pub diagnostic: Option<String>,
+    /// The Diagnostic-Code names the local delivery program (`X-Unix;`, `X-Postfix;`), not SMTP.
+    pub from_mailer: bool,
     /// Last-Attempt-Date.
     pub last_attempt_date: Option<String>,
     /// Per-recipient Reporting-MTA, when a block repeats it.
@@ -121,7 +123,11 @@ pub fn parse(text: &str) -> DeliveryStatus {
                 r.remote_mta = Some(untyped(value).to_string()).filter(|s| !s.is_empty())
             }
             "diagnostic-code" => {
-                r.diagnostic = Some(untyped(value).to_string()).filter(|s| !s.is_empty())
+                r.diagnostic = Some(untyped(value).to_string()).filter(|s| !s.is_empty());
+                let kind = value
+                    .split_once(';')
+                    .map(|(k, _)| k.trim().to_ascii_lowercase());
+                r.from_mailer = matches!(kind.as_deref(), Some("x-unix" | "x-postfix"));
             }
             "last-attempt-date" => r.last_attempt_date = Some(value.to_string()),
             "reporting-mta" => {

@@ -7,12 +7,13 @@
 //! why) is ours.
 
 mod dsn;
+pub mod engine;
 pub mod input;
 mod reason;
 mod ses;
 mod text;
 
-use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
+use mail_parser::{HeaderName, Message, MessageParser, MimeHeaders, PartType};
 use smtpdoctor_report::bounce::{BounceKind, BounceRecord, OriginalMessage};
 use std::borrow::Cow;
 
@@ -57,6 +58,42 @@ pub struct Finding {
     pub last_attempt_date: Option<String>,
     /// Whether the bounce says it is a delay warning, not a failure.
     pub delayed: bool,
+    /// The diagnostic comes from the local delivery program (a DSN's `X-Unix;` type).
+    pub from_mailer: bool,
+}
+
+/// The one message parser every read shares: mail-parser's default treatment of every header
+/// except Received, which is kept raw — only its text is ever looked at, and parsing its
+/// structure took a tenth of the reading time. (A parser with any header configured parses the
+/// unconfigured ones raw, so the defaults are restated here.)
+pub(crate) fn parser() -> &'static MessageParser {
+    static P: std::sync::OnceLock<MessageParser> = std::sync::OnceLock::new();
+    P.get_or_init(|| {
+        let mut p = MessageParser::new()
+            .with_mime_headers()
+            .with_date_headers()
+            .with_address_headers()
+            .with_message_ids()
+            .header_text(HeaderName::Subject)
+            .header_text(HeaderName::Comments)
+            .header_id(HeaderName::ReturnPath)
+            .header_id(HeaderName::ContentId)
+            .header_comma_separated(HeaderName::Keywords)
+            .header_comma_separated(HeaderName::ContentLanguage)
+            .header_raw(HeaderName::Received);
+        for list in [
+            HeaderName::ListArchive,
+            HeaderName::ListHelp,
+            HeaderName::ListId,
+            HeaderName::ListOwner,
+            HeaderName::ListPost,
+            HeaderName::ListSubscribe,
+            HeaderName::ListUnsubscribe,
+        ] {
+            p = p.header_address(list);
+        }
+        p
+    })
 }
 
 /// Reads one message and returns its records (at least one).
@@ -64,7 +101,7 @@ pub fn read(raw: &[u8], file: &str) -> Vec<BounceRecord> {
     let bytes = normalize(raw);
     // mail-parser 0.11 has a debug assertion that nested empty message/rfc822 parts trip (found
     // by fuzzing): one odd message must not end the run, so a panic there is an unreadable message.
-    let parsed = std::panic::catch_unwind(|| MessageParser::default().parse(bytes.as_ref()));
+    let parsed = std::panic::catch_unwind(|| parser().parse(bytes.as_ref()));
     let Ok(Some(message)) = parsed else {
         return vec![single(
             file,
@@ -99,6 +136,7 @@ pub fn read(raw: &[u8], file: &str) -> Vec<BounceRecord> {
                 arrival_date: r.arrival_date.clone().or_else(|| ds.arrival_date.clone()),
                 last_attempt_date: r.last_attempt_date.clone(),
                 delayed: false,
+                from_mailer: r.from_mailer,
             });
         }
     }
@@ -161,6 +199,21 @@ pub fn read(raw: &[u8], file: &str) -> Vec<BounceRecord> {
         }
     }
     if found.is_empty() {
+        // A mail program's automatic "unsubscribe" (a List-Unsubscribe mailto, RFC 2369/8058) is
+        // the recipient opting out: feedback, not an auto-reply.
+        if headers.autoreply
+            && !notice.looks_like_bounce
+            && headers
+                .subject
+                .as_deref()
+                .is_some_and(|s| s.trim().eq_ignore_ascii_case("unsubscribe"))
+        {
+            let mut r = single(file, BounceKind::Feedback, "", "arf");
+            r.recipient = headers.from.as_deref().map(str::to_ascii_lowercase);
+            r.feedback_type = Some("opt-out".into());
+            r.original = parts.original.clone().unwrap_or_default();
+            return vec![r];
+        }
         // A notice worded as a bounce is one, even when it also calls itself an auto-reply.
         if headers.autoreply && !notice.looks_like_bounce {
             return vec![autoreply(file, &headers, &parts)];
@@ -196,7 +249,7 @@ pub fn read(raw: &[u8], file: &str) -> Vec<BounceRecord> {
     }
     found
         .into_iter()
-        .map(|f| classify(file, f, detector, &original))
+        .map(|f| classify(file, f, detector, &original, headers.engine))
         .collect()
 }
 
@@ -208,7 +261,13 @@ fn found_len_one(parts: &Parts) -> bool {
 }
 
 /// Turns what a bounce said about one recipient into a record with reason, category and fix.
-fn classify(file: &str, f: Finding, detector: &str, original: &OriginalMessage) -> BounceRecord {
+fn classify(
+    file: &str,
+    f: Finding,
+    detector: &str,
+    original: &OriginalMessage,
+    writer: Option<&'static engine::Engine>,
+) -> BounceRecord {
     let diagnostic = f
         .diagnostic
         .as_deref()
@@ -267,13 +326,22 @@ fn classify(file: &str, f: Finding, detector: &str, original: &OriginalMessage) 
     };
     // In a whole transcript only the error reply speaks to the cause (the EHLO lines would not).
     let reason_text = diagnostic.as_deref().zip(remote).map(|(d, r)| {
-        if smtpdoctor_knowledge::reply_code_in(d).is_some_and(|c| c < 400) {
+        if smtpdoctor_knowledge::reply_code_in(d).is_some_and(|c| c < 400) || r.len() != d.len() {
             r
         } else {
             d
         }
     });
+    let remote_mta = f
+        .remote_mta
+        .clone()
+        .or_else(|| diagnostic.as_deref().and_then(remote_host_in));
+    // The provider that answered speaks first (its codes are its own), then the program that
+    // wrote the notice.
+    let provider = engine::by_host(f.recipient.as_deref(), remote_mta.as_deref());
+    let engines: Vec<&'static engine::Engine> = provider.into_iter().chain(writer).collect();
     let reason = reason_for(&reason::Input {
+        engines: &engines,
         diagnostic: reason_text,
         status: status.as_deref(),
         reply_code,
@@ -291,6 +359,7 @@ fn classify(file: &str, f: Finding, detector: &str, original: &OriginalMessage) 
         }),
         kind,
         from_dsn: detector == "rfc3464",
+        from_mailer: f.from_mailer,
     });
     let (category, retry, fix) = if kind == BounceKind::Success {
         (None, None, None)
@@ -317,9 +386,6 @@ fn classify(file: &str, f: Finding, detector: &str, original: &OriginalMessage) 
             )
         }
     };
-    let remote_mta = f
-        .remote_mta
-        .or_else(|| diagnostic.as_deref().and_then(remote_host_in));
     BounceRecord {
         file: file.to_string(),
         kind,
@@ -526,7 +592,7 @@ fn from_notification(file: &str, n: ses::Notification) -> Vec<BounceRecord> {
     }
     n.recipients
         .into_iter()
-        .map(|f| classify(file, f, "amazonses", &n.original))
+        .map(|f| classify(file, f, "amazonses", &n.original, None))
         .collect()
 }
 
@@ -676,9 +742,7 @@ impl Parts {
                     if out.original.is_none() {
                         out.original = match &part.body {
                             PartType::Message(m) => Some(original_of(m)),
-                            _ => MessageParser::default()
-                                .parse(part.contents())
-                                .map(|m| original_of(&m)),
+                            _ => parser().parse(part.contents()).map(|m| original_of(&m)),
                         };
                     }
                     seen_original = true;
@@ -767,6 +831,44 @@ struct Headers {
     looks_like_bounce: bool,
     /// Auto-Submitted: auto-replied and the like.
     autoreply: bool,
+    /// The program that wrote the bounce, when its headers tell.
+    engine: Option<&'static engine::Engine>,
+}
+
+/// The headers that tell which program wrote a bounce, lower case.
+fn signs_of(m: &Message<'_>) -> engine::HeaderSigns {
+    let raw = m.raw_message();
+    let text = |h: &mail_parser::Header<'_>| {
+        raw.get(h.offset_start as usize..h.offset_end as usize)
+            .map(|b| String::from_utf8_lossy(b).trim().to_lowercase())
+    };
+    let first = |name: HeaderName<'_>| {
+        m.headers()
+            .iter()
+            .find(|h| h.name == name)
+            .and_then(text)
+            .unwrap_or_default()
+    };
+    engine::HeaderSigns {
+        subject: m.subject().unwrap_or_default().trim().to_lowercase(),
+        from: first(HeaderName::From),
+        x_mailer: first(HeaderName::Other("X-Mailer".into())),
+        received: m
+            .headers()
+            .iter()
+            .filter(|h| h.name == HeaderName::Received)
+            .filter_map(text)
+            .collect(),
+    }
+}
+
+/// The header signs of a raw message (for tests of engine recognition).
+#[cfg(test)]
+fn header_signs(raw: &[u8]) -> engine::HeaderSigns {
+    parser()
+        .parse(raw)
+        .map(|m| signs_of(&m))
+        .unwrap_or_default()
 }
 
 impl Headers {
@@ -811,6 +913,7 @@ impl Headers {
             failed_recipients,
             looks_like_bounce,
             autoreply: autoreply && !text::is_daemon_address(&from_lower),
+            engine: engine::by_headers(&signs_of(m)),
         }
     }
 }
@@ -880,6 +983,41 @@ mod tests {
         assert_eq!(r[1].reason, "mailboxfull");
         assert_eq!(r[1].original.subject.as_deref(), Some("Hello"));
         assert_eq!(r[0].reporting_mta.as_deref(), Some("mx.example.org"));
+    }
+
+    #[test]
+    fn a_bare_user_unknown_is_a_filter_unless_its_writer_knows_the_users() {
+        // An anonymous notice: Sisimai's convention reads "User unknown" outside RCPT as a filter.
+        let anonymous = b"From: MAILER-DAEMON@mx.example.jp\nSubject: Returned Mail: User unknown\n\n---The following addresses had delivery errors---\n\nkijitora@example.co.jp [User unknown]\n";
+        assert_eq!(read(anonymous, "t")[0].reason, "filtered");
+        // Lotus Notes looked the address up in its own directory.
+        let notes = b"From: POSTMASTER@gw.example.com\nSubject: Undeliverable message\n\n------- Failure Reasons  --------\n\nUser not listed in public Name & Address Book\nkijitora@notes.example.jp\n\n------- Returned Message --------\n";
+        let r = read(notes, "t");
+        assert_eq!(r[0].recipient.as_deref(), Some("kijitora@notes.example.jp"));
+        assert_eq!(r[0].reason, "userunknown");
+    }
+
+    #[test]
+    fn a_delivery_programs_failure_is_a_mailer_error() {
+        let input = b"From: MAILER-DAEMON@example.net\nSubject: Undelivered Mail Returned to Sender\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; example.net\n\nFinal-Recipient: rfc822; kijitora@example.net\nAction: failed\nStatus: 4.3.0\nDiagnostic-Code: x-unix; temporary failure\n--b--\n";
+        assert_eq!(read(input, "t")[0].reason, "mailererror");
+    }
+
+    #[test]
+    fn an_automatic_unsubscribe_is_an_opt_out() {
+        let input = b"From: someone@example.org\nTo: opt-out-1@example.com\nSubject: unsubscribe\nAuto-Submitted: auto-replied\n\nApple Mail sent this email to unsubscribe from the message \"News\".\n";
+        let r = read(input, "t");
+        assert_eq!(r[0].kind, BounceKind::Feedback);
+        assert_eq!(r[0].reason, "feedback");
+        assert_eq!(r[0].feedback_type.as_deref(), Some("opt-out"));
+        assert_eq!(r[0].recipient.as_deref(), Some("someone@example.org"));
+    }
+
+    #[test]
+    fn a_providers_own_code_decides() {
+        let cox = b"From: MAILER-DAEMON@mx.example.com\nSubject: Undelivered Mail Returned to Sender\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.com\n\nFinal-Recipient: rfc822; someone@cox.net\nAction: failed\nStatus: 5.1.0\nRemote-MTA: dns; cxr.mx.a.cloudfilter.net\nDiagnostic-Code: smtp; 550 5.1.0 <bounce@example.com> sender rejected. AUP#CDRBL\n--b--\n";
+        // "sender rejected" is Cox's wording for a temporary IP block (its code CDRBL).
+        assert_eq!(read(cox, "t")[0].reason, "blocked");
     }
 
     #[test]

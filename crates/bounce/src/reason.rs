@@ -1,6 +1,9 @@
-//! Sisimai-compatible reason names for a failed recipient, from the diagnostic text (phrases in
-//! data/reasons.toml, tried in file order), then the status code, then the refused command.
+//! Sisimai-compatible reason names for a failed recipient: first the own conventions of the
+//! provider that answered and of the program that wrote the notice (`[[engine]]` in
+//! data/reasons.toml, see [`crate::engine`]), then the diagnostic text (phrases, tried in file
+//! order), then the status code, then the refused command.
 
+use crate::engine::{Engine, Rule};
 use aho_corasick::AhoCorasick;
 use smtpdoctor_report::bounce::BounceKind;
 use std::sync::OnceLock;
@@ -31,6 +34,9 @@ include!(concat!(env!("OUT_DIR"), "/reasons.rs"));
 /// What the reason is decided from.
 #[derive(Debug, Clone, Copy)]
 pub struct Input<'a> {
+    /// The provider that answered and the program that wrote the notice, whose own conventions
+    /// come first.
+    pub engines: &'a [&'static Engine],
     /// The diagnostic text.
     pub diagnostic: Option<&'a str>,
     /// The status code.
@@ -43,6 +49,8 @@ pub struct Input<'a> {
     pub kind: BounceKind,
     /// The record comes from a DSN's fields rather than from a notice's prose.
     pub from_dsn: bool,
+    /// The diagnostic is the local delivery program's (`X-Unix;`), not an SMTP reply.
+    pub from_mailer: bool,
 }
 
 struct Matcher {
@@ -159,6 +167,15 @@ pub fn reason_for(input: &Input<'_>) -> &'static str {
     if input.kind == BounceKind::Success {
         return "delivered";
     }
+    for e in input.engines {
+        if let Some(r) = e.reason(
+            input.diagnostic.unwrap_or_default(),
+            input.command,
+            input.status,
+        ) {
+            return r;
+        }
+    }
     let found = input.diagnostic.and_then(reason_and_strength);
     if let Some((reason, true)) = found {
         // Wording this specific (a provider's documented code or phrase) is the best evidence.
@@ -197,7 +214,7 @@ pub fn reason_for(input: &Input<'_>) -> &'static str {
             // convention): the address itself was accepted at RCPT.
             // A notice in prose with no SMTP reply at all: the reporting system itself knows
             // the mailbox does not exist.
-            ("userunknown", None) if !input.from_dsn && input.reply_code.is_none() => "userunknown",
+            // EXPERIMENT ("userunknown", None) if !input.from_dsn && input.reply_code.is_none() => "userunknown",
             ("userunknown", None | Some("DATA")) => "filtered",
             (t, _) => t,
         };
@@ -206,6 +223,10 @@ pub fn reason_for(input: &Input<'_>) -> &'static str {
     // A delay with no telling words: the sender's server is still trying, and will give up.
     if input.kind == BounceKind::Delay && text.is_none() {
         return "expired";
+    }
+    // No telling words from the local delivery program: the program failed.
+    if input.from_mailer {
+        return "mailererror";
     }
     if let Some(r) = input.status.and_then(hint_of_status) {
         return r;
@@ -249,5 +270,7 @@ mod tests {
         assert_eq!(reason_of_status("5.1.1"), Some("userunknown"));
         assert_eq!(reason_of_status("4.2.2"), Some("mailboxfull"));
         assert_eq!(reason_of_status("5.3.4"), Some("mesgtoobig"));
+        assert_eq!(reason_of_status("5.4.6"), Some("networkerror"));
+        assert_eq!(hint_of_status("5.7.9"), Some("securityerror"));
     }
 }

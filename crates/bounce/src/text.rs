@@ -3,7 +3,7 @@
 //! Exchange, ...), and the returned message quoted after it.
 
 use crate::{Finding, Headers};
-use mail_parser::MessageParser;
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use smtpdoctor_report::bounce::OriginalMessage;
 use std::collections::HashMap;
 
@@ -94,6 +94,57 @@ const DELAY_PHRASES: &[&str] = &[
     "has been postponed",
 ];
 
+/// Wording typical of a bounce (lower case, substrings).
+const BOUNCE_WORDS: &[&str] = &[
+    "could not be delivered",
+    "delivery to the following",
+    "following address",
+    "permanent error",
+    "user unknown",
+    "undeliverable",
+    "delivery failed",
+    "was not delivered",
+    "couldn't be delivered",
+    "unable to deliver",
+    "failed to deliver",
+    "delivery has failed",
+    "permanent fatal errors",
+    "error sending your mail",
+    // A mailing list manager refusing the post (FML, Mailman, Google Groups).
+    "not a member of this mailing list",
+    "you are not a member",
+    "duplicated message-id",
+];
+
+/// The phrase lists above, each compiled once into one automaton: a notice is scanned once per
+/// list rather than once per phrase.
+struct Scanners {
+    signatures: AhoCorasick,
+    bounce_words: AhoCorasick,
+    original_markers: AhoCorasick,
+    delay_phrases: AhoCorasick,
+    /// Leftmost match first, ties to the earlier pattern; ASCII case ignored.
+    commands: AhoCorasick,
+}
+
+fn scanners() -> &'static Scanners {
+    static S: std::sync::OnceLock<Scanners> = std::sync::OnceLock::new();
+    S.get_or_init(|| {
+        let any = |patterns: &[&str]| AhoCorasick::new(patterns).expect("phrases compile");
+        Scanners {
+            signatures: any(&SIGNATURES.iter().map(|(s, _)| *s).collect::<Vec<_>>()),
+            bounce_words: any(BOUNCE_WORDS),
+            original_markers: any(ORIGINAL_MARKERS),
+            delay_phrases: any(DELAY_PHRASES),
+            commands: AhoCorasickBuilder::new()
+                .match_kind(MatchKind::LeftmostFirst)
+                .ascii_case_insensitive(true)
+                .build(COMMAND_PATTERNS.iter().map(|(p, _)| *p))
+                .expect("command phrases compile"),
+        }
+    })
+}
+
 /// Where a notice says which program wrote it.
 const SIGNATURES: &[(&str, &str)] = &[
     ("this is the qmail-send program", "qmail"),
@@ -155,45 +206,46 @@ pub fn has_code(text: &str) -> bool {
 
 /// The SMTP command a diagnostic says was refused.
 pub fn command_in(text: &str) -> Option<String> {
-    const PATTERNS: &[(&str, &str)] = &[
-        ("after rcpt to", "RCPT"),
-        ("after rcpt command", "RCPT"),
-        ("in reply to rcpt to", "RCPT"),
-        ("rcpt to response", "RCPT"),
-        (">>> rcpt", "RCPT"),
-        ("[rcpt_to]", "RCPT"),
-        ("rcpt to:", "RCPT"),
-        ("does not like recipient", "RCPT"),
-        ("smtp transmission failure", "DATA"),
-        ("smtp:rcpt", "RCPT"),
-        ("recipient name is not recognized", "RCPT"),
-        ("after mail from", "MAIL"),
-        ("in reply to mail from", "MAIL"),
-        (">>> mail from", "MAIL"),
-        ("mail from response", "MAIL"),
-        ("after end of data", "DATA"),
-        ("in reply to end of data", "DATA"),
-        ("after data", "DATA"),
-        ("in reply to data", "DATA"),
-        (">>> data", "DATA"),
-        ("data response", "DATA"),
-        ("after end of message", "DATA"),
-        ("after helo", "HELO"),
-        ("after ehlo", "EHLO"),
-        ("in reply to helo", "HELO"),
-        ("in reply to ehlo", "EHLO"),
-        ("after initial connection", "CONN"),
-        ("connected but greeting failed", "CONN"),
-        ("after starttls", "STARTTLS"),
-        ("in reply to starttls", "STARTTLS"),
-    ];
-    let lower = text.to_ascii_lowercase();
-    PATTERNS
-        .iter()
-        .filter_map(|(p, c)| lower.find(p).map(|at| (at, *c)))
-        .min_by_key(|(at, _)| *at)
-        .map(|(_, c)| c.to_string())
+    // The earliest phrase in the text names the command; at one place, the one listed first.
+    scanners()
+        .commands
+        .find(text)
+        .map(|m| COMMAND_PATTERNS[m.pattern().as_usize()].1.to_string())
 }
+
+/// Phrases that name the refused SMTP command (lower case).
+const COMMAND_PATTERNS: &[(&str, &str)] = &[
+    ("after rcpt to", "RCPT"),
+    ("after rcpt command", "RCPT"),
+    ("in reply to rcpt to", "RCPT"),
+    ("rcpt to response", "RCPT"),
+    (">>> rcpt", "RCPT"),
+    ("[rcpt_to]", "RCPT"),
+    ("rcpt to:", "RCPT"),
+    ("does not like recipient", "RCPT"),
+    ("smtp transmission failure", "DATA"),
+    ("smtp:rcpt", "RCPT"),
+    ("recipient name is not recognized", "RCPT"),
+    ("after mail from", "MAIL"),
+    ("in reply to mail from", "MAIL"),
+    (">>> mail from", "MAIL"),
+    ("mail from response", "MAIL"),
+    ("after end of data", "DATA"),
+    ("in reply to end of data", "DATA"),
+    ("after data", "DATA"),
+    ("in reply to data", "DATA"),
+    (">>> data", "DATA"),
+    ("data response", "DATA"),
+    ("after end of message", "DATA"),
+    ("after helo", "HELO"),
+    ("after ehlo", "EHLO"),
+    ("in reply to helo", "HELO"),
+    ("in reply to ehlo", "EHLO"),
+    ("after initial connection", "CONN"),
+    ("connected but greeting failed", "CONN"),
+    ("after starttls", "STARTTLS"),
+    ("in reply to starttls", "STARTTLS"),
+];
 
 /// Header-like `Name: value` fields of a report part, folded lines joined.
 pub fn fields(text: &str) -> Vec<(String, String)> {
@@ -347,6 +399,17 @@ fn lead_address(line: &str) -> Option<(String, &str)> {
                 c.is_whitespace() || matches!(c, ':' | ',' | ';' | '(' | ')' | '<' | '>' | '"')
             })
             .unwrap_or(t.len());
+        // A top-level domain never mixes scripts: "a@example.jp您好" is an address followed by
+        // words with no space between (CJK text), so the address ends where the script changes.
+        let end = t[..end]
+            .rfind('.')
+            .and_then(|dot| {
+                let label = &t[dot + 1..end];
+                let ascii = label.find(|c: char| !c.is_ascii())?;
+                (ascii > 0 && label[..ascii].bytes().all(|b| b.is_ascii_alphabetic()))
+                    .then_some(dot + 1 + ascii)
+            })
+            .unwrap_or(end);
         let token = &t[..end];
         let token = token.strip_suffix("...").unwrap_or(token);
         (token, &t[end..])
@@ -434,53 +497,33 @@ fn reply_with_address(line: &str) -> Option<String> {
 /// Reads a notice.
 pub fn read(notice: &str, headers: &Headers, original: Option<&OriginalMessage>) -> Notice {
     let lower_all = notice.to_ascii_lowercase();
+    let scan = scanners();
+    // The signature listed first wins, wherever it stands in the notice.
+    let signature = scan
+        .signatures
+        .find_overlapping_iter(&lower_all)
+        .map(|m| m.pattern().as_usize())
+        .min();
     let mut out = Notice {
-        detector: SIGNATURES
-            .iter()
-            .find(|(s, _)| lower_all.contains(s))
-            .map_or("text", |(_, d)| d),
+        detector: signature.map_or("text", |i| SIGNATURES[i].1),
         ..Notice::default()
     };
-    out.looks_like_bounce = SIGNATURES.iter().any(|(s, _)| lower_all.contains(s))
-        || [
-            "could not be delivered",
-            "delivery to the following",
-            "following address",
-            "permanent error",
-            "user unknown",
-            "undeliverable",
-            "delivery failed",
-            "was not delivered",
-            "couldn't be delivered",
-            "unable to deliver",
-            "failed to deliver",
-            "delivery has failed",
-            "permanent fatal errors",
-            "error sending your mail",
-            // A mailing list manager refusing the post (FML, Mailman, Google Groups).
-            "not a member of this mailing list",
-            "you are not a member",
-            "duplicated message-id",
-        ]
-        .iter()
-        .any(|p| lower_all.contains(p));
+    out.looks_like_bounce = signature.is_some() || scan.bounce_words.is_match(&lower_all);
 
-    // Cut the notice where the returned message starts.
+    // Cut the notice where the returned message starts: at the first line with a marker (no
+    // marker spans lines, and lower case keeps every byte offset).
     let mut cut = notice.len();
-    let mut offset = 0;
-    for line in notice.split_inclusive('\n') {
-        let l = line.to_ascii_lowercase();
-        if ORIGINAL_MARKERS.iter().any(|m| l.contains(m)) {
-            cut = offset;
-            let quoted = &notice[offset + line.len()..];
-            out.original = quoted_original(quoted);
-            break;
-        }
-        offset += line.len();
+    if let Some(m) = scan.original_markers.find(&lower_all) {
+        let start = notice[..m.start()].rfind('\n').map_or(0, |i| i + 1);
+        let end = notice[m.end()..]
+            .find('\n')
+            .map_or(notice.len(), |i| m.end() + i + 1);
+        cut = start;
+        out.original = quoted_original(&notice[end..]);
     }
     let body = &notice[..cut];
     let lower = &lower_all[..cut];
-    out.delay_warning = DELAY_PHRASES.iter().any(|p| lower.contains(p));
+    out.delay_warning = scan.delay_phrases.is_match(lower);
 
     // Addresses that are not recipients: the bounce's own, and the returned message's sender.
     let mut not_recipients: Vec<String> = [headers.to.as_deref(), headers.from.as_deref()]
@@ -1192,7 +1235,7 @@ fn quoted_original(quoted: &str) -> Option<OriginalMessage> {
         return None;
     }
     let head_end = start.find("\n\n").map_or(start.len(), |i| i + 2);
-    let m = MessageParser::default().parse_headers(&start.as_bytes()[..head_end])?;
+    let m = crate::parser().parse_headers(&start.as_bytes()[..head_end])?;
     Some(crate::original_of(&m))
 }
 
@@ -1306,6 +1349,19 @@ mod tests {
                  Final-Recipient: rfc822; x2@relay.example.net\nStatus: 5.1.1\n"
             ),
             ["x2@example.org"]
+        );
+    }
+
+    #[test]
+    fn an_address_ends_where_the_script_changes() {
+        assert_eq!(
+            lead_address("kijitora@example.jp您好，").map(|(a, _)| a),
+            Some("kijitora@example.jp".to_string())
+        );
+        // An internationalised domain keeps its own script.
+        assert_eq!(
+            lead_address("neko@例え.テスト").map(|(a, _)| a),
+            Some("neko@例え.テスト".to_string())
         );
     }
 
