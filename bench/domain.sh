@@ -1,28 +1,68 @@
 #!/usr/bin/env bash
-# bench/domain.sh: `smtpdoctor domain --domains` throughput (domains per second) against a
-# local authoritative NSD serving BENCH_DOMAINS zones of its own.
+# bench/domain.sh: `smtpdoctor domain --domains` against checkdmarc over the same local zones,
+# side by side in one run: domains per second each and the ratio (goal of issue 6: >= 10x).
 #
 # Each zone dNNNN.bench is a complete sending domain: MX with an address in TEST-NET-1, SPF
-# with an include, DMARC, a DKIM key, MTA-STS and TLS-RPT records (no policy server: the fetch
-# fails fast on a closed port, as for a domain whose policy host is down), plus a blocklist zone
-# bl.bench that follows RFC 5782. Every domain costs about 45 queries (27 of them guessed DKIM
-# selectors) and one refused HTTPS connection.
+# with an include, DMARC, a DKIM key, MTA-STS and TLS-RPT records (the policy host is
+# 127.0.0.1, where no HTTPS server listens: both tools' fetches are refused at once, as for a
+# domain whose policy host is down), plus a blocklist zone bl.bench that follows RFC 5782 and
+# the reverse zone of TEST-NET-1.
 #
-# The NSD instance is this script's own (127.0.0.1:BENCH_PORT, state in a temporary directory),
-# started and stopped here by pid: the test rig is not touched.
-# Env: BENCH_DOMAINS (1000), BENCH_PORT (5399), BENCH_JOBS (64), BENCH_RUNS (3),
-#      SMTPDOCTOR_BIN (skip the build), CARGO_TARGET_DIR (default target).
+# Everything runs inside a network namespace this script makes (`unshare --net --mount`, as
+# root) where only loopback exists, so nothing either tool does can leave the machine:
+# checkdmarc fetches the MTA-STS policy and BIMI itself and resolves those host names through
+# the system resolver. In the namespace /etc/resolv.conf is bind-mounted to a file naming
+# 127.0.0.1 (the mount is the namespace's own), NSD serves port 53 on 127.0.0.1 (checkdmarc's
+# -n takes addresses without a port), checkdmarc gets `-n 127.0.0.1` and smtpdoctor
+# `--dns 127.0.0.1:53`. The NSD instance and its state are this script's own; the test rig is
+# not touched.
+#
+# checkdmarc is installed on first use into a cache venv, ${XDG_CACHE_HOME:-~/.cache}/
+# smtpdoctor-bench/checkdmarc (BENCH_CHECKDMARC=PATH uses another; BENCH_CHECKDMARC=none
+# skips it). Building and installing happen before the namespace is entered.
+#
+# Env: BENCH_DOMAINS (1000), BENCH_JOBS (64), BENCH_RUNS (3 for smtpdoctor; checkdmarc,
+#      which checks one domain after another, runs once over the same list),
+#      BENCH_RESULTS_DIR (bench/results), SMTPDOCTOR_BIN (skip the build),
+#      CARGO_TARGET_DIR (default target).
 set -euo pipefail
+export LC_ALL=C
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$PWD
 n=${BENCH_DOMAINS:-1000}
-port=${BENCH_PORT:-5399}
 jobs=${BENCH_JOBS:-64}
 runs=${BENCH_RUNS:-3}
-command -v nsd >/dev/null || { echo "bench/domain.sh: nsd is missing (scripts/install-deps)" >&2; exit 1; }
-if [[ -z ${SMTPDOCTOR_BIN:-} ]]; then
-  cargo build --release -q -p smtpdoctor
-  SMTPDOCTOR_BIN=${CARGO_TARGET_DIR:-target}/release/smtpdoctor
+for v in n jobs runs; do
+  [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "bench/domain.sh: $v must be a positive number" >&2; exit 2; }
+done
+
+if [[ -z ${BENCH_IN_NETNS:-} ]]; then
+  # ------------------------------------------------- outside: build, install, enter the namespace
+  for tool in nsd unshare ip dig openssl python3; do
+    command -v "$tool" >/dev/null || { echo "bench/domain.sh: $tool is missing (scripts/install-deps)" >&2; exit 1; }
+  done
+  [[ $EUID -eq 0 ]] || { echo "bench/domain.sh: needs root (unshare --net makes the loopback-only namespace)" >&2; exit 1; }
+  if [[ -z ${SMTPDOCTOR_BIN:-} ]]; then
+    cargo build --release -q -p smtpdoctor
+    SMTPDOCTOR_BIN=${CARGO_TARGET_DIR:-target}/release/smtpdoctor
+  fi
+  SMTPDOCTOR_BIN=$(realpath "$SMTPDOCTOR_BIN")
+  checkdmarc=${BENCH_CHECKDMARC:-}
+  if [[ -z $checkdmarc ]]; then
+    venv=${XDG_CACHE_HOME:-$HOME/.cache}/smtpdoctor-bench/checkdmarc
+    if [[ ! -x $venv/bin/checkdmarc ]]; then
+      echo "bench/domain.sh: installing checkdmarc into $venv" >&2
+      python3 -m venv "$venv"
+      "$venv/bin/pip" install -q checkdmarc
+    fi
+    checkdmarc=$venv/bin/checkdmarc
+  fi
+  export SMTPDOCTOR_BIN BENCH_CHECKDMARC=$checkdmarc BENCH_IN_NETNS=1 BENCH_ROOT=$root
+  exec unshare --net --mount --propagation private -- "$root/bench/domain.sh"
 fi
+
+# ------------------------------------------------------------------- inside the namespace
+ip link set lo up
 work=$(mktemp -d)
 nsd_pid=
 cleanup() {
@@ -34,12 +74,19 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+# Only loopback exists here; make sure of it before anything queries.
+if ip -o addr show | grep -v ' lo ' | grep -q inet; then
+  echo "bench/domain.sh: the namespace has a non-loopback address; refusing to run" >&2
+  exit 1
+fi
+echo "nameserver 127.0.0.1" >"$work/resolv.conf"
+mount --bind "$work/resolv.conf" /etc/resolv.conf
 
 key=$(openssl genpkey -quiet -algorithm RSA -pkeyopt rsa_keygen_bits:2048 2>/dev/null |
   openssl pkey -pubout -outform DER 2>/dev/null | base64 -w0)
 cat >"$work/nsd.conf" <<CONF
 server:
-  ip-address: 127.0.0.1@$port
+  ip-address: 127.0.0.1@53
   do-ip6: no
   username: ""
   chroot: ""
@@ -86,31 +133,69 @@ for ((i = 0; i < 100; i++)); do
 done
 [[ -n $nsd_pid ]] || { echo "bench/domain.sh: nsd did not start" >&2; cat "$work/nsd.log" >&2; exit 1; }
 # Wait until it answers (1000 zones take a moment to load).
-for ((i = 0; i < 200; i++)); do
-  dig +short +time=1 +tries=1 @127.0.0.1 -p "$port" TXT "d$(printf %04d "$n").bench" 2>/dev/null | grep -q spf1 && break
+last=$(printf 'd%04d.bench' "$n")
+for ((i = 0; i < 300; i++)); do
+  dig +short +time=1 +tries=1 @127.0.0.1 TXT "$last" 2>/dev/null | grep -q spf1 && break
   sleep 0.1
 done
 
-echo "smtpdoctor domain --domains: $n domains, -j $jobs, NSD on 127.0.0.1:$port, $runs runs"
-echo "(--connect-to sends each MTA-STS fetch to a closed loopback port: no HTTPS server runs)"
+results_dir=${BENCH_RESULTS_DIR:-$BENCH_ROOT/bench/results}
+mkdir -p "$results_dir"
+result=$results_dir/domain-$(date -u +%Y%m%d-%H%M%S).txt
+report=$work/report.txt
+say() { echo "$*" | tee -a "$report"; }
+
+say "bench/domain.sh $(date -u +%FT%TZ): $n zones, NSD $(nsd -v 2>&1 | head -1 | awk '{print $NF}') on 127.0.0.1:53 in a loopback-only network namespace, $(nproc) CPUs"
+say "smtpdoctor: $("$SMTPDOCTOR_BIN" --version) ($SMTPDOCTOR_BIN)"
+rate() { python3 -c "import sys; n,t=int(sys.argv[1]),float(sys.argv[3])-float(sys.argv[2]); print(f'{n} domains in {t:.2f} s = {n/t:.1f} domains/s')" "$@"; }
+ours=()
 for ((r = 1; r <= runs; r++)); do
   t0=$EPOCHREALTIME
-  "$SMTPDOCTOR_BIN" domain --domains "$work/domains.txt" --dns "127.0.0.1:$port" -j "$jobs" \
+  "$SMTPDOCTOR_BIN" domain --domains "$work/domains.txt" --dns 127.0.0.1:53 -j "$jobs" \
     --dkim-selector s1 --dnsbl bl.bench --rhsbl dbl.bench --ip 192.0.2.1 --timeout 5 \
-    --connect-to ::127.0.0.1:1 >"$work/out.jsonl" 2>"$work/err.txt" || true
+    --deadline 600 >"$work/ours.jsonl" 2>"$work/ours.err" || true
   t1=$EPOCHREALTIME
-  lines=$(wc -l <"$work/out.jsonl")
-  python3 -c "import sys; n,t=int(sys.argv[1]),float(sys.argv[3])-float(sys.argv[2]); print(f'run {sys.argv[4]}: {n} JSON lines in {t:.2f} s = {n/t:.0f} domains/s')" \
-    "$lines" "$t0" "$t1" "$r"
-  tail -1 "$work/err.txt"
+  lines=$(wc -l <"$work/ours.jsonl")
+  ours+=("$(python3 -c "import sys; print(float(sys.argv[2])-float(sys.argv[1]))" "$t0" "$t1")")
+  say "smtpdoctor run $r (-j $jobs): $(rate "$lines" "$t0" "$t1")"
 done
-python3 - "$work/out.jsonl" <<'PY'
+python3 - "$work/ours.jsonl" <<'PY' | tee -a "$report"
 import json, sys, collections
 c = collections.Counter()
 for line in open(sys.argv[1]):
     j = json.loads(line)
     for name, check in j["checks"].items():
         c[(name, check["status"])] += 1
-print("statuses of the last run:", ", ".join(f"{k[0]}={k[1]}:{v}" for k, v in sorted(c.items())))
+print("  statuses of the last run:", ", ".join(f"{k[0]}={k[1]}:{v}" for k, v in sorted(c.items())))
 PY
-echo "checkdmarc: not run (not installable without the network here); see bench/README.md"
+
+theirs=
+if [[ $BENCH_CHECKDMARC != none ]]; then
+  say "checkdmarc: $("$BENCH_CHECKDMARC" --version 2>&1 | tail -1) (one domain after another; -n 127.0.0.1 -t 5 --skip-tls)"
+  t0=$EPOCHREALTIME
+  # -o writes the JSON list to a file; a domain it cannot check is still an entry.
+  "$BENCH_CHECKDMARC" "$work/domains.txt" -n 127.0.0.1 -t 5 --skip-tls -o "$work/theirs.json" \
+    2>"$work/theirs.err" || { echo "checkdmarc failed:" >&2; tail -20 "$work/theirs.err" >&2; exit 1; }
+  t1=$EPOCHREALTIME
+  count=$(python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))))" "$work/theirs.json")
+  theirs=$(python3 -c "import sys; print(float(sys.argv[2])-float(sys.argv[1]))" "$t0" "$t1")
+  say "checkdmarc: $(rate "$count" "$t0" "$t1")"
+  python3 - "$work/theirs.json" <<'PY' | tee -a "$report"
+import json, sys, collections
+c = collections.Counter()
+for d in json.load(open(sys.argv[1])):
+    for k in ("spf", "dmarc", "mta_sts", "smtp_tls_reporting"):
+        c[(k, d.get(k, {}).get("valid"))] += 1
+    c[("mx_hosts", len(d.get("mx", {}).get("hosts", [])))] += 1
+print("  checkdmarc validity:", ", ".join(f"{k[0]}={k[1]}:{v}" for k, v in sorted(c.items(), key=str)))
+PY
+  python3 - "$n" "$theirs" "${ours[@]}" <<'PY' | tee -a "$report"
+import statistics, sys
+n, theirs, ours = int(sys.argv[1]), float(sys.argv[2]), [float(x) for x in sys.argv[3:]]
+best, med = min(ours), statistics.median(ours)
+print(f"smtpdoctor {n/med:.1f} domains/s (median of {len(ours)}; best {n/best:.1f}), "
+      f"checkdmarc {n/theirs:.1f} domains/s: ratio {theirs/med:.1f}x (best {theirs/best:.1f}x)")
+PY
+fi
+cp "$report" "$result"
+echo "results written to $result"

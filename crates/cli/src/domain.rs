@@ -114,6 +114,7 @@ fn options(args: &DomainArgs, domain: String) -> Result<DomainOptions, UsageErro
         trust: Trust::load(args.net.ca_file.as_deref()).map_err(UsageError)?,
         anchors,
         timeout,
+        shared: Default::default(),
     })
 }
 

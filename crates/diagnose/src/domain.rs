@@ -1009,14 +1009,33 @@ fn dnsbl_finding(id: &str, severity: Severity, category: Category, summary: Stri
     }
 }
 
-/// Whether a zone passed its RFC 5782 self-test: None when it did, else the finding.
-fn self_test(z: &DnsblZone, resolver: &str) -> Option<Finding> {
-    let (Some(listed), Some(unlisted)) = (&z.test_listed, &z.test_unlisted) else {
-        return None;
-    };
+/// The RFC 5782 test entries of one address family: `(listed, unlisted, their words)`.
+fn test_pair(z: &DnsblZone, v6: bool) -> Option<(&DnsblAnswer, &DnsblAnswer, (&str, &str))> {
+    if v6 {
+        Some((
+            z.test6_listed.as_ref()?,
+            z.test6_unlisted.as_ref()?,
+            ("::FFFF:7F00:2", "::FFFF:7F00:1"),
+        ))
+    } else {
+        let words = if z.kind == "domain" {
+            ("test", "invalid")
+        } else {
+            ("127.0.0.2", "127.0.0.1")
+        };
+        Some((z.test_listed.as_ref()?, z.test_unlisted.as_ref()?, words))
+    }
+}
+
+/// Whether a zone passed its RFC 5782 self-test (for IPv6 addresses when `v6`): None when it
+/// did, else the finding. An IPv4 list that does not list the IPv6 test entry simply does not
+/// cover IPv6: an info, not a broken list.
+fn self_test(z: &DnsblZone, resolver: &str, v6: bool) -> Option<Finding> {
+    let (listed, unlisted, (must, must_not)) = test_pair(z, v6)?;
     let zone = &z.zone;
+    let family = if v6 { " for IPv6" } else { "" };
     if let Some(why) = listed.codes.iter().find_map(|c| error_code(c)) {
-        return Some(dnsbl_finding("dnsbl.refused", Severity::Warning, Category::Dns, format!("{zone} refused the queries from this resolver ({resolver}): {why}"))
+        return Some(dnsbl_finding("dnsbl.refused", Severity::Warning, Category::Dns, format!("{zone} refused the queries from this resolver ({resolver}){family}: {why}"))
             .detail(format!("{} answered {}: an error code, not a listing. Nothing can be said about the addresses on this list.", listed.name, listed.codes.join(", ")))
             .fix("Query the list through your own recursive resolver (not 8.8.8.8, 1.1.1.1 or a cloud provider's shared one), or with a Spamhaus DQS key.")
             .fix("Or give --dns with a resolver the list accepts."));
@@ -1032,7 +1051,10 @@ fn self_test(z: &DnsblZone, resolver: &str) -> Option<Finding> {
                 "dnsbl.zone_error",
                 Severity::Warning,
                 Category::Dns,
-                format!("{zone} could not be queried: {}", o.outcome.describe()),
+                format!(
+                    "{zone} could not be queried{family}: {}",
+                    o.outcome.describe()
+                ),
             )
             .detail(format!(
                 "{}: {}",
@@ -1042,12 +1064,17 @@ fn self_test(z: &DnsblZone, resolver: &str) -> Option<Finding> {
         );
     }
     if !listed.codes.iter().any(|c| listing(c)) {
-        return Some(dnsbl_finding("dnsbl.self_test_failed", Severity::Warning, Category::Dns, format!("{zone} does not list its RFC 5782 test entry; its answers are not used"))
+        if v6 && listed.codes.is_empty() {
+            return Some(dnsbl_finding("dnsbl.no_ipv6", Severity::Info, Category::BlacklistedIp, format!("{zone} does not list IPv6 addresses: the IPv6 addresses are not looked up in it"))
+                .detail(format!("{} answered {}; a list that covers IPv6 lists {must} (RFC 5782 section 5).", listed.name, listed.outcome.describe()))
+                .fix("Add a list that covers IPv6 to --dnsbl if you send over IPv6 (zen.spamhaus.org does)."));
+        }
+        return Some(dnsbl_finding("dnsbl.self_test_failed", Severity::Warning, Category::Dns, format!("{zone} does not list its RFC 5782 test entry {must}{family}; its answers are not used"))
             .detail(format!("{} answered {}; a working list answers 127.0.0.2 (RFC 5782 section 5). The zone may be gone or may not answer this resolver.", listed.name, if listed.codes.is_empty() { listed.outcome.describe().to_string() } else { listed.codes.join(", ") }))
             .fix("Check the zone name, or drop it from --dnsbl."));
     }
     if !unlisted.codes.is_empty() {
-        return Some(dnsbl_finding("dnsbl.lists_everything", Severity::Warning, Category::Dns, format!("{zone} lists its never-listed test entry: it answers for every address, its answers are not used"))
+        return Some(dnsbl_finding("dnsbl.lists_everything", Severity::Warning, Category::Dns, format!("{zone} lists its never-listed test entry {must_not}{family}: it answers for every address, its answers are not used"))
             .detail(format!("{} answered {} where RFC 5782 section 5 says NXDOMAIN; a list that was shut down often does this.", unlisted.name, unlisted.codes.join(", ")))
             .fix("Drop the zone from --dnsbl."));
     }
@@ -1055,7 +1082,10 @@ fn self_test(z: &DnsblZone, resolver: &str) -> Option<Finding> {
 }
 
 fn dnsbl(e: &DomainEvidence) -> DomainCheck {
-    let ev = &e.dnsbl;
+    dnsbl_check(&e.dnsbl)
+}
+
+fn dnsbl_check(ev: &DnsblEvidence) -> DomainCheck {
     let mut findings = Vec::new();
     let mut usable = HashMap::new();
     let mut zone_errors = 0;
@@ -1074,9 +1104,17 @@ fn dnsbl(e: &DomainEvidence) -> DomainCheck {
             continue;
         }
         queried += 1;
-        match self_test(z, &ev.resolver) {
+        match self_test(z, &ev.resolver, false) {
             None => {
-                usable.insert(z.zone.as_str(), true);
+                // IPv6 addresses use the zone only when it passes the IPv6 test too.
+                let v6 = match self_test(z, &ev.resolver, true) {
+                    None => true,
+                    Some(f) => {
+                        findings.push(f);
+                        false
+                    }
+                };
+                usable.insert(z.zone.as_str(), v6);
             }
             Some(f) => {
                 zone_errors += 1;
@@ -1086,8 +1124,10 @@ fn dnsbl(e: &DomainEvidence) -> DomainCheck {
     }
     let mut listed = Vec::new();
     for q in &ev.queries {
-        if !usable.contains_key(q.zone.as_str()) {
-            continue;
+        let v6 = q.subject.parse::<std::net::Ipv6Addr>().is_ok();
+        match usable.get(q.zone.as_str()) {
+            Some(v6_usable) if !v6 || *v6_usable => {}
+            _ => continue,
         }
         let a = &q.answer;
         let domain_list = ev
@@ -1203,4 +1243,97 @@ fn dnsbl(e: &DomainEvidence) -> DomainCheck {
     let mut details = serde_json::to_value(ev).unwrap_or(Value::Null);
     details["listed"] = Value::Array(listed);
     check(status, summary, findings, details)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(name: &str, codes: &[&str]) -> DnsblAnswer {
+        DnsblAnswer {
+            name: name.into(),
+            outcome: if codes.is_empty() {
+                DnsOutcome::NxDomain
+            } else {
+                DnsOutcome::Answers
+            },
+            detail: None,
+            codes: codes.iter().map(|c| c.to_string()).collect(),
+            txt: vec![],
+        }
+    }
+
+    /// A zone that passes the IPv4 test; its IPv6 test entry listed or not.
+    fn zone(name: &str, v6_listed: Option<bool>) -> DnsblZone {
+        DnsblZone {
+            zone: name.into(),
+            kind: "ip".into(),
+            skipped: None,
+            test_listed: Some(answer("2.0.0.127", &["127.0.0.2"])),
+            test_unlisted: Some(answer("1.0.0.127", &[])),
+            test6_listed: v6_listed.map(|l| answer("2.0...v6", if l { &["127.0.0.2"] } else { &[] })),
+            test6_unlisted: v6_listed.map(|_| answer("1.0...v6", &[])),
+        }
+    }
+
+    fn query(subject: &str, zone: &str, codes: &[&str]) -> DnsblQuery {
+        DnsblQuery {
+            subject: subject.into(),
+            zone: zone.into(),
+            answer: answer(subject, codes),
+        }
+    }
+
+    fn ids(c: &DomainCheck) -> Vec<&str> {
+        c.findings.iter().map(|f| f.id.as_str()).collect()
+    }
+
+    #[test]
+    fn ipv6_addresses_use_only_lists_that_pass_the_ipv6_test() {
+        let ev = DnsblEvidence {
+            resolver: "127.0.0.1:53".into(),
+            zones: vec![zone("six.test", Some(true)), zone("four.test", Some(false))],
+            queries: vec![
+                query("2001:db8::25", "six.test", &["127.0.0.2"]),
+                // A list without IPv6 that answers anyway (a wildcard) is not believed.
+                query("2001:db8::25", "four.test", &["127.0.0.2"]),
+                query("192.0.2.1", "four.test", &[]),
+            ],
+        };
+        let c = dnsbl_check(&ev);
+        assert_eq!(c.status, CheckStatus::Fail);
+        let listed: Vec<&Finding> = c.findings.iter().filter(|f| f.id == "dnsbl.listed").collect();
+        assert_eq!(listed.len(), 1, "{:?}", ids(&c));
+        assert!(listed[0].summary.contains("six.test"));
+        let info = c.findings.iter().find(|f| f.id == "dnsbl.no_ipv6").unwrap();
+        assert_eq!(info.severity, Severity::Info);
+        assert!(info.summary.starts_with("four.test"));
+    }
+
+    #[test]
+    fn an_ipv6_test_entry_listing_everything_is_a_broken_list() {
+        let mut z = zone("world6.test", Some(true));
+        z.test6_unlisted = Some(answer("1.0...v6", &["127.0.0.2"]));
+        let ev = DnsblEvidence {
+            resolver: "system".into(),
+            zones: vec![z],
+            queries: vec![query("2001:db8::25", "world6.test", &["127.0.0.2"])],
+        };
+        let c = dnsbl_check(&ev);
+        assert_eq!(ids(&c), vec!["dnsbl.lists_everything"]);
+        assert!(c.findings[0].summary.contains("::FFFF:7F00:1"));
+        assert_eq!(c.status, CheckStatus::Warn);
+    }
+
+    #[test]
+    fn refusal_codes_are_never_listings() {
+        let ev = DnsblEvidence {
+            resolver: "8.8.8.8:53".into(),
+            zones: vec![zone("zen.spamhaus.org", None)],
+            queries: vec![query("192.0.2.1", "zen.spamhaus.org", &["127.255.255.254"])],
+        };
+        let c = dnsbl_check(&ev);
+        assert_eq!(ids(&c), vec!["dnsbl.refused"]);
+        assert_ne!(c.status, CheckStatus::Fail);
+    }
 }

@@ -330,6 +330,13 @@ pub struct DnsblZone {
     /// RFC 5782 section 5: the entry that must not be listed (127.0.0.1, or `invalid`).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub test_unlisted: Option<DnsblAnswer>,
+    /// RFC 5782 section 5, IPv6 (asked only when an IPv6 address is checked): ::FFFF:7F00:2
+    /// must be listed by a list that covers IPv6.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub test6_listed: Option<DnsblAnswer>,
+    /// RFC 5782 section 5, IPv6: ::FFFF:7F00:1 must not be listed.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub test6_unlisted: Option<DnsblAnswer>,
 }
 
 /// One address or domain looked up in one zone.

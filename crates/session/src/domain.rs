@@ -19,7 +19,7 @@ use smtpdoctor_report::check::{DnsFailure, Dnssec, TlsMode};
 use smtpdoctor_report::domain::*;
 use smtpdoctor_spf::{HickoryResolver, Lookup, Resolver};
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
@@ -81,6 +81,8 @@ pub struct DomainOptions {
     pub anchors: Anchors,
     /// The bound on each query and each connection step.
     pub timeout: Duration,
+    /// What the domains of one run share (blocklist answers that do not depend on the domain).
+    pub shared: std::sync::Arc<Shared>,
 }
 
 /// Builds the one resolver a run (or a whole `--domains` batch) shares.
@@ -496,6 +498,27 @@ pub fn dnsbl_name(ip: IpAddr, zone: &str) -> String {
     format!("{base}{zone}")
 }
 
+/// Answers worth asking once per run: the blocklists' RFC 5782 test entries and the `--ip`
+/// addresses, which are the same for every domain of a `--domains` batch. One cell per name, so
+/// domains checked at once wait for the first query instead of each sending their own.
+#[derive(Debug, Default)]
+pub struct Shared {
+    dnsbl: std::sync::Mutex<HashMap<String, std::sync::Arc<tokio::sync::OnceCell<DnsblAnswer>>>>,
+}
+
+impl Shared {
+    async fn dnsbl_answer(&self, r: &HickoryResolver, name: String) -> DnsblAnswer {
+        let cell = self
+            .dnsbl
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(name.clone())
+            .or_default()
+            .clone();
+        cell.get_or_init(|| dnsbl_answer(r, name)).await.clone()
+    }
+}
+
 async fn dnsbl_answer(r: &HickoryResolver, name: String) -> DnsblAnswer {
     let l = r.a(&name).await;
     let (outcome, detail) = outcome(&l);
@@ -518,6 +541,25 @@ async fn dnsbl_answer(r: &HickoryResolver, name: String) -> DnsblAnswer {
     }
 }
 
+/// What one blocklist query is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// An RFC 5782 test entry: which of the zone's four slots it fills.
+    Test(TestSlot),
+    /// An `--ip` (the same for every domain of a run).
+    Address,
+    /// The domain itself under a domain list.
+    Domain,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TestSlot {
+    Listed,
+    Unlisted,
+    Listed6,
+    Unlisted6,
+}
+
 async fn dnsbl(
     opts: &DomainOptions,
     domain: &str,
@@ -525,13 +567,14 @@ async fn dnsbl(
     resolver: &str,
 ) -> DnsblEvidence {
     let mut zones = Vec::new();
-    // (zone index or none, subject) for each query, self-tests included.
-    let mut queries: Vec<(usize, Option<String>, String)> = Vec::new();
+    // (zone index, role, subject, query name) for each query, self-tests included.
+    let mut queries: Vec<(usize, Role, String, String)> = Vec::new();
     let lists = opts
         .dnsbl
         .iter()
         .map(|z| (z, "ip"))
         .chain(opts.rhsbl.iter().map(|z| (z, "domain")));
+    let any_v6 = opts.ips.iter().any(IpAddr::is_ipv6);
     for (zone, kind) in lists {
         let zone = zone.trim_end_matches('.').to_ascii_lowercase();
         let index = zones.len();
@@ -541,35 +584,56 @@ async fn dnsbl(
             skipped: defunct(&zone).map(str::to_string),
             test_listed: None,
             test_unlisted: None,
+            test6_listed: None,
+            test6_unlisted: None,
         });
         if zones[index].skipped.is_some() {
             continue;
         }
+        let mut test = |slot, name: String| {
+            queries.push((index, Role::Test(slot), String::new(), name));
+        };
         if kind == "ip" {
-            // RFC 5782 section 5: 127.0.0.2 must be listed, 127.0.0.1 must not.
-            queries.push((
-                index,
-                None,
+            // RFC 5782 section 5: 127.0.0.2 must be listed, 127.0.0.1 must not; for IPv6,
+            // ::FFFF:7F00:2 and ::FFFF:7F00:1 in the 32-nibble form.
+            test(
+                TestSlot::Listed,
                 dnsbl_name(Ipv4Addr::new(127, 0, 0, 2).into(), &zone),
-            ));
-            queries.push((
-                index,
-                None,
+            );
+            test(
+                TestSlot::Unlisted,
                 dnsbl_name(Ipv4Addr::new(127, 0, 0, 1).into(), &zone),
-            ));
+            );
+            if any_v6 {
+                let mapped = |last: u16| IpAddr::V6(Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0x7f00, last));
+                test(TestSlot::Listed6, dnsbl_name(mapped(2), &zone));
+                test(TestSlot::Unlisted6, dnsbl_name(mapped(1), &zone));
+            }
             for ip in &opts.ips {
-                queries.push((index, Some(ip.to_string()), dnsbl_name(*ip, &zone)));
+                queries.push((index, Role::Address, ip.to_string(), dnsbl_name(*ip, &zone)));
             }
         } else {
-            queries.push((index, None, format!("test.{zone}")));
-            queries.push((index, None, format!("invalid.{zone}")));
-            queries.push((index, Some(domain.to_string()), format!("{domain}.{zone}")));
+            test(TestSlot::Listed, format!("test.{zone}"));
+            test(TestSlot::Unlisted, format!("invalid.{zone}"));
+            queries.push((
+                index,
+                Role::Domain,
+                domain.to_string(),
+                format!("{domain}.{zone}"),
+            ));
         }
     }
     let mut set = JoinSet::new();
-    for (i, (_, _, name)) in queries.iter().enumerate() {
-        let (r, name) = (r.clone(), name.clone());
-        set.spawn(async move { (i, dnsbl_answer(&r, name).await) });
+    for (i, (_, role, _, name)) in queries.iter().enumerate() {
+        let (r, name, shared, role) = (r.clone(), name.clone(), opts.shared.clone(), *role);
+        set.spawn(async move {
+            let answer = if role == Role::Domain {
+                dnsbl_answer(&r, name).await
+            } else {
+                shared.dnsbl_answer(&r, name).await
+            };
+            (i, answer)
+        });
     }
     let mut answers: Vec<(usize, DnsblAnswer)> = set.join_all().await;
     answers.sort_by_key(|(i, _)| *i);
@@ -578,25 +642,49 @@ async fn dnsbl(
         zones: Vec::new(),
         queries: Vec::new(),
     };
-    let mut tests_seen: HashMap<usize, u8> = HashMap::new();
-    for ((zone_index, subject, _), (_, answer)) in queries.into_iter().zip(answers) {
-        match subject {
-            Some(subject) => out.queries.push(DnsblQuery {
+    for ((zone_index, role, subject, _), (_, answer)) in queries.into_iter().zip(answers) {
+        let z = &mut zones[zone_index];
+        match role {
+            Role::Test(TestSlot::Listed) => z.test_listed = Some(answer),
+            Role::Test(TestSlot::Unlisted) => z.test_unlisted = Some(answer),
+            Role::Test(TestSlot::Listed6) => z.test6_listed = Some(answer),
+            Role::Test(TestSlot::Unlisted6) => z.test6_unlisted = Some(answer),
+            Role::Address | Role::Domain => out.queries.push(DnsblQuery {
                 subject,
-                zone: zones[zone_index].zone.clone(),
+                zone: z.zone.clone(),
                 answer,
             }),
-            None => {
-                let seen = tests_seen.entry(zone_index).or_default();
-                if *seen == 0 {
-                    zones[zone_index].test_listed = Some(answer);
-                } else {
-                    zones[zone_index].test_unlisted = Some(answer);
-                }
-                *seen += 1;
-            }
         }
     }
     out.zones = zones;
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocklist_names_reverse_octets_and_nibbles() {
+        assert_eq!(
+            dnsbl_name("192.0.2.99".parse().unwrap(), "bl.example"),
+            "99.2.0.192.bl.example"
+        );
+        // RFC 5782 section 2.4: 32 nibbles, low-order first; the IPv6 test entry of section 5.
+        assert_eq!(
+            dnsbl_name("::ffff:7f00:2".parse().unwrap(), "bl.example"),
+            "2.0.0.0.0.0.f.7.f.f.f.f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.bl.example"
+        );
+        assert_eq!(
+            dnsbl_name("2001:db8::1".parse().unwrap(), "bl.example"),
+            "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.bl.example"
+        );
+    }
+
+    #[test]
+    fn defunct_lists_by_zone_and_parent() {
+        assert!(defunct("dnsbl.sorbs.net").is_some());
+        assert!(defunct("SORBS.NET.").is_some());
+        assert!(defunct("zen.spamhaus.org").is_none());
+    }
 }
