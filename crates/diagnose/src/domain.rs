@@ -62,6 +62,81 @@ pub fn diagnose_domain(e: &DomainEvidence) -> DomainDiagnosis {
     }
 }
 
+/// Why a domain's checks did not run to their end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unfinished {
+    /// The domain's bound passed while its look-ups were running.
+    Deadline,
+    /// The run's `--deadline` passed before the domain was started (`--domains`).
+    NotStarted,
+}
+
+/// The report of a domain whose checks did not finish: every check `error`, the verdict
+/// inconclusive, one finding that says which bound passed and how to give more time.
+pub fn diagnose_unfinished(
+    domain: &str,
+    resolver: &str,
+    why: Unfinished,
+    bound: std::time::Duration,
+) -> DomainDiagnosis {
+    let secs = bound.as_secs_f64();
+    let (id, word, summary, fix) = match why {
+        Unfinished::Deadline => (
+            "domain.deadline",
+            "deadline",
+            format!("{domain}: the checks did not finish within {secs:.0} s"),
+            "Give more time (--deadline; with --domains each domain gets at most 8 x --timeout), or find the slow name server with `smtpdoctor domain` and a longer --timeout.",
+        ),
+        Unfinished::NotStarted => (
+            "domain.not_checked",
+            "not_started",
+            format!("{domain}: not checked, the run's --deadline ({secs:.0} s) passed first"),
+            "Give --deadline a larger value, or split the list.",
+        ),
+    };
+    let finding = Finding::new(id, Severity::Warning, None, summary.clone())
+        .retry(Retry::Temporary)
+        .fix(fix);
+    let unfinished = || DomainCheck {
+        status: CheckStatus::Error,
+        summary: match why {
+            Unfinished::Deadline => "not finished before the deadline".into(),
+            Unfinished::NotStarted => "not checked".into(),
+        },
+        findings: vec![],
+        details: json!({ "unfinished": word }),
+    };
+    let checks = DomainChecks {
+        mx: unfinished(),
+        spf: unfinished(),
+        dkim: unfinished(),
+        dmarc: unfinished(),
+        mta_sts: unfinished(),
+        tls_rpt: unfinished(),
+        dane: unfinished(),
+        ptr: unfinished(),
+        dnsbl: unfinished(),
+    };
+    DomainDiagnosis {
+        verdict: Verdict {
+            status: Status::Inconclusive,
+            category: None,
+            retry: Some(Retry::Temporary),
+            confidence: Confidence::Low,
+            alternatives: vec![],
+            summary,
+            fix: finding.fix.clone(),
+            evidence: vec![format!("finding:{id}")],
+        },
+        findings: vec![finding],
+        body: DomainBody {
+            domain: domain.to_string(),
+            resolver: resolver.to_string(),
+            checks,
+        },
+    }
+}
+
 /// The order in which problems name the verdict's category, after DNS ones: what a receiver
 /// judges first (the connecting address's reputation, then the sender's authentication, then
 /// reverse DNS), and last what only some senders enforce (DANE, MTA-STS).

@@ -90,6 +90,24 @@ pub fn resolver(opts: &DomainOptions) -> Result<HickoryResolver, String> {
     crate::target::resolver(opts.resolution.dns, opts.timeout).map(HickoryResolver::from_resolver)
 }
 
+/// What was asked, as the report names it.
+pub fn target(opts: &DomainOptions) -> DomainTarget {
+    DomainTarget {
+        domain: opts.domain.trim_end_matches('.').to_ascii_lowercase(),
+        ips: opts.ips.iter().map(|i| i.to_string()).collect(),
+        helo: opts.helo.clone(),
+        dkim_selectors: opts.selectors.clone(),
+        dns: opts.resolution.dns.map(|d| d.to_string()),
+    }
+}
+
+/// `ADDR:PORT` of `--dns`, or `system`.
+pub fn resolver_name(opts: &DomainOptions) -> String {
+    opts.resolution
+        .dns
+        .map_or_else(|| "system".to_string(), |d| d.to_string())
+}
+
 /// Gathers the evidence for one domain.
 pub async fn probe(opts: &DomainOptions, r: &HickoryResolver) -> DomainEvidence {
     let started = Instant::now();
@@ -100,10 +118,7 @@ pub async fn probe(opts: &DomainOptions, r: &HickoryResolver) -> DomainEvidence 
             .unwrap_or(0),
     );
     let domain = opts.domain.trim_end_matches('.').to_ascii_lowercase();
-    let resolver_name = opts
-        .resolution
-        .dns
-        .map_or_else(|| "system".to_string(), |d| d.to_string());
+    let resolver_name = resolver_name(opts);
     let tls_rpt_name = format!("_smtp._tls.{domain}");
     let (mx_side, spf, (dmarc, dmarc_reports), dkim, (mta_sts, mta_sts_policy), tls_rpt, dnsbl) = tokio::join!(
         mx_side(opts, &domain, r),
@@ -116,13 +131,7 @@ pub async fn probe(opts: &DomainOptions, r: &HickoryResolver) -> DomainEvidence 
     );
     let (mx, dane, ptr) = mx_side;
     DomainEvidence {
-        target: DomainTarget {
-            domain: domain.clone(),
-            ips: opts.ips.iter().map(|i| i.to_string()).collect(),
-            helo: opts.helo.clone(),
-            dkim_selectors: opts.selectors.clone(),
-            dns: opts.resolution.dns.map(|d| d.to_string()),
-        },
+        target: target(opts),
         resolver: resolver_name,
         mx,
         spf,

@@ -702,3 +702,81 @@ fn usage_errors() {
         assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
     }
 }
+
+#[test]
+fn the_deadline_bounds_one_domain_and_a_whole_batch() {
+    // A name server that never answers: every look-up takes the whole --timeout.
+    let dns = fake_dns(Answer::Silence);
+    let run = smtpdoctor(
+        &[
+            "domain",
+            "example.test",
+            "--dns",
+            &dns,
+            "--format",
+            "json",
+            "--timeout",
+            "5",
+            "--deadline",
+            "1",
+            "--dnsbl",
+            "bl.test",
+            "--rhsbl",
+            "dbl.test",
+        ],
+        &[],
+    );
+    assert!(run.elapsed < Duration::from_secs(10), "took {:?}", run.elapsed);
+    let json = assert_verdict(&run, "inconclusive", None, 15);
+    assert_finding(&json, "domain.deadline");
+    assert_eq!(status(&json, "spf"), "error");
+    assert_eq!(json["checks"]["mx"]["details"]["unfinished"], "deadline");
+
+    // A batch: the first domain uses the run's deadline up, the others are never started, and
+    // still every domain gets its line, in input order.
+    let list = std::env::temp_dir().join(format!(
+        "smtpdoctor-domains-deadline-{}.txt",
+        std::process::id()
+    ));
+    std::fs::write(&list, "one.example.test\ntwo.example.test\nthree.example.test\n").unwrap();
+    let run = smtpdoctor(
+        &[
+            "domain",
+            "--domains",
+            &list.to_string_lossy(),
+            "--dns",
+            &dns,
+            "--timeout",
+            "5",
+            "--deadline",
+            "1",
+            "-j",
+            "1",
+            "--dnsbl",
+            "bl.test",
+            "--rhsbl",
+            "dbl.test",
+        ],
+        &[],
+    );
+    let _ = std::fs::remove_file(&list);
+    assert!(run.elapsed < Duration::from_secs(10), "took {:?}", run.elapsed);
+    assert_eq!(run.code, 15, "{}", run.stderr);
+    let lines: Vec<Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(lines.len(), 3, "{}", run.stdout);
+    for (j, (name, id)) in lines.iter().zip([
+        ("one.example.test", "domain.deadline"),
+        ("two.example.test", "domain.not_checked"),
+        ("three.example.test", "domain.not_checked"),
+    ]) {
+        assert_schema(j);
+        assert_eq!(j["domain"], name);
+        assert_eq!(j["verdict"]["status"], "inconclusive");
+        assert_finding(j, id);
+    }
+    assert!(run.stderr.contains("3 not finished"), "{}", run.stderr);
+}
