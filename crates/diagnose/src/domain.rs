@@ -94,9 +94,7 @@ pub fn diagnose_unfinished(
             "Give --deadline a larger value, or split the list.",
         ),
     };
-    let finding = Finding::new(id, Severity::Warning, None, summary.clone())
-        .retry(Retry::Temporary)
-        .fix(fix);
+    let finding = Finding::new(id, Severity::Warning, None, summary.clone()).fix(fix);
     let unfinished = || DomainCheck {
         status: CheckStatus::Error,
         summary: match why {
@@ -121,7 +119,7 @@ pub fn diagnose_unfinished(
         verdict: Verdict {
             status: Status::Inconclusive,
             category: None,
-            retry: Some(Retry::Temporary),
+            retry: None,
             confidence: Confidence::Low,
             alternatives: vec![],
             summary,
@@ -732,6 +730,26 @@ fn mta_sts(e: &DomainEvidence) -> DomainCheck {
             .collect(),
         _ => vec![],
     };
+    let mut findings = findings;
+    let mut mx_tls = Vec::new();
+    if let Some(p) = policy.filter(|p| p.mode != records::mtasts::Mode::None) {
+        let enforce = p.mode == records::mtasts::Mode::Enforce;
+        for probe in e.dane.iter().filter(|p| p.mta_sts) {
+            let (state, finding) = mx_certificate(e, probe, enforce);
+            mx_tls.push(json!({"host": probe.host, "tls": state.0, "detail": state.1}));
+            findings.extend(finding);
+        }
+    }
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    let status = if findings.iter().any(|f| f.severity == Severity::Problem) {
+        CheckStatus::Fail
+    } else if status == CheckStatus::Pass
+        && findings.iter().any(|f| f.severity == Severity::Warning)
+    {
+        CheckStatus::Warn
+    } else {
+        status
+    };
     let summary = match (&c.record, policy) {
         (Some(_), Some(p)) => format!(
             "mode {:?}, max_age {}, mx {}",
@@ -756,8 +774,111 @@ fn mta_sts(e: &DomainEvidence) -> DomainCheck {
         "fetch": e.mta_sts_policy,
         "policy": policy,
         "mx_coverage": coverage,
+        "mx_tls": mx_tls,
     });
     check(status, summary, findings, details)
+}
+
+/// What port 25 of an MX host named by the MTA-STS policy showed: `(state, detail)` for the
+/// report and, when senders that apply the policy cannot deliver there, the finding. RFC 8461
+/// section 4: those senders need STARTTLS and a certificate that verifies by the Web PKI for
+/// the MX host name; in mode testing they deliver anyway and report.
+fn mx_certificate(
+    e: &DomainEvidence,
+    probe: &DaneProbe,
+    enforce: bool,
+) -> ((&'static str, Option<String>), Option<Finding>) {
+    let host = &probe.host;
+    let sessions = probe.port25.as_ref().map_or(&[][..], |p| &p.sessions[..]);
+    let connected = sessions.iter().any(|s| s.banner.is_some());
+    let tls = sessions.iter().find_map(|s| s.tls.as_ref());
+    let dane_ok = e
+        .mx
+        .records
+        .iter()
+        .find(|r| &r.host == host)
+        .and_then(|r| r.dane.as_ref())
+        .is_some_and(|d| !d.records.is_empty() && d.dnssec == Some(smtpdoctor_report::check::Dnssec::Secure));
+    mx_tls_verdict(host, connected, tls, dane_ok, enforce)
+}
+
+/// [`mx_certificate`] on the pieces that decide it.
+fn mx_tls_verdict(
+    host: &str,
+    connected: bool,
+    tls: Option<&smtpdoctor_report::check::TlsEvidence>,
+    dane_ok: bool,
+    enforce: bool,
+) -> ((&'static str, Option<String>), Option<Finding>) {
+    let (severity, retry, mode) = if enforce {
+        (Severity::Problem, Some(Retry::Permanent), "enforce")
+    } else {
+        (Severity::Warning, None, "testing")
+    };
+    let consequence = if enforce {
+        "senders that apply the policy do not deliver to it"
+    } else {
+        "in mode testing senders still deliver, and report the failure"
+    };
+    let also = if dane_ok {
+        " Senders that validate DNSSEC use the host's TLSA records instead (DANE comes first, RFC 8461 section 2) and are not affected."
+    } else {
+        ""
+    };
+    let finding = |id: &str, summary: String, detail: String, fix: String| {
+        let mut f = Finding::new(id, severity, Some(Category::TlsCertificate), summary)
+            .detail(format!("{detail}{also}"))
+            .fix(fix)
+            .evidence("check:mta_sts");
+        f.retry = retry;
+        f
+    };
+    if !connected {
+        // Outbound port 25 is blocked on many networks: not being able to look is no finding
+        // about the domain.
+        let f = Finding::new("mtasts.mx_not_checked", Severity::Info, Some(Category::TlsCertificate), format!("The certificate of {host} (named by the MTA-STS policy) could not be checked: its port 25 did not answer from here"))
+            .detail("Run `smtpdoctor check --mx` for the reason; many networks block outbound port 25.")
+            .evidence("check:mta_sts");
+        return (("no connection", None), Some(f));
+    }
+    let Some(tls) = tls else {
+        return (
+            ("no starttls", None),
+            Some(finding(
+                "mtasts.mx_no_starttls",
+                format!("{host} does not offer STARTTLS, which the MTA-STS policy ({mode}) requires: {consequence}"),
+                format!("The policy promises TLS with a verified certificate for every MX it names; {host} offered no STARTTLS on port 25."),
+                format!("Enable STARTTLS on {host} with a certificate for its name from a public CA."),
+            )),
+        );
+    };
+    match &tls.verification {
+        Some(v) if v.verified => (("verified", None), None),
+        Some(v) => {
+            let why = v.detail.clone().unwrap_or_else(|| "not verified".into());
+            (
+                ("not verified", Some(why.clone())),
+                Some(finding(
+                    "mtasts.mx_certificate",
+                    format!("The certificate of {host} does not verify for its name ({why}): with the MTA-STS policy in mode {mode}, {consequence}"),
+                    format!("RFC 8461 section 4.1: the MX host's certificate must chain to a trusted root and name the host ({}). Checked against: {}.", v.name, v.trust.join(", ")),
+                    format!("Serve a certificate for {host} from a public CA, with the full chain (or take the host out of the policy's mx lines, and bump the id)."),
+                )),
+            )
+        }
+        None => {
+            let why = tls.detail.clone().unwrap_or_else(|| "the handshake failed".into());
+            (
+                ("handshake failed", Some(why.clone())),
+                Some(finding(
+                    "mtasts.mx_tls_failed",
+                    format!("TLS with {host} fails ({why}): with the MTA-STS policy in mode {mode}, {consequence}"),
+                    format!("{host} offers STARTTLS but the handshake did not complete."),
+                    format!("Fix TLS on {host} (`smtpdoctor check {host}:25` shows the handshake)."),
+                )),
+            )
+        }
+    }
 }
 
 // -------------------------------------------------------------------------------------- TLS-RPT
@@ -800,7 +921,7 @@ fn dane(e: &DomainEvidence) -> DomainCheck {
     let mut findings = Vec::new();
     let mut hosts = Vec::new();
     let mut statuses = Vec::new();
-    for probe in &e.dane {
+    for probe in e.dane.iter().filter(|p| p.tlsa) {
         let Some(record) = e.mx.records.iter().find(|r| r.host == probe.host) else {
             continue;
         };
@@ -867,6 +988,18 @@ fn dane(e: &DomainEvidence) -> DomainCheck {
             "presented_spki_sha256": presented,
         }));
     }
+    // RFC 7672 authenticates each MX host on its own: a sender that cannot reach a host with
+    // TLSA records delivers to one without them over TLS nobody verifies, so DANE protects the
+    // domain only as far as its least protected MX.
+    let with_tlsa: Vec<&str> = hosts
+        .iter()
+        .filter(|h| h["status"] == "authenticated")
+        .filter_map(|h| h["host"].as_str())
+        .collect();
+    if let Some(f) = dane_partial(&e.mx, &with_tlsa) {
+        findings.push(f);
+        statuses.push(CheckStatus::Warn);
+    }
     let status = [
         CheckStatus::Fail,
         CheckStatus::Error,
@@ -896,6 +1029,32 @@ fn dane(e: &DomainEvidence) -> DomainCheck {
         summary,
         findings,
         json!({"mx_dnssec": e.mx.dnssec, "trust_anchors": e.mx.trust_anchors, "hosts": hosts}),
+    )
+}
+
+/// `dane.partial`: some MX hosts are DANE-authenticated (`authenticated`), others with an
+/// address have no TLSA records at all.
+fn dane_partial(mx: &smtpdoctor_report::check::MxEvidence, authenticated: &[&str]) -> Option<Finding> {
+    let without: Vec<&str> = mx
+        .records
+        .iter()
+        .filter(|r| !r.addresses.is_empty())
+        .filter(|r| {
+            r.dane.as_ref().is_some_and(|d| {
+                d.records.is_empty()
+                    && matches!(d.failure, None | Some(DnsFailure::NxDomain | DnsFailure::NoData))
+            })
+        })
+        .map(|r| r.host.as_str())
+        .collect();
+    if authenticated.is_empty() || without.is_empty() {
+        return None;
+    }
+    Some(
+        Finding::new("dane.partial", Severity::Warning, Some(Category::TlsCertificate), format!("DANE protects {} but not {}: mail can be diverted to the MX without TLSA records", authenticated.join(", "), without.join(", ")))
+            .detail("Senders authenticate each MX host by its own TLSA records (RFC 7672 section 2.2). An attacker who blocks the DANE-protected hosts gets the mail delivered to the others over TLS that nobody verifies.")
+            .fix(format!("Publish TLSA records (_25._tcp.HOST) for {} as well, in a signed zone.", without.join(", ")))
+            .evidence("check:dane"),
     )
 }
 
@@ -1398,6 +1557,92 @@ mod tests {
         assert_eq!(ids(&c), vec!["dnsbl.lists_everything"]);
         assert!(c.findings[0].summary.contains("::FFFF:7F00:1"));
         assert_eq!(c.status, CheckStatus::Warn);
+    }
+
+    #[test]
+    fn mx_hosts_named_by_an_mta_sts_policy_need_starttls_and_a_verified_certificate() {
+        use smtpdoctor_report::check::{CertVerification, TlsEvidence};
+        let verification = |verified: bool| CertVerification {
+            verified,
+            problem: None,
+            detail: (!verified).then(|| "certificate not valid for name \"mx.example.test\"".into()),
+            name: "mx.example.test".into(),
+            trust: vec!["platform".into()],
+        };
+        let tls = |v: Option<CertVerification>| TlsEvidence {
+            verification: v,
+            detail: Some("received fatal alert: HandshakeFailure".into()),
+            ..Default::default()
+        };
+        let good = tls(Some(verification(true)));
+        let (state, f) = mx_tls_verdict("mx.example.test", true, Some(&good), false, true);
+        assert_eq!((state.0, f.is_none()), ("verified", true));
+
+        let bad = tls(Some(verification(false)));
+        let (state, f) = mx_tls_verdict("mx.example.test", true, Some(&bad), false, true);
+        let f = f.unwrap();
+        assert_eq!((state.0, f.id.as_str(), f.severity), ("not verified", "mtasts.mx_certificate", Severity::Problem));
+        assert_eq!(f.category, Some(Category::TlsCertificate));
+        assert_eq!(f.retry, Some(Retry::Permanent));
+        // Mode testing: senders still deliver, a warning.
+        let (_, f) = mx_tls_verdict("mx.example.test", true, Some(&bad), false, false);
+        assert_eq!(f.unwrap().severity, Severity::Warning);
+        // DANE-capable senders are not affected, and the detail says so.
+        let (_, f) = mx_tls_verdict("mx.example.test", true, Some(&bad), true, true);
+        assert!(f.unwrap().detail.contains("DNSSEC"));
+
+        let (state, f) = mx_tls_verdict("mx.example.test", true, None, false, true);
+        assert_eq!((state.0, f.unwrap().id.as_str()), ("no starttls", "mtasts.mx_no_starttls"));
+        let failed = tls(None);
+        let (state, f) = mx_tls_verdict("mx.example.test", true, Some(&failed), false, true);
+        assert_eq!((state.0, f.unwrap().id.as_str()), ("handshake failed", "mtasts.mx_tls_failed"));
+        let (state, f) = mx_tls_verdict("mx.example.test", false, None, false, true);
+        let f = f.unwrap();
+        assert_eq!((state.0, f.id.as_str(), f.severity), ("no connection", "mtasts.mx_not_checked", Severity::Info));
+    }
+
+    #[test]
+    fn dane_on_some_mx_hosts_only_is_partial() {
+        use smtpdoctor_report::check::{DaneEvidence, Dnssec, MxEvidence, MxRecord};
+        let record = |host: &str, tlsa: bool| MxRecord {
+            preference: 10,
+            host: host.into(),
+            cname: None,
+            addresses: vec!["192.0.2.25".into()],
+            failure: None,
+            dane: Some(DaneEvidence {
+                name: format!("_25._tcp.{host}"),
+                dnssec: Some(Dnssec::Secure),
+                records: if tlsa {
+                    serde_json::from_value(json!([{"usage": 3, "selector": 1, "matching": 1, "data": "00"}])).unwrap()
+                } else {
+                    vec![]
+                },
+                failure: (!tlsa).then_some(DnsFailure::NxDomain),
+                detail: None,
+                zone: None,
+                address_dnssec: None,
+                ms: 0,
+            }),
+        };
+        let mx = |records| MxEvidence {
+            domain: "example.test".into(),
+            records,
+            null_mx: false,
+            implicit: false,
+            failure: None,
+            mta_sts: None,
+            dnssec: Some(Dnssec::Secure),
+            trust_anchors: vec![],
+            ms: 0,
+        };
+        let both = mx(vec![record("mx1.example.test", true), record("mx2.example.test", false)]);
+        let f = dane_partial(&both, &["mx1.example.test"]).unwrap();
+        assert_eq!((f.id.as_str(), f.severity), ("dane.partial", Severity::Warning));
+        assert!(f.summary.contains("not mx2.example.test"));
+        assert!(dane_partial(&both, &[]).is_none());
+        let all = mx(vec![record("mx1.example.test", true), record("mx2.example.test", true)]);
+        assert!(dane_partial(&all, &["mx1.example.test", "mx2.example.test"]).is_none());
     }
 
     #[test]

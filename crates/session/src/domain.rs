@@ -14,7 +14,7 @@ use crate::tls::Trust;
 use crate::{CheckOptions, run_check};
 use smtpdoctor_records::TxtAnswer;
 use smtpdoctor_records::dkim::COMMON_SELECTORS;
-use smtpdoctor_records::walk;
+use smtpdoctor_records::{mtasts, walk};
 use smtpdoctor_report::check::{DnsFailure, Dnssec, TlsMode};
 use smtpdoctor_report::domain::*;
 use smtpdoctor_spf::{HickoryResolver, Lookup, Resolver};
@@ -120,16 +120,21 @@ pub async fn probe(opts: &DomainOptions, r: &HickoryResolver) -> DomainEvidence 
     let domain = opts.domain.trim_end_matches('.').to_ascii_lowercase();
     let resolver_name = resolver_name(opts);
     let tls_rpt_name = format!("_smtp._tls.{domain}");
-    let (mx_side, spf, (dmarc, dmarc_reports), dkim, (mta_sts, mta_sts_policy), tls_rpt, dnsbl) = tokio::join!(
+    let (mx_side, spf, (dmarc, dmarc_reports), dkim, tls_rpt, dnsbl) = tokio::join!(
         mx_side(opts, &domain, r),
         spf(opts, &domain, r),
         dmarc(&domain, r),
         dkim(opts, &domain, r),
-        mta_sts(opts, &domain, r),
         txt(r, &tls_rpt_name),
         dnsbl(opts, &domain, r, &resolver_name),
     );
-    let (mx, dane, ptr) = mx_side;
+    let MxSide {
+        mx,
+        dane,
+        ptr,
+        mta_sts,
+        mta_sts_policy,
+    } = mx_side;
     DomainEvidence {
         target: target(opts),
         resolver: resolver_name,
@@ -325,74 +330,103 @@ async fn mta_sts(
     (record, fetch)
 }
 
-/// MX records, then what depends on them: DANE (TLSA, DNSSEC, port 25) and reverse DNS.
-async fn mx_side(
-    opts: &DomainOptions,
-    domain: &str,
-    r: &HickoryResolver,
-) -> (
-    smtpdoctor_report::check::MxEvidence,
-    Vec<DaneProbe>,
-    Vec<PtrEvidence>,
-) {
-    let mut mx = crate::mx::lookup(domain, &opts.resolution, opts.timeout).await;
-    let mut dane = Vec::new();
-    let dane_side = async {
+/// The MX records and everything that depends on them.
+struct MxSide {
+    mx: smtpdoctor_report::check::MxEvidence,
+    dane: Vec<DaneProbe>,
+    ptr: Vec<PtrEvidence>,
+    mta_sts: TxtLookup,
+    mta_sts_policy: Option<PolicyFetchEvidence>,
+}
+
+/// The MTA-STS policy a sender would apply, when the fetch gave one (status 200, a certificate
+/// that verifies, a policy that parses) in mode enforce or testing. Only to decide which MX
+/// hosts need a session; the rules judge the fetch itself.
+fn applied_policy(fetch: Option<&PolicyFetchEvidence>) -> Option<mtasts::Policy> {
+    let f = fetch?;
+    if f.status != Some(200) || f.certificate_error.is_some() {
+        return None;
+    }
+    let policy = mtasts::parse_policy(std::str::from_utf8(&f.body).ok()?).ok()?;
+    (policy.mode != mtasts::Mode::None).then_some(policy)
+}
+
+/// MX records and the MTA-STS policy at once, then what depends on them: DANE (TLSA, DNSSEC)
+/// and port 25 of each MX host whose certificate senders verify (TLSA records, or named by an
+/// MTA-STS policy), and reverse DNS.
+async fn mx_side(opts: &DomainOptions, domain: &str, r: &HickoryResolver) -> MxSide {
+    let mx_dns = async {
+        let mut mx = crate::mx::lookup(domain, &opts.resolution, opts.timeout).await;
         if mx.failure.is_none() && !mx.null_mx {
             crate::dane::lookup(&mut mx, &opts.resolution, &opts.anchors, opts.timeout).await;
-            for record in &mx.records {
-                let Some(e) = &record.dane else { continue };
-                // A session is needed only where TLSA records (or a failed look-up) say
-                // something: senders then compare the certificate, or defer.
-                let nothing = e.records.is_empty()
-                    && e.dnssec != Some(Dnssec::Bogus)
-                    && matches!(
-                        e.failure,
-                        None | Some(DnsFailure::NxDomain | DnsFailure::NoData)
-                    );
-                if nothing {
-                    continue;
-                }
-                let check = CheckOptions {
-                    host: record.host.clone(),
-                    port: 25,
-                    tls: TlsMode::Auto,
-                    helo: opts.helo.clone(),
-                    user: None,
-                    credential: None,
-                    auth_mechanism: None,
-                    from: None,
-                    to: Vec::new(),
-                    send: false,
-                    trust: opts.trust.clone(),
-                    insecure: false,
-                    resolution: opts.resolution.clone(),
-                    timeout: opts.timeout,
-                    deadline: opts.timeout * 4,
-                    sniff_after: opts.timeout.min(Duration::from_secs(2)),
-                    ports: Vec::new(),
-                    control: None,
-                    proxy: None,
-                    require_verified_tls: false,
-                    tlsa: e.records.clone(),
-                };
-                let progress = |_: &str| {};
-                let run = run_check(&check, &progress).await;
-                dane.push(DaneProbe {
-                    host: record.host.clone(),
-                    port25: Some(Port25 {
-                        target: run.target,
-                        resolve: run.resolve,
-                        sessions: run.sessions,
-                        transcript: run.transcript,
-                        trust_platform_missing: run.trust_platform_missing,
-                        deadline_reached: run.deadline_reached,
-                    }),
-                });
-            }
         }
+        mx
     };
-    dane_side.await;
+    let (mx, (mta_sts, mta_sts_policy)) = tokio::join!(mx_dns, self::mta_sts(opts, domain, r));
+    let policy = applied_policy(mta_sts_policy.as_ref());
+    let mut wanted = Vec::new();
+    for record in mx.records.iter().filter(|r| !mx.null_mx && !r.addresses.is_empty()) {
+        // A session is needed only where TLSA records (or a failed look-up) say something:
+        // senders then compare the certificate, or defer.
+        let tlsa = record.dane.as_ref().is_some_and(|e| {
+            !(e.records.is_empty()
+                && e.dnssec != Some(Dnssec::Bogus)
+                && matches!(
+                    e.failure,
+                    None | Some(DnsFailure::NxDomain | DnsFailure::NoData)
+                ))
+        });
+        let sts = policy
+            .as_ref()
+            .is_some_and(|p| p.mx.iter().any(|m| m.matches(&record.host)));
+        if tlsa || sts {
+            wanted.push((record.host.clone(), tlsa, sts, record.dane.clone()));
+        }
+    }
+    let sessions = async {
+        let mut out = Vec::new();
+        for (host, tlsa, sts, dane) in wanted {
+            let check = CheckOptions {
+                host: host.clone(),
+                port: 25,
+                tls: TlsMode::Auto,
+                helo: opts.helo.clone(),
+                user: None,
+                credential: None,
+                auth_mechanism: None,
+                from: None,
+                to: Vec::new(),
+                send: false,
+                trust: opts.trust.clone(),
+                insecure: false,
+                resolution: opts.resolution.clone(),
+                timeout: opts.timeout,
+                deadline: opts.timeout * 4,
+                sniff_after: opts.timeout.min(Duration::from_secs(2)),
+                ports: Vec::new(),
+                control: None,
+                proxy: None,
+                require_verified_tls: false,
+                tlsa: dane.map(|e| e.records).unwrap_or_default(),
+            };
+            let progress = |_: &str| {};
+            let run = run_check(&check, &progress).await;
+            out.push(DaneProbe {
+                host,
+                port25: Some(Port25 {
+                    target: run.target,
+                    resolve: run.resolve,
+                    sessions: run.sessions,
+                    transcript: run.transcript,
+                    trust_platform_missing: run.trust_platform_missing,
+                    deadline_reached: run.deadline_reached,
+                }),
+                tlsa,
+                mta_sts: sts,
+            });
+        }
+        out
+    };
     let mut subjects: Vec<(IpAddr, String)> = opts
         .ips
         .iter()
@@ -407,15 +441,25 @@ async fn mx_side(
             }
         }
     }
-    let mut set = JoinSet::new();
-    for (i, (ip, source)) in subjects.into_iter().enumerate() {
-        let r = r.clone();
-        let helo = opts.helo.clone().filter(|_| source == "--ip");
-        set.spawn(async move { (i, ptr(&r, ip, source, helo).await) });
+    let ptrs = async {
+        let mut set = JoinSet::new();
+        for (i, (ip, source)) in subjects.into_iter().enumerate() {
+            let r = r.clone();
+            let helo = opts.helo.clone().filter(|_| source == "--ip");
+            set.spawn(async move { (i, ptr(&r, ip, source, helo).await) });
+        }
+        let mut ptrs: Vec<(usize, PtrEvidence)> = set.join_all().await;
+        ptrs.sort_by_key(|(i, _)| *i);
+        ptrs.into_iter().map(|(_, p)| p).collect()
+    };
+    let (dane, ptr) = tokio::join!(sessions, ptrs);
+    MxSide {
+        mx,
+        dane,
+        ptr,
+        mta_sts,
+        mta_sts_policy,
     }
-    let mut ptrs: Vec<(usize, PtrEvidence)> = set.join_all().await;
-    ptrs.sort_by_key(|(i, _)| *i);
-    (mx, dane, ptrs.into_iter().map(|(_, p)| p).collect())
 }
 
 fn not_public(ip: IpAddr) -> Option<&'static str> {

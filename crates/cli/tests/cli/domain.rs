@@ -98,12 +98,17 @@ impl Policy {
             connect_to: format!("{host}:443:127.0.0.1:{}", addr.port()),
         }
     }
+    /// The policy server's options, and port 25 of mx.auth.test (192.0.2.25 in the zone, which
+    /// a policy in mode enforce makes the run connect to) sent to a closed loopback port: tests
+    /// never leave loopback.
     fn args(&self) -> Vec<String> {
         vec![
             "--connect-to".into(),
             self.connect_to.clone(),
             "--ca-file".into(),
             self.ca_file.to_string_lossy().into_owned(),
+            "--connect-to".into(),
+            "mx.auth.test:25:127.0.0.1:1".into(),
         ]
     }
 }
@@ -159,6 +164,10 @@ fn a_domain_with_everything_right_passes_every_check() {
     assert_eq!(sts["mx_coverage"][0]["covered"], true);
     assert_eq!(sts["fetch"]["status"], 200);
     assert_eq!(sts["policy"]["mode"], "enforce");
+    // The policy names mx.auth.test, so its port 25 is tried (here a closed port: no finding
+    // beyond an info, outbound port 25 is often blocked).
+    assert_eq!(sts["mx_tls"][0]["host"], "mx.auth.test");
+    assert_eq!(sts["mx_tls"][0]["tls"], "no connection");
     let ptr = &json["checks"]["ptr"]["details"]["addresses"][0];
     assert_eq!(ptr["ptr"][0], "mx.auth.test");
     assert_eq!(ptr["forward"][0]["matches"], true);
@@ -779,4 +788,41 @@ fn the_deadline_bounds_one_domain_and_a_whole_batch() {
         assert_finding(j, id);
     }
     assert!(run.stderr.contains("3 not finished"), "{}", run.stderr);
+}
+
+#[test]
+fn mta_sts_names_an_mx_whose_certificate_does_not_verify() {
+    let Some(rig) = rig() else { return };
+    // The rig's Postfix stands in for mx.auth.test: its certificate names mail.test, so senders
+    // that apply the policy (mode enforce) refuse to deliver there.
+    let policy = Policy::serve("mta-sts.auth.test", GOOD_POLICY);
+    let smtp = format!("mx.auth.test:25:{}", rig["RM_SMTP"]);
+    let ca = policy.ca_file.to_string_lossy().into_owned();
+    let json = report(
+        &domain(
+            &rig,
+            "auth.test",
+            &[
+                "--connect-to",
+                &policy.connect_to,
+                "--ca-file",
+                &ca,
+                "--connect-to",
+                &smtp,
+            ],
+        ),
+        "problem",
+        Some("tls_certificate"),
+        1,
+    );
+    assert_eq!(status(&json, "mta_sts"), "fail");
+    assert_eq!(
+        severity(&json, "mta_sts", "mtasts.mx_certificate"),
+        "problem"
+    );
+    let tls = &json["checks"]["mta_sts"]["details"]["mx_tls"][0];
+    assert_eq!(tls["host"], "mx.auth.test");
+    assert_eq!(tls["tls"], "not verified");
+    // No TLSA records for it: DANE has nothing to say.
+    assert_eq!(status(&json, "dane"), "none");
 }
