@@ -38,9 +38,10 @@ done
 
 if [[ -z ${BENCH_IN_NETNS:-} ]]; then
   # ------------------------------------------------- outside: build, install, enter the namespace
-  for tool in nsd unshare ip dig openssl python3; do
+  for tool in nsd nsd-control unshare ip dig openssl python3; do
     command -v "$tool" >/dev/null || { echo "bench/domain.sh: $tool is missing (scripts/install-deps)" >&2; exit 1; }
   done
+  [[ -x /usr/bin/time ]] || { echo "bench/domain.sh: /usr/bin/time is missing (Debian: time)" >&2; exit 1; }
   [[ $EUID -eq 0 ]] || { echo "bench/domain.sh: needs root (unshare --net makes the loopback-only namespace)" >&2; exit 1; }
   if [[ -z ${SMTPDOCTOR_BIN:-} ]]; then
     cargo build --release -q -p smtpdoctor
@@ -100,7 +101,8 @@ server:
   server-count: 1
   verbosity: 0
 remote-control:
-  control-enable: no
+  control-enable: yes
+  control-interface: "$work/nsd.ctl"
 zone:
   name: "bench"
   zonefile: "bench.zone"
@@ -147,17 +149,29 @@ say() { echo "$*" | tee -a "$report"; }
 
 say "bench/domain.sh $(date -u +%FT%TZ): $n zones, NSD $(nsd -v 2>&1 | head -1 | awk '{print $NF}') on 127.0.0.1:53 in a loopback-only network namespace, $(nproc) CPUs"
 say "smtpdoctor: $("$SMTPDOCTOR_BIN" --version) ($SMTPDOCTOR_BIN)"
-rate() { python3 -c "import sys; n,t=int(sys.argv[1]),float(sys.argv[3])-float(sys.argv[2]); print(f'{n} domains in {t:.2f} s = {n/t:.1f} domains/s')" "$@"; }
+queries() { nsd-control -c "$work/nsd.conf" stats_noreset | sed -n 's/^num.queries=//p'; }
+# timed OUT N CMD...: runs CMD, then prints "N domains in S s = R domains/s, C ms CPU and Q DNS
+# queries per domain" and leaves the seconds in $secs (CPU: the tool's user + system time; the
+# queries: NSD's count, so cached and repeated look-ups show).
+timed() {
+  local out=$1 n=$2 q0 q1
+  shift 2
+  q0=$(queries)
+  /usr/bin/time -f '%e %U %S' -o "$work/time" "$@" >"$out" 2>"$work/err" || true
+  q1=$(queries)
+  read -r secs user sys <"$work/time"
+  python3 -c "import sys; n,t,c,q=int(sys.argv[1]),float(sys.argv[2]),float(sys.argv[3])+float(sys.argv[4]),int(sys.argv[5]); print(f'{n} domains in {t:.2f} s = {n/t:.1f} domains/s, {1000*c/n:.2f} ms CPU and {q/n:.1f} DNS queries per domain')" \
+    "$n" "$secs" "$user" "$sys" "$((q1 - q0))"
+}
 ours=()
 for ((r = 1; r <= runs; r++)); do
-  t0=$EPOCHREALTIME
-  "$SMTPDOCTOR_BIN" domain --domains "$work/domains.txt" --dns 127.0.0.1:53 -j "$jobs" \
-    --dkim-selector s1 --dnsbl bl.bench --rhsbl dbl.bench --ip 192.0.2.1 --timeout 5 \
-    --deadline 600 >"$work/ours.jsonl" 2>"$work/ours.err" || true
-  t1=$EPOCHREALTIME
+  line=$(timed "$work/ours.jsonl" "$n" "$SMTPDOCTOR_BIN" domain --domains "$work/domains.txt" \
+    --dns 127.0.0.1:53 -j "$jobs" --dkim-selector s1 --dnsbl bl.bench --rhsbl dbl.bench \
+    --ip 192.0.2.1 --timeout 5 --deadline 600)
   lines=$(wc -l <"$work/ours.jsonl")
-  ours+=("$(python3 -c "import sys; print(float(sys.argv[2])-float(sys.argv[1]))" "$t0" "$t1")")
-  say "smtpdoctor run $r (-j $jobs): $(rate "$lines" "$t0" "$t1")"
+  [[ $lines == "$n" ]] || { echo "smtpdoctor wrote $lines lines for $n domains:" >&2; tail -5 "$work/err" >&2; exit 1; }
+  ours+=("$(sed 's/ .*//' "$work/time")")
+  say "smtpdoctor run $r (-j $jobs): $line"
 done
 python3 - "$work/ours.jsonl" <<'PY' | tee -a "$report"
 import json, sys, collections
@@ -172,14 +186,13 @@ PY
 theirs=
 if [[ $BENCH_CHECKDMARC != none ]]; then
   say "checkdmarc: $("$BENCH_CHECKDMARC" --version 2>&1 | tail -1) (one domain after another; -n 127.0.0.1 -t 5 --skip-tls)"
-  t0=$EPOCHREALTIME
   # -o writes the JSON list to a file; a domain it cannot check is still an entry.
-  "$BENCH_CHECKDMARC" "$work/domains.txt" -n 127.0.0.1 -t 5 --skip-tls -o "$work/theirs.json" \
-    2>"$work/theirs.err" || { echo "checkdmarc failed:" >&2; tail -20 "$work/theirs.err" >&2; exit 1; }
-  t1=$EPOCHREALTIME
-  count=$(python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))))" "$work/theirs.json")
-  theirs=$(python3 -c "import sys; print(float(sys.argv[2])-float(sys.argv[1]))" "$t0" "$t1")
-  say "checkdmarc: $(rate "$count" "$t0" "$t1")"
+  line=$(timed /dev/null "$n" "$BENCH_CHECKDMARC" "$work/domains.txt" -n 127.0.0.1 -t 5 --skip-tls \
+    -o "$work/theirs.json")
+  count=$(python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))))" "$work/theirs.json" 2>/dev/null || echo 0)
+  [[ $count == "$n" ]] || { echo "checkdmarc checked $count of $n domains:" >&2; tail -20 "$work/err" >&2; exit 1; }
+  theirs=$(sed 's/ .*//' "$work/time")
+  say "checkdmarc: $line"
   python3 - "$work/theirs.json" <<'PY' | tee -a "$report"
 import json, sys, collections
 c = collections.Counter()

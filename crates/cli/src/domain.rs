@@ -155,8 +155,7 @@ fn now_rfc3339() -> String {
 /// A domain that was not judged: its bound passed, or the run's did before it started.
 fn unfinished(opts: &DomainOptions, why: Unfinished, bound: Duration) -> Report<DomainBody> {
     let target = domain::target(opts);
-    let diagnosis =
-        diagnose_unfinished(&target.domain, &domain::resolver_name(opts), why, bound);
+    let diagnosis = diagnose_unfinished(&target.domain, &domain::resolver_name(opts), why, bound);
     let ms = if why == Unfinished::Deadline {
         bound.as_millis() as u64
     } else {
@@ -311,7 +310,11 @@ async fn many(
     }
     let secs = started.elapsed().as_secs_f64();
     let unfinished_words = if unfinished_count > 0 {
-        format!(", {unfinished_count} not finished in time (--deadline {:.0} s, at most {:.0} s a domain)", deadline.as_secs_f64(), per_domain.as_secs_f64())
+        format!(
+            ", {unfinished_count} not finished in time (--deadline {:.0} s, at most {:.0} s a domain)",
+            deadline.as_secs_f64(),
+            per_domain.as_secs_f64()
+        )
     } else {
         String::new()
     };

@@ -1677,7 +1677,12 @@ pub fn diagnose_mx(mx: &MxEvidence) -> (Vec<Finding>, bool) {
                     .evidence("mx"),
             );
         }
-        if r.host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>().is_ok() {
+        if r.host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok()
+        {
             findings.push(
                 Finding::new("mx.literal", Severity::Warning, Some(Category::Dns), format!("MX host {} is an address, not a host name", r.host))
                     .detail("An MX record names a host (RFC 1035 section 3.3.9, RFC 5321 section 5.1); senders look the address up as a name and find nothing, or refuse the record as malformed.")
@@ -1783,7 +1788,9 @@ fn not_public(ip: std::net::IpAddr) -> Option<&'static str> {
         IpAddr::V6(v6) if v6.is_unspecified() => Some("unspecified"),
         IpAddr::V6(v6) if (v6.segments()[0] & 0xfe00) == 0xfc00 => Some("unique local"),
         IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80 => Some("link-local"),
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().and_then(|v4| not_public(IpAddr::V4(v4))),
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .and_then(|v4| not_public(IpAddr::V4(v4))),
         _ => None,
     }
 }
@@ -1836,15 +1843,23 @@ mod tests {
             .map(|f| f.summary.as_str())
             .collect();
         assert_eq!(private.len(), 3, "{private:?}");
-        assert!(private[0].contains("10.1.2.3 (private, RFC 1918)") && !private[0].contains("192.0.2.25"));
-        assert!(private[1].contains("::1 (loopback)") && private[1].contains("fe80::1 (link-local)"));
+        assert!(
+            private[0].contains("10.1.2.3 (private, RFC 1918)")
+                && !private[0].contains("192.0.2.25")
+        );
+        assert!(
+            private[1].contains("::1 (loopback)") && private[1].contains("fe80::1 (link-local)")
+        );
         assert!(private[2].contains("::ffff:192.168.1.1"));
         let literal: Vec<&str> = findings
             .iter()
             .filter(|f| f.id == "mx.literal")
             .map(|f| f.summary.as_str())
             .collect();
-        assert_eq!(literal, ["MX host 192.0.2.30 is an address, not a host name"]);
+        assert_eq!(
+            literal,
+            ["MX host 192.0.2.30 is an address, not a host name"]
+        );
     }
 
     #[test]

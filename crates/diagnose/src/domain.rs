@@ -792,13 +792,14 @@ fn mx_certificate(
     let sessions = probe.port25.as_ref().map_or(&[][..], |p| &p.sessions[..]);
     let connected = sessions.iter().any(|s| s.banner.is_some());
     let tls = sessions.iter().find_map(|s| s.tls.as_ref());
-    let dane_ok = e
-        .mx
-        .records
-        .iter()
-        .find(|r| &r.host == host)
-        .and_then(|r| r.dane.as_ref())
-        .is_some_and(|d| !d.records.is_empty() && d.dnssec == Some(smtpdoctor_report::check::Dnssec::Secure));
+    let dane_ok =
+        e.mx.records
+            .iter()
+            .find(|r| &r.host == host)
+            .and_then(|r| r.dane.as_ref())
+            .is_some_and(|d| {
+                !d.records.is_empty() && d.dnssec == Some(smtpdoctor_report::check::Dnssec::Secure)
+            });
     mx_tls_verdict(host, connected, tls, dane_ok, enforce)
 }
 
@@ -846,9 +847,15 @@ fn mx_tls_verdict(
             ("no starttls", None),
             Some(finding(
                 "mtasts.mx_no_starttls",
-                format!("{host} does not offer STARTTLS, which the MTA-STS policy ({mode}) requires: {consequence}"),
-                format!("The policy promises TLS with a verified certificate for every MX it names; {host} offered no STARTTLS on port 25."),
-                format!("Enable STARTTLS on {host} with a certificate for its name from a public CA."),
+                format!(
+                    "{host} does not offer STARTTLS, which the MTA-STS policy ({mode}) requires: {consequence}"
+                ),
+                format!(
+                    "The policy promises TLS with a verified certificate for every MX it names; {host} offered no STARTTLS on port 25."
+                ),
+                format!(
+                    "Enable STARTTLS on {host} with a certificate for its name from a public CA."
+                ),
             )),
         );
     };
@@ -860,21 +867,36 @@ fn mx_tls_verdict(
                 ("not verified", Some(why.clone())),
                 Some(finding(
                     "mtasts.mx_certificate",
-                    format!("The certificate of {host} does not verify for its name ({why}): with the MTA-STS policy in mode {mode}, {consequence}"),
-                    format!("RFC 8461 section 4.1: the MX host's certificate must chain to a trusted root and name the host ({}). Checked against: {}.", v.name, v.trust.join(", ")),
-                    format!("Serve a certificate for {host} from a public CA, with the full chain (or take the host out of the policy's mx lines, and bump the id)."),
+                    format!(
+                        "The certificate of {host} does not verify for its name ({why}): with the MTA-STS policy in mode {mode}, {consequence}"
+                    ),
+                    format!(
+                        "RFC 8461 section 4.1: the MX host's certificate must chain to a trusted root and name the host ({}). Checked against: {}.",
+                        v.name,
+                        v.trust.join(", ")
+                    ),
+                    format!(
+                        "Serve a certificate for {host} from a public CA, with the full chain (or take the host out of the policy's mx lines, and bump the id)."
+                    ),
                 )),
             )
         }
         None => {
-            let why = tls.detail.clone().unwrap_or_else(|| "the handshake failed".into());
+            let why = tls
+                .detail
+                .clone()
+                .unwrap_or_else(|| "the handshake failed".into());
             (
                 ("handshake failed", Some(why.clone())),
                 Some(finding(
                     "mtasts.mx_tls_failed",
-                    format!("TLS with {host} fails ({why}): with the MTA-STS policy in mode {mode}, {consequence}"),
+                    format!(
+                        "TLS with {host} fails ({why}): with the MTA-STS policy in mode {mode}, {consequence}"
+                    ),
                     format!("{host} offers STARTTLS but the handshake did not complete."),
-                    format!("Fix TLS on {host} (`smtpdoctor check {host}:25` shows the handshake)."),
+                    format!(
+                        "Fix TLS on {host} (`smtpdoctor check {host}:25` shows the handshake)."
+                    ),
                 )),
             )
         }
@@ -1034,7 +1056,10 @@ fn dane(e: &DomainEvidence) -> DomainCheck {
 
 /// `dane.partial`: some MX hosts are DANE-authenticated (`authenticated`), others with an
 /// address have no TLSA records at all.
-fn dane_partial(mx: &smtpdoctor_report::check::MxEvidence, authenticated: &[&str]) -> Option<Finding> {
+fn dane_partial(
+    mx: &smtpdoctor_report::check::MxEvidence,
+    authenticated: &[&str],
+) -> Option<Finding> {
     let without: Vec<&str> = mx
         .records
         .iter()
@@ -1042,7 +1067,10 @@ fn dane_partial(mx: &smtpdoctor_report::check::MxEvidence, authenticated: &[&str
         .filter(|r| {
             r.dane.as_ref().is_some_and(|d| {
                 d.records.is_empty()
-                    && matches!(d.failure, None | Some(DnsFailure::NxDomain | DnsFailure::NoData))
+                    && matches!(
+                        d.failure,
+                        None | Some(DnsFailure::NxDomain | DnsFailure::NoData)
+                    )
             })
         })
         .map(|r| r.host.as_str())
@@ -1505,7 +1533,8 @@ mod tests {
             skipped: None,
             test_listed: Some(answer("2.0.0.127", &["127.0.0.2"])),
             test_unlisted: Some(answer("1.0.0.127", &[])),
-            test6_listed: v6_listed.map(|l| answer("2.0...v6", if l { &["127.0.0.2"] } else { &[] })),
+            test6_listed: v6_listed
+                .map(|l| answer("2.0...v6", if l { &["127.0.0.2"] } else { &[] })),
             test6_unlisted: v6_listed.map(|_| answer("1.0...v6", &[])),
         }
     }
@@ -1536,7 +1565,11 @@ mod tests {
         };
         let c = dnsbl_check(&ev);
         assert_eq!(c.status, CheckStatus::Fail);
-        let listed: Vec<&Finding> = c.findings.iter().filter(|f| f.id == "dnsbl.listed").collect();
+        let listed: Vec<&Finding> = c
+            .findings
+            .iter()
+            .filter(|f| f.id == "dnsbl.listed")
+            .collect();
         assert_eq!(listed.len(), 1, "{:?}", ids(&c));
         assert!(listed[0].summary.contains("six.test"));
         let info = c.findings.iter().find(|f| f.id == "dnsbl.no_ipv6").unwrap();
@@ -1565,7 +1598,8 @@ mod tests {
         let verification = |verified: bool| CertVerification {
             verified,
             problem: None,
-            detail: (!verified).then(|| "certificate not valid for name \"mx.example.test\"".into()),
+            detail: (!verified)
+                .then(|| "certificate not valid for name \"mx.example.test\"".into()),
             name: "mx.example.test".into(),
             trust: vec!["platform".into()],
         };
@@ -1581,7 +1615,10 @@ mod tests {
         let bad = tls(Some(verification(false)));
         let (state, f) = mx_tls_verdict("mx.example.test", true, Some(&bad), false, true);
         let f = f.unwrap();
-        assert_eq!((state.0, f.id.as_str(), f.severity), ("not verified", "mtasts.mx_certificate", Severity::Problem));
+        assert_eq!(
+            (state.0, f.id.as_str(), f.severity),
+            ("not verified", "mtasts.mx_certificate", Severity::Problem)
+        );
         assert_eq!(f.category, Some(Category::TlsCertificate));
         assert_eq!(f.retry, Some(Retry::Permanent));
         // Mode testing: senders still deliver, a warning.
@@ -1592,13 +1629,22 @@ mod tests {
         assert!(f.unwrap().detail.contains("DNSSEC"));
 
         let (state, f) = mx_tls_verdict("mx.example.test", true, None, false, true);
-        assert_eq!((state.0, f.unwrap().id.as_str()), ("no starttls", "mtasts.mx_no_starttls"));
+        assert_eq!(
+            (state.0, f.unwrap().id.as_str()),
+            ("no starttls", "mtasts.mx_no_starttls")
+        );
         let failed = tls(None);
         let (state, f) = mx_tls_verdict("mx.example.test", true, Some(&failed), false, true);
-        assert_eq!((state.0, f.unwrap().id.as_str()), ("handshake failed", "mtasts.mx_tls_failed"));
+        assert_eq!(
+            (state.0, f.unwrap().id.as_str()),
+            ("handshake failed", "mtasts.mx_tls_failed")
+        );
         let (state, f) = mx_tls_verdict("mx.example.test", false, None, false, true);
         let f = f.unwrap();
-        assert_eq!((state.0, f.id.as_str(), f.severity), ("no connection", "mtasts.mx_not_checked", Severity::Info));
+        assert_eq!(
+            (state.0, f.id.as_str(), f.severity),
+            ("no connection", "mtasts.mx_not_checked", Severity::Info)
+        );
     }
 
     #[test]
@@ -1614,7 +1660,10 @@ mod tests {
                 name: format!("_25._tcp.{host}"),
                 dnssec: Some(Dnssec::Secure),
                 records: if tlsa {
-                    serde_json::from_value(json!([{"usage": 3, "selector": 1, "matching": 1, "data": "00"}])).unwrap()
+                    serde_json::from_value(
+                        json!([{"usage": 3, "selector": 1, "matching": 1, "data": "00"}]),
+                    )
+                    .unwrap()
                 } else {
                     vec![]
                 },
@@ -1636,12 +1685,21 @@ mod tests {
             trust_anchors: vec![],
             ms: 0,
         };
-        let both = mx(vec![record("mx1.example.test", true), record("mx2.example.test", false)]);
+        let both = mx(vec![
+            record("mx1.example.test", true),
+            record("mx2.example.test", false),
+        ]);
         let f = dane_partial(&both, &["mx1.example.test"]).unwrap();
-        assert_eq!((f.id.as_str(), f.severity), ("dane.partial", Severity::Warning));
+        assert_eq!(
+            (f.id.as_str(), f.severity),
+            ("dane.partial", Severity::Warning)
+        );
         assert!(f.summary.contains("not mx2.example.test"));
         assert!(dane_partial(&both, &[]).is_none());
-        let all = mx(vec![record("mx1.example.test", true), record("mx2.example.test", true)]);
+        let all = mx(vec![
+            record("mx1.example.test", true),
+            record("mx2.example.test", true),
+        ]);
         assert!(dane_partial(&all, &["mx1.example.test", "mx2.example.test"]).is_none());
     }
 

@@ -183,12 +183,11 @@ fn https_problem(rest: &str) -> Option<String> {
     let Some(rest) = rest.strip_prefix("//") else {
         return Some("no //host after https:".into());
     };
-    let authority = rest
-        .split(['/', '?', '#'])
-        .next()
-        .unwrap_or_default();
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     if authority.contains('@') {
-        return Some("it carries user information (name@ or name:password@) before the host".into());
+        return Some(
+            "it carries user information (name@ or name:password@) before the host".into(),
+        );
     }
     let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
         match v6.split_once(']') {
@@ -426,12 +425,27 @@ mod tests {
             ("v=TLSRPTv1; rua=mailto:tls@e..com", "tlsrpt.bad_mailto"),
             ("v=TLSRPTv1; rua=https:reports.e.com/x", "tlsrpt.bad_https"),
             ("v=TLSRPTv1; rua=https:///x", "tlsrpt.bad_https"),
-            ("v=TLSRPTv1; rua=https://user:pw@r.e.com/x", "tlsrpt.bad_https"),
+            (
+                "v=TLSRPTv1; rua=https://user:pw@r.e.com/x",
+                "tlsrpt.bad_https",
+            ),
             ("v=TLSRPTv1; rua=https://r.e.com:0/x", "tlsrpt.bad_https"),
-            ("v=TLSRPTv1; rua=https://r.e.com:https/x", "tlsrpt.bad_https"),
-            ("v=TLSRPTv1; rua=https://[2001:db8::zz]/x", "tlsrpt.bad_https"),
-            ("v=TLSRPTv1; rua=mailto:a@e.com,mailto:A@E.COM", "tlsrpt.duplicate_uri"),
-            ("v=TLSRPTv1; rua=mailto:a@e.com; rua=mailto:b@e.com", "tlsrpt.rua_repeated"),
+            (
+                "v=TLSRPTv1; rua=https://r.e.com:https/x",
+                "tlsrpt.bad_https",
+            ),
+            (
+                "v=TLSRPTv1; rua=https://[2001:db8::zz]/x",
+                "tlsrpt.bad_https",
+            ),
+            (
+                "v=TLSRPTv1; rua=mailto:a@e.com,mailto:A@E.COM",
+                "tlsrpt.duplicate_uri",
+            ),
+            (
+                "v=TLSRPTv1; rua=mailto:a@e.com; rua=mailto:b@e.com",
+                "tlsrpt.rua_repeated",
+            ),
         ] {
             assert_eq!(ids(bad), vec![id], "{bad}");
         }

@@ -735,7 +735,11 @@ fn the_deadline_bounds_one_domain_and_a_whole_batch() {
         ],
         &[],
     );
-    assert!(run.elapsed < Duration::from_secs(10), "took {:?}", run.elapsed);
+    assert!(
+        run.elapsed < Duration::from_secs(10),
+        "took {:?}",
+        run.elapsed
+    );
     let json = assert_verdict(&run, "inconclusive", None, 15);
     assert_finding(&json, "domain.deadline");
     assert_eq!(status(&json, "spf"), "error");
@@ -747,7 +751,11 @@ fn the_deadline_bounds_one_domain_and_a_whole_batch() {
         "smtpdoctor-domains-deadline-{}.txt",
         std::process::id()
     ));
-    std::fs::write(&list, "one.example.test\ntwo.example.test\nthree.example.test\n").unwrap();
+    std::fs::write(
+        &list,
+        "one.example.test\ntwo.example.test\nthree.example.test\n",
+    )
+    .unwrap();
     let run = smtpdoctor(
         &[
             "domain",
@@ -769,7 +777,11 @@ fn the_deadline_bounds_one_domain_and_a_whole_batch() {
         &[],
     );
     let _ = std::fs::remove_file(&list);
-    assert!(run.elapsed < Duration::from_secs(10), "took {:?}", run.elapsed);
+    assert!(
+        run.elapsed < Duration::from_secs(10),
+        "took {:?}",
+        run.elapsed
+    );
     assert_eq!(run.code, 15, "{}", run.stderr);
     let lines: Vec<Value> = run
         .stdout
