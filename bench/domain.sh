@@ -159,7 +159,8 @@ timed() {
   q0=$(queries)
   /usr/bin/time -f '%e %U %S' -o "$work/time" "$@" >"$out" 2>"$work/err" || true
   q1=$(queries)
-  read -r secs user sys <"$work/time"
+  # (a non-zero exit adds a line before the figures)
+  read -r secs user sys < <(tail -1 "$work/time")
   python3 -c "import sys; n,t,c,q=int(sys.argv[1]),float(sys.argv[2]),float(sys.argv[3])+float(sys.argv[4]),int(sys.argv[5]); print(f'{n} domains in {t:.2f} s = {n/t:.1f} domains/s, {1000*c/n:.2f} ms CPU and {q/n:.1f} DNS queries per domain')" \
     "$n" "$secs" "$user" "$sys" "$((q1 - q0))"
 }
@@ -170,7 +171,7 @@ for ((r = 1; r <= runs; r++)); do
     --ip 192.0.2.1 --timeout 5 --deadline 600)
   lines=$(wc -l <"$work/ours.jsonl")
   [[ $lines == "$n" ]] || { echo "smtpdoctor wrote $lines lines for $n domains:" >&2; tail -5 "$work/err" >&2; exit 1; }
-  ours+=("$(sed 's/ .*//' "$work/time")")
+  ours+=("$(tail -1 "$work/time" | cut -d" " -f1)")
   say "smtpdoctor run $r (-j $jobs): $line"
 done
 python3 - "$work/ours.jsonl" <<'PY' | tee -a "$report"
@@ -191,7 +192,7 @@ if [[ $BENCH_CHECKDMARC != none ]]; then
     -o "$work/theirs.json")
   count=$(python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))))" "$work/theirs.json" 2>/dev/null || echo 0)
   [[ $count == "$n" ]] || { echo "checkdmarc checked $count of $n domains:" >&2; tail -20 "$work/err" >&2; exit 1; }
-  theirs=$(sed 's/ .*//' "$work/time")
+  theirs=$(tail -1 "$work/time" | cut -d" " -f1)
   say "checkdmarc: $line"
   python3 - "$work/theirs.json" <<'PY' | tee -a "$report"
 import json, sys, collections
