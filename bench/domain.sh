@@ -21,7 +21,7 @@
 # smtpdoctor-bench/checkdmarc (BENCH_CHECKDMARC=PATH uses another; BENCH_CHECKDMARC=none
 # skips it). Building and installing happen before the namespace is entered.
 #
-# Env: BENCH_DOMAINS (1000), BENCH_JOBS (64), BENCH_RUNS (3 for smtpdoctor; checkdmarc,
+# Env: BENCH_DOMAINS (1000), BENCH_JOBS (32, the default -j), BENCH_RUNS (3 for smtpdoctor; checkdmarc,
 #      which checks one domain after another, runs once over the same list),
 #      BENCH_RESULTS_DIR (bench/results), SMTPDOCTOR_BIN (skip the build),
 #      CARGO_TARGET_DIR (default target).
@@ -30,7 +30,7 @@ export LC_ALL=C
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
 n=${BENCH_DOMAINS:-1000}
-jobs=${BENCH_JOBS:-64}
+jobs=${BENCH_JOBS:-32}
 runs=${BENCH_RUNS:-3}
 for v in n jobs runs; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "bench/domain.sh: $v must be a positive number" >&2; exit 2; }
@@ -151,8 +151,8 @@ say "bench/domain.sh $(date -u +%FT%TZ): $n zones, NSD $(nsd -v 2>&1 | head -1 |
 say "smtpdoctor: $("$SMTPDOCTOR_BIN" --version) ($SMTPDOCTOR_BIN)"
 queries() { nsd-control -c "$work/nsd.conf" stats_noreset | sed -n 's/^num.queries=//p'; }
 # timed OUT N CMD...: runs CMD, then prints "N domains in S s = R domains/s, C ms CPU and Q DNS
-# queries per domain" and leaves the seconds in $secs (CPU: the tool's user + system time; the
-# queries: NSD's count, so cached and repeated look-ups show).
+# queries per domain" (CPU: the tool's user + system time; the queries: NSD's count of what
+# reached it, so answers a tool cached itself do not count).
 timed() {
   local out=$1 n=$2 q0 q1
   shift 2
@@ -164,14 +164,12 @@ timed() {
   python3 -c "import sys; n,t,c,q=int(sys.argv[1]),float(sys.argv[2]),float(sys.argv[3])+float(sys.argv[4]),int(sys.argv[5]); print(f'{n} domains in {t:.2f} s = {n/t:.1f} domains/s, {1000*c/n:.2f} ms CPU and {q/n:.1f} DNS queries per domain')" \
     "$n" "$secs" "$user" "$sys" "$((q1 - q0))"
 }
-ours=()
 for ((r = 1; r <= runs; r++)); do
   line=$(timed "$work/ours.jsonl" "$n" "$SMTPDOCTOR_BIN" domain --domains "$work/domains.txt" \
     --dns 127.0.0.1:53 -j "$jobs" --dkim-selector s1 --dnsbl bl.bench --rhsbl dbl.bench \
     --ip 192.0.2.1 --timeout 5 --deadline 600)
   lines=$(wc -l <"$work/ours.jsonl")
   [[ $lines == "$n" ]] || { echo "smtpdoctor wrote $lines lines for $n domains:" >&2; tail -5 "$work/err" >&2; exit 1; }
-  ours+=("$(tail -1 "$work/time" | cut -d" " -f1)")
   say "smtpdoctor run $r (-j $jobs): $line"
 done
 python3 - "$work/ours.jsonl" <<'PY' | tee -a "$report"
@@ -184,7 +182,6 @@ for line in open(sys.argv[1]):
 print("  statuses of the last run:", ", ".join(f"{k[0]}={k[1]}:{v}" for k, v in sorted(c.items())))
 PY
 
-theirs=
 if [[ $BENCH_CHECKDMARC != none ]]; then
   say "checkdmarc: $("$BENCH_CHECKDMARC" --version 2>&1 | tail -1) (one domain after another; -n 127.0.0.1 -t 5 --skip-tls)"
   # -o writes the JSON list to a file; a domain it cannot check is still an entry.
@@ -192,7 +189,6 @@ if [[ $BENCH_CHECKDMARC != none ]]; then
     -o "$work/theirs.json")
   count=$(python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))))" "$work/theirs.json" 2>/dev/null || echo 0)
   [[ $count == "$n" ]] || { echo "checkdmarc checked $count of $n domains:" >&2; tail -20 "$work/err" >&2; exit 1; }
-  theirs=$(tail -1 "$work/time" | cut -d" " -f1)
   say "checkdmarc: $line"
   python3 - "$work/theirs.json" <<'PY' | tee -a "$report"
 import json, sys, collections
@@ -203,12 +199,19 @@ for d in json.load(open(sys.argv[1])):
     c[("mx_hosts", len(d.get("mx", {}).get("hosts", [])))] += 1
 print("  checkdmarc validity:", ", ".join(f"{k[0]}={k[1]}:{v}" for k, v in sorted(c.items(), key=str)))
 PY
-  python3 - "$n" "$theirs" "${ours[@]}" <<'PY' | tee -a "$report"
-import statistics, sys
-n, theirs, ours = int(sys.argv[1]), float(sys.argv[2]), [float(x) for x in sys.argv[3:]]
-best, med = min(ours), statistics.median(ours)
-print(f"smtpdoctor {n/med:.1f} domains/s (median of {len(ours)}; best {n/best:.1f}), "
-      f"checkdmarc {n/theirs:.1f} domains/s: ratio {theirs/med:.1f}x (best {theirs/best:.1f}x)")
+  python3 - "$report" <<'PY' | tee -a "$report"
+import re, statistics, sys
+text = open(sys.argv[1]).read()
+row = re.compile(r"(\d+) domains in ([\d.]+) s = [\d.]+ domains/s, ([\d.]+) ms CPU")
+ours = [m.groups() for line in text.splitlines() if line.startswith("smtpdoctor run") for m in [row.search(line)]]
+theirs = [m.groups() for line in text.splitlines() if line.startswith("checkdmarc: ") for m in [row.search(line)] if m]
+n = int(ours[0][0])
+wall = statistics.median(float(o[1]) for o in ours)
+best = min(float(o[1]) for o in ours)
+cpu = statistics.median(float(o[2]) for o in ours)
+t_wall, t_cpu = float(theirs[0][1]), float(theirs[0][2])
+print(f"smtpdoctor {n/wall:.1f} domains/s (median of {len(ours)}; best {n/best:.1f}), checkdmarc {n/t_wall:.1f} domains/s: "
+      f"ratio {t_wall/wall:.1f}x (best {t_wall/best:.1f}x); CPU per domain {cpu:.2f} against {t_cpu:.2f} ms: {t_cpu/cpu:.1f}x")
 PY
 fi
 cp "$report" "$result"
