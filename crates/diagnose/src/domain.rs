@@ -924,11 +924,34 @@ fn tls_rpt(e: &DomainEvidence) -> DomainCheck {
             f
         })
         .collect();
-    let status = status_of(c.status);
+    let mut findings = findings;
+    let mut status = status_of(c.status);
+    // With MTA-STS or DANE, senders refuse to deliver when TLS fails; TLS-RPT is how the
+    // domain hears about it (RFC 8460 section 1), so its absence is worth a warning there.
+    let announces_sts = e.mta_sts.records.iter().any(|r| r.starts_with("v=STSv1"));
+    let has_tlsa =
+        e.mx.records
+            .iter()
+            .any(|r| r.dane.as_ref().is_some_and(|d| !d.records.is_empty()));
+    if status == CheckStatus::None && (announces_sts || has_tlsa) {
+        let what = match (announces_sts, has_tlsa) {
+            (true, true) => "MTA-STS and DANE",
+            (true, false) => "MTA-STS",
+            _ => "DANE",
+        };
+        for f in findings.iter_mut().filter(|f| f.id == "tlsrpt.none") {
+            f.severity = Severity::Warning;
+            f.summary = format!(
+                "{domain} uses {what} but publishes no TLS-RPT record: nobody hears when senders cannot deliver over TLS"
+            );
+            f.detail = "Senders that apply MTA-STS or DANE do not deliver when TLS or the certificate fails; with a TLS-RPT record (RFC 8460) they send a daily report of such failures.".into();
+        }
+        status = CheckStatus::Warn;
+    }
     let summary = match &c.record {
         Some(r) => format!("reports to {}", r.uris().collect::<Vec<_>>().join(", ")),
         None => match status {
-            CheckStatus::None => "no TLS-RPT record".into(),
+            CheckStatus::None | CheckStatus::Warn => "no TLS-RPT record".into(),
             CheckStatus::Error => "the TLS-RPT look-up failed".into(),
             _ => "the TLS-RPT record is not valid".into(),
         },

@@ -554,6 +554,9 @@ fn dane_reuses_the_mx_check_against_the_real_postfix() {
     assert_eq!(host["status"], "authenticated");
     assert_eq!(host["dnssec"], "secure");
     assert_eq!(host["presented_spki_sha256"], host["records"][0]["data"]);
+    // DANE without a TLS-RPT record: nobody hears about failed deliveries.
+    assert_eq!(status(&json, "tls_rpt"), "warn");
+    assert_eq!(severity(&json, "tls_rpt", "tlsrpt.none"), "warning");
     let json = report(
         &domain(&rig, "bad.dane.test", &args),
         "problem",
