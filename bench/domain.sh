@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench/domain.sh: `smtpdoctor domain --domains` against checkdmarc over the same local zones,
-# side by side in one run: domains per second each and the ratio (goal of issue 6: >= 10x).
+# side by side in one run: domains per second, CPU and DNS queries per domain for each, and the
+# ratio (goal of issue 6: >= 10x).
 #
 # Each zone dNNNN.bench is a complete sending domain: MX with an address in TEST-NET-1, SPF
 # with an include, DMARC, a DKIM key, MTA-STS and TLS-RPT records (the policy host is
@@ -17,12 +18,13 @@
 # `--dns 127.0.0.1:53`. The NSD instance and its state are this script's own; the test rig is
 # not touched.
 #
-# checkdmarc is installed on first use into a cache venv, ${XDG_CACHE_HOME:-~/.cache}/
-# smtpdoctor-bench/checkdmarc (BENCH_CHECKDMARC=PATH uses another; BENCH_CHECKDMARC=none
-# skips it). Building and installing happen before the namespace is entered.
+# checkdmarc (BENCH_CHECKDMARC_VERSION, 6.0.4) is installed on first use into a cache venv,
+# ${XDG_CACHE_HOME:-~/.cache}/smtpdoctor-bench/checkdmarc-VERSION (BENCH_CHECKDMARC=PATH uses
+# another; BENCH_CHECKDMARC=none skips it). Building and installing happen before the namespace
+# is entered.
 #
-# Env: BENCH_DOMAINS (1000), BENCH_JOBS (32, the default -j), BENCH_RUNS (3 for smtpdoctor; checkdmarc,
-#      which checks one domain after another, runs once over the same list),
+# Env: BENCH_DOMAINS (1000), BENCH_JOBS (32, the default -j), BENCH_RUNS (3 for smtpdoctor;
+#      checkdmarc, which checks one domain after another, runs once over the same list),
 #      BENCH_RESULTS_DIR (bench/results), SMTPDOCTOR_BIN (skip the build),
 #      CARGO_TARGET_DIR (default target).
 set -euo pipefail
@@ -50,11 +52,12 @@ if [[ -z ${BENCH_IN_NETNS:-} ]]; then
   SMTPDOCTOR_BIN=$(realpath "$SMTPDOCTOR_BIN")
   checkdmarc=${BENCH_CHECKDMARC:-}
   if [[ -z $checkdmarc ]]; then
-    venv=${XDG_CACHE_HOME:-$HOME/.cache}/smtpdoctor-bench/checkdmarc
+    version=${BENCH_CHECKDMARC_VERSION:-6.0.4}
+    venv=${XDG_CACHE_HOME:-$HOME/.cache}/smtpdoctor-bench/checkdmarc-$version
     if [[ ! -x $venv/bin/checkdmarc ]]; then
-      echo "bench/domain.sh: installing checkdmarc into $venv" >&2
+      echo "bench/domain.sh: installing checkdmarc $version into $venv" >&2
       python3 -m venv "$venv"
-      "$venv/bin/pip" install -q checkdmarc
+      "$venv/bin/pip" install -q "checkdmarc==$version"
     fi
     checkdmarc=$venv/bin/checkdmarc
   fi
