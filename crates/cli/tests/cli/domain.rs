@@ -841,3 +841,140 @@ fn mta_sts_names_an_mx_whose_certificate_does_not_verify() {
     // No TLSA records for it: DANE has nothing to say.
     assert_eq!(status(&json, "dane"), "none");
 }
+
+/// A tiny authoritative DNS server on loopback (UDP) for blocklist zones: A queries for the
+/// names given get their address, every other query NXDOMAIN; it counts the A queries per name.
+struct Blocklists {
+    addr: String,
+    asked: std::sync::Arc<std::sync::Mutex<HashMap<String, usize>>>,
+}
+
+impl Blocklists {
+    fn serve(listed: &[(&str, [u8; 4])]) -> Blocklists {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = socket.local_addr().unwrap().to_string();
+        let listed: HashMap<String, [u8; 4]> = listed
+            .iter()
+            .map(|(n, a)| (n.to_ascii_lowercase(), *a))
+            .collect();
+        let asked = std::sync::Arc::new(std::sync::Mutex::new(HashMap::new()));
+        let counts = asked.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 1500];
+            while let Ok((n, from)) = socket.recv_from(&mut buf) {
+                let q = &buf[..n];
+                // The question: labels from offset 12, then type and class.
+                let (mut i, mut labels) = (12, Vec::new());
+                while i < q.len() && q[i] != 0 {
+                    let len = q[i] as usize;
+                    labels
+                        .push(String::from_utf8_lossy(&q[i + 1..i + 1 + len]).to_ascii_lowercase());
+                    i += len + 1;
+                }
+                let end = i + 5;
+                if end > q.len() {
+                    continue;
+                }
+                let name = labels.join(".");
+                let rtype = u16::from_be_bytes([q[i + 1], q[i + 2]]);
+                if rtype == 1 {
+                    *counts.lock().unwrap().entry(name.clone()).or_insert(0) += 1;
+                }
+                let mut reply = q[..end].to_vec();
+                reply[2] = 0x84 | (q[2] & 0x01); // QR, AA, RD copied
+                reply[3] = 0x00;
+                reply[6..12].fill(0); // no answers, authority or additional records yet
+                match listed.get(&name) {
+                    Some(a) if rtype == 1 => {
+                        reply[7] = 1;
+                        reply.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
+                        reply.extend_from_slice(a);
+                    }
+                    Some(_) => {}
+                    None => reply[3] = 0x03, // NXDOMAIN
+                }
+                let _ = socket.send_to(&reply, from);
+            }
+        });
+        Blocklists { addr, asked }
+    }
+
+    fn asked(&self, name: &str) -> usize {
+        self.asked.lock().unwrap().get(name).copied().unwrap_or(0)
+    }
+}
+
+/// The 32-nibble name of an IPv6 address under a zone (RFC 5782 section 2.4).
+fn nibbles(ip: &str, zone: &str) -> String {
+    let ip: std::net::Ipv6Addr = ip.parse().unwrap();
+    let hex: String = ip.octets().iter().map(|b| format!("{b:02x}")).collect();
+    let mut out: Vec<String> = hex.chars().rev().map(|c| c.to_string()).collect();
+    out.push(zone.to_string());
+    out.join(".")
+}
+
+#[test]
+fn ipv6_addresses_on_blocklists_and_self_tests_once_per_run() {
+    let six_test = nibbles("::ffff:7f00:2", "six.test");
+    let six_listed = nibbles("2001:db8::66", "six.test");
+    let four_listed6 = nibbles("2001:db8::66", "four.test");
+    let dns = Blocklists::serve(&[
+        ("2.0.0.127.six.test", [127, 0, 0, 2]),
+        (&six_test, [127, 0, 0, 2]),
+        (&six_listed, [127, 0, 0, 2]),
+        ("2.0.0.127.four.test", [127, 0, 0, 2]),
+        // A list without IPv6 whose wildcard-like answer must not count as a listing.
+        (&four_listed6, [127, 0, 0, 2]),
+    ]);
+    let list =
+        std::env::temp_dir().join(format!("smtpdoctor-domains-bl6-{}.txt", std::process::id()));
+    std::fs::write(&list, "a.example.test\nb.example.test\nc.example.test\n").unwrap();
+    let run = smtpdoctor(
+        &[
+            "domain",
+            "--domains",
+            &list.to_string_lossy(),
+            "--dns",
+            &dns.addr,
+            "--timeout",
+            "5",
+            "--ip",
+            "2001:db8::66",
+            "--dnsbl",
+            "six.test,four.test",
+            "--rhsbl",
+            "dbl.test",
+        ],
+        &[],
+    );
+    let _ = std::fs::remove_file(&list);
+    let lines: Vec<Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(lines.len(), 3, "{}", run.stderr);
+    for j in &lines {
+        assert_schema(j);
+        let bl = &j["checks"]["dnsbl"];
+        assert_eq!(bl["status"], "fail", "{bl}");
+        let listed = bl["details"]["listed"].as_array().unwrap();
+        assert_eq!(listed.len(), 1, "{listed:?}");
+        assert_eq!(
+            (listed[0]["subject"].as_str(), listed[0]["zone"].as_str()),
+            (Some("2001:db8::66"), Some("six.test"))
+        );
+        let ids = check_ids(j, "dnsbl");
+        assert!(ids.contains(&"dnsbl.no_ipv6".to_string()), "{ids:?}");
+        let six = &bl["details"]["zones"][0];
+        assert_eq!(six["test6_listed"]["codes"][0], "127.0.0.2");
+        assert_eq!(six["test6_unlisted"]["outcome"], "nx_domain");
+    }
+    // The test entries and the --ip look-ups are the same for every domain: asked once.
+    for name in [&six_test, &six_listed, &"2.0.0.127.six.test".to_string()] {
+        assert_eq!(dns.asked(name), 1, "{name}");
+    }
+    // The domain itself is asked of the domain list once per domain.
+    assert_eq!(dns.asked("a.example.test.dbl.test"), 1);
+    assert_eq!(dns.asked("c.example.test.dbl.test"), 1);
+}
