@@ -1,28 +1,72 @@
 #!/usr/bin/env bash
-# bench/domain.sh: `smtpdoctor domain --domains` throughput (domains per second) against a
-# local authoritative NSD serving BENCH_DOMAINS zones of its own.
+# bench/domain.sh: `smtpdoctor domain --domains` against checkdmarc over the same local zones,
+# side by side in one run: domains per second, CPU and DNS queries per domain for each, and the
+# ratio (goal of issue 6: >= 10x).
 #
 # Each zone dNNNN.bench is a complete sending domain: MX with an address in TEST-NET-1, SPF
-# with an include, DMARC, a DKIM key, MTA-STS and TLS-RPT records (no policy server: the fetch
-# fails fast on a closed port, as for a domain whose policy host is down), plus a blocklist zone
-# bl.bench that follows RFC 5782. Every domain costs about 45 queries (27 of them guessed DKIM
-# selectors) and one refused HTTPS connection.
+# with an include, DMARC, a DKIM key, MTA-STS and TLS-RPT records (the policy host is
+# 127.0.0.1, where no HTTPS server listens: both tools' fetches are refused at once, as for a
+# domain whose policy host is down), plus a blocklist zone bl.bench that follows RFC 5782 and
+# the reverse zone of TEST-NET-1.
 #
-# The NSD instance is this script's own (127.0.0.1:BENCH_PORT, state in a temporary directory),
-# started and stopped here by pid: the test rig is not touched.
-# Env: BENCH_DOMAINS (1000), BENCH_PORT (5399), BENCH_JOBS (64), BENCH_RUNS (3),
-#      SMTPDOCTOR_BIN (skip the build), CARGO_TARGET_DIR (default target).
+# Everything runs inside a network namespace this script makes (`unshare --net --mount`, as
+# root) where only loopback exists, so nothing either tool does can leave the machine:
+# checkdmarc fetches the MTA-STS policy and BIMI itself and resolves those host names through
+# the system resolver. In the namespace /etc/resolv.conf is bind-mounted to a file naming
+# 127.0.0.1 (the mount is the namespace's own), NSD serves port 53 on 127.0.0.1 (checkdmarc's
+# -n takes addresses without a port), checkdmarc gets `-n 127.0.0.1` and smtpdoctor
+# `--dns 127.0.0.1:53`. The NSD instance and its state are this script's own; the test rig is
+# not touched.
+#
+# checkdmarc (BENCH_CHECKDMARC_VERSION, 6.0.4) is installed on first use into a cache venv,
+# ${XDG_CACHE_HOME:-~/.cache}/smtpdoctor-bench/checkdmarc-VERSION (BENCH_CHECKDMARC=PATH uses
+# another; BENCH_CHECKDMARC=none skips it). Building and installing happen before the namespace
+# is entered.
+#
+# Env: BENCH_DOMAINS (1000), BENCH_JOBS (32, the default -j), BENCH_RUNS (3 for smtpdoctor;
+#      checkdmarc, which checks one domain after another, runs once over the same list),
+#      BENCH_RESULTS_DIR (bench/results), SMTPDOCTOR_BIN (skip the build),
+#      CARGO_TARGET_DIR (default target).
 set -euo pipefail
+export LC_ALL=C
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$PWD
 n=${BENCH_DOMAINS:-1000}
-port=${BENCH_PORT:-5399}
-jobs=${BENCH_JOBS:-64}
+jobs=${BENCH_JOBS:-32}
 runs=${BENCH_RUNS:-3}
-command -v nsd >/dev/null || { echo "bench/domain.sh: nsd is missing (scripts/install-deps)" >&2; exit 1; }
-if [[ -z ${SMTPDOCTOR_BIN:-} ]]; then
-  cargo build --release -q -p smtpdoctor
-  SMTPDOCTOR_BIN=${CARGO_TARGET_DIR:-target}/release/smtpdoctor
+for v in n jobs runs; do
+  [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "bench/domain.sh: $v must be a positive number" >&2; exit 2; }
+done
+
+if [[ -z ${BENCH_IN_NETNS:-} ]]; then
+  # ------------------------------------------------- outside: build, install, enter the namespace
+  for tool in nsd nsd-control unshare ip dig openssl python3; do
+    command -v "$tool" >/dev/null || { echo "bench/domain.sh: $tool is missing (scripts/install-deps)" >&2; exit 1; }
+  done
+  [[ -x /usr/bin/time ]] || { echo "bench/domain.sh: /usr/bin/time is missing (Debian: time)" >&2; exit 1; }
+  [[ $EUID -eq 0 ]] || { echo "bench/domain.sh: needs root (unshare --net makes the loopback-only namespace)" >&2; exit 1; }
+  if [[ -z ${SMTPDOCTOR_BIN:-} ]]; then
+    cargo build --release -q -p smtpdoctor
+    SMTPDOCTOR_BIN=${CARGO_TARGET_DIR:-target}/release/smtpdoctor
+  fi
+  SMTPDOCTOR_BIN=$(realpath "$SMTPDOCTOR_BIN")
+  checkdmarc=${BENCH_CHECKDMARC:-}
+  if [[ -z $checkdmarc ]]; then
+    version=${BENCH_CHECKDMARC_VERSION:-6.0.4}
+    venv=${XDG_CACHE_HOME:-$HOME/.cache}/smtpdoctor-bench/checkdmarc-$version
+    if [[ ! -x $venv/bin/checkdmarc ]]; then
+      echo "bench/domain.sh: installing checkdmarc $version into $venv" >&2
+      python3 -m venv "$venv"
+      "$venv/bin/pip" install -q "checkdmarc==$version"
+    fi
+    checkdmarc=$venv/bin/checkdmarc
+  fi
+  export SMTPDOCTOR_BIN BENCH_CHECKDMARC=$checkdmarc BENCH_IN_NETNS=1 BENCH_ROOT=$root
+  exec unshare --net --mount --propagation private -- "$root/bench/domain.sh"
 fi
+
+# ------------------------------------------------------------------- inside the namespace
+ip link set lo up
 work=$(mktemp -d)
 nsd_pid=
 cleanup() {
@@ -34,12 +78,19 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+# Only loopback exists here; make sure of it before anything queries.
+if ip -o addr show | grep -v ' lo ' | grep -q inet; then
+  echo "bench/domain.sh: the namespace has a non-loopback address; refusing to run" >&2
+  exit 1
+fi
+echo "nameserver 127.0.0.1" >"$work/resolv.conf"
+mount --bind "$work/resolv.conf" /etc/resolv.conf
 
 key=$(openssl genpkey -quiet -algorithm RSA -pkeyopt rsa_keygen_bits:2048 2>/dev/null |
   openssl pkey -pubout -outform DER 2>/dev/null | base64 -w0)
 cat >"$work/nsd.conf" <<CONF
 server:
-  ip-address: 127.0.0.1@$port
+  ip-address: 127.0.0.1@53
   do-ip6: no
   username: ""
   chroot: ""
@@ -53,7 +104,8 @@ server:
   server-count: 1
   verbosity: 0
 remote-control:
-  control-enable: no
+  control-enable: yes
+  control-interface: "$work/nsd.ctl"
 zone:
   name: "bench"
   zonefile: "bench.zone"
@@ -86,31 +138,84 @@ for ((i = 0; i < 100; i++)); do
 done
 [[ -n $nsd_pid ]] || { echo "bench/domain.sh: nsd did not start" >&2; cat "$work/nsd.log" >&2; exit 1; }
 # Wait until it answers (1000 zones take a moment to load).
-for ((i = 0; i < 200; i++)); do
-  dig +short +time=1 +tries=1 @127.0.0.1 -p "$port" TXT "d$(printf %04d "$n").bench" 2>/dev/null | grep -q spf1 && break
+last=$(printf 'd%04d.bench' "$n")
+for ((i = 0; i < 300; i++)); do
+  dig +short +time=1 +tries=1 @127.0.0.1 TXT "$last" 2>/dev/null | grep -q spf1 && break
   sleep 0.1
 done
 
-echo "smtpdoctor domain --domains: $n domains, -j $jobs, NSD on 127.0.0.1:$port, $runs runs"
-echo "(--connect-to sends each MTA-STS fetch to a closed loopback port: no HTTPS server runs)"
+results_dir=${BENCH_RESULTS_DIR:-$BENCH_ROOT/bench/results}
+mkdir -p "$results_dir"
+result=$results_dir/domain-$(date -u +%Y%m%d-%H%M%S).txt
+report=$work/report.txt
+say() { echo "$*" | tee -a "$report"; }
+
+say "bench/domain.sh $(date -u +%FT%TZ): $n zones, NSD $(nsd -v 2>&1 | head -1 | awk '{print $NF}') on 127.0.0.1:53 in a loopback-only network namespace, $(nproc) CPUs"
+say "smtpdoctor: $("$SMTPDOCTOR_BIN" --version) ($SMTPDOCTOR_BIN)"
+queries() { nsd-control -c "$work/nsd.conf" stats_noreset | sed -n 's/^num.queries=//p'; }
+# timed OUT N CMD...: runs CMD, then prints "N domains in S s = R domains/s, C ms CPU and Q DNS
+# queries per domain" (CPU: the tool's user + system time; the queries: NSD's count of what
+# reached it, so answers a tool cached itself do not count).
+timed() {
+  local out=$1 n=$2 q0 q1
+  shift 2
+  q0=$(queries)
+  /usr/bin/time -f '%e %U %S' -o "$work/time" "$@" >"$out" 2>"$work/err" || true
+  q1=$(queries)
+  # (a non-zero exit adds a line before the figures)
+  read -r secs user sys < <(tail -1 "$work/time")
+  python3 -c "import sys; n,t,c,q=int(sys.argv[1]),float(sys.argv[2]),float(sys.argv[3])+float(sys.argv[4]),int(sys.argv[5]); print(f'{n} domains in {t:.2f} s = {n/t:.1f} domains/s, {1000*c/n:.2f} ms CPU and {q/n:.1f} DNS queries per domain')" \
+    "$n" "$secs" "$user" "$sys" "$((q1 - q0))"
+}
 for ((r = 1; r <= runs; r++)); do
-  t0=$EPOCHREALTIME
-  "$SMTPDOCTOR_BIN" domain --domains "$work/domains.txt" --dns "127.0.0.1:$port" -j "$jobs" \
-    --dkim-selector s1 --dnsbl bl.bench --rhsbl dbl.bench --ip 192.0.2.1 --timeout 5 \
-    --connect-to ::127.0.0.1:1 >"$work/out.jsonl" 2>"$work/err.txt" || true
-  t1=$EPOCHREALTIME
-  lines=$(wc -l <"$work/out.jsonl")
-  python3 -c "import sys; n,t=int(sys.argv[1]),float(sys.argv[3])-float(sys.argv[2]); print(f'run {sys.argv[4]}: {n} JSON lines in {t:.2f} s = {n/t:.0f} domains/s')" \
-    "$lines" "$t0" "$t1" "$r"
-  tail -1 "$work/err.txt"
+  line=$(timed "$work/ours.jsonl" "$n" "$SMTPDOCTOR_BIN" domain --domains "$work/domains.txt" \
+    --dns 127.0.0.1:53 -j "$jobs" --dkim-selector s1 --dnsbl bl.bench --rhsbl dbl.bench \
+    --ip 192.0.2.1 --timeout 5 --deadline 600)
+  lines=$(wc -l <"$work/ours.jsonl")
+  [[ $lines == "$n" ]] || { echo "smtpdoctor wrote $lines lines for $n domains:" >&2; tail -5 "$work/err" >&2; exit 1; }
+  say "smtpdoctor run $r (-j $jobs): $line"
 done
-python3 - "$work/out.jsonl" <<'PY'
+python3 - "$work/ours.jsonl" <<'PY' | tee -a "$report"
 import json, sys, collections
 c = collections.Counter()
 for line in open(sys.argv[1]):
     j = json.loads(line)
     for name, check in j["checks"].items():
         c[(name, check["status"])] += 1
-print("statuses of the last run:", ", ".join(f"{k[0]}={k[1]}:{v}" for k, v in sorted(c.items())))
+print("  statuses of the last run:", ", ".join(f"{k[0]}={k[1]}:{v}" for k, v in sorted(c.items())))
 PY
-echo "checkdmarc: not run (not installable without the network here); see bench/README.md"
+
+if [[ $BENCH_CHECKDMARC != none ]]; then
+  say "checkdmarc: $("$BENCH_CHECKDMARC" --version 2>&1 | tail -1) (one domain after another; -n 127.0.0.1 -t 5 --skip-tls)"
+  # -o writes the JSON list to a file; a domain it cannot check is still an entry.
+  line=$(timed /dev/null "$n" "$BENCH_CHECKDMARC" "$work/domains.txt" -n 127.0.0.1 -t 5 --skip-tls \
+    -o "$work/theirs.json")
+  count=$(python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))))" "$work/theirs.json" 2>/dev/null || echo 0)
+  [[ $count == "$n" ]] || { echo "checkdmarc checked $count of $n domains:" >&2; tail -20 "$work/err" >&2; exit 1; }
+  say "checkdmarc: $line"
+  python3 - "$work/theirs.json" <<'PY' | tee -a "$report"
+import json, sys, collections
+c = collections.Counter()
+for d in json.load(open(sys.argv[1])):
+    for k in ("spf", "dmarc", "mta_sts", "smtp_tls_reporting"):
+        c[(k, d.get(k, {}).get("valid"))] += 1
+    c[("mx_hosts", len(d.get("mx", {}).get("hosts", [])))] += 1
+print("  checkdmarc validity:", ", ".join(f"{k[0]}={k[1]}:{v}" for k, v in sorted(c.items(), key=str)))
+PY
+  python3 - "$report" <<'PY' | tee -a "$report"
+import re, statistics, sys
+text = open(sys.argv[1]).read()
+row = re.compile(r"(\d+) domains in ([\d.]+) s = [\d.]+ domains/s, ([\d.]+) ms CPU")
+ours = [m.groups() for line in text.splitlines() if line.startswith("smtpdoctor run") for m in [row.search(line)]]
+theirs = [m.groups() for line in text.splitlines() if line.startswith("checkdmarc: ") for m in [row.search(line)] if m]
+n = int(ours[0][0])
+wall = statistics.median(float(o[1]) for o in ours)
+best = min(float(o[1]) for o in ours)
+cpu = statistics.median(float(o[2]) for o in ours)
+t_wall, t_cpu = float(theirs[0][1]), float(theirs[0][2])
+print(f"smtpdoctor {n/wall:.1f} domains/s (median of {len(ours)}; best {n/best:.1f}), checkdmarc {n/t_wall:.1f} domains/s: "
+      f"ratio {t_wall/wall:.1f}x (best {t_wall/best:.1f}x); CPU per domain {cpu:.2f} against {t_cpu:.2f} ms: {t_cpu/cpu:.1f}x")
+PY
+fi
+cp "$report" "$result"
+echo "results written to $result"

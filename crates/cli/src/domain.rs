@@ -3,7 +3,7 @@
 
 use crate::UsageError;
 use crate::args::{DomainArgs, DomainFormat};
-use smtpdoctor_diagnose::diagnose_domain;
+use smtpdoctor_diagnose::{Unfinished, diagnose_domain, diagnose_unfinished};
 use smtpdoctor_render::Palette;
 use smtpdoctor_report::domain::DomainBody;
 use smtpdoctor_report::{Category, ExitCode, Report, SCHEMA_VERSION, Status};
@@ -114,48 +114,94 @@ fn options(args: &DomainArgs, domain: String) -> Result<DomainOptions, UsageErro
         trust: Trust::load(args.net.ca_file.as_deref()).map_err(UsageError)?,
         anchors,
         timeout,
+        shared: Default::default(),
     })
 }
 
-/// Probes and judges one domain; the run is bounded by `deadline` whatever happens inside.
-async fn one(
-    opts: &DomainOptions,
-    resolver: &HickoryResolver,
-    deadline: Duration,
+/// With `--domains`, the most one domain may take, in steps of `--timeout`: room for its
+/// longest chain of dependent look-ups (MX, addresses, DNSSEC, TLSA, a port-25 session) so that
+/// one silent name server cannot hold a slot for the whole run.
+const STEPS_PER_DOMAIN: u32 = 8;
+
+fn report(
+    diagnosis: smtpdoctor_diagnose::DomainDiagnosis,
+    target: &smtpdoctor_report::domain::DomainTarget,
+    started_at: String,
+    duration_ms: u64,
 ) -> Report<DomainBody> {
-    let started = std::time::Instant::now();
-    let evidence = match tokio::time::timeout(deadline, domain::probe(opts, resolver)).await {
-        Ok(e) => e,
-        Err(_) => {
-            // Every query and step is bounded; this only guards against a bug.
-            eprintln!(
-                "smtpdoctor: internal error: {} overran its deadline; this is a bug",
-                opts.domain
-            );
-            std::process::exit(ExitCode::Internal.code() as i32);
-        }
-    };
-    let diagnosis = diagnose_domain(&evidence);
     Report {
         schema_version: SCHEMA_VERSION,
         command: "domain".into(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
         knowledge_version: crate::KNOWLEDGE.into(),
-        target: serde_json::to_value(&evidence.target).unwrap_or_default(),
-        started_at: evidence.started_at.clone(),
-        duration_ms: started.elapsed().as_millis() as u64,
+        target: serde_json::to_value(target).unwrap_or_default(),
+        started_at,
+        duration_ms,
         verdict: diagnosis.verdict,
         findings: diagnosis.findings,
         body: diagnosis.body,
     }
 }
 
+fn now_rfc3339() -> String {
+    smtpdoctor_session::tls::rfc3339(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0),
+    )
+}
+
+/// A domain that was not judged: its bound passed, or the run's did before it started.
+fn unfinished(opts: &DomainOptions, why: Unfinished, bound: Duration) -> Report<DomainBody> {
+    let target = domain::target(opts);
+    let diagnosis = diagnose_unfinished(&target.domain, &domain::resolver_name(opts), why, bound);
+    let ms = if why == Unfinished::Deadline {
+        bound.as_millis() as u64
+    } else {
+        0
+    };
+    report(diagnosis, &target, now_rfc3339(), ms)
+}
+
+/// Probes and judges one domain within `bound`; when it passes first, the report says so
+/// (inconclusive) instead of judging half the evidence.
+async fn one(
+    opts: &DomainOptions,
+    resolver: &HickoryResolver,
+    bound: Duration,
+) -> Report<DomainBody> {
+    let started = std::time::Instant::now();
+    let Ok(evidence) = tokio::time::timeout(bound, domain::probe(opts, resolver)).await else {
+        return unfinished(opts, Unfinished::Deadline, bound);
+    };
+    let diagnosis = diagnose_domain(&evidence);
+    report(
+        diagnosis,
+        &evidence.target,
+        evidence.started_at.clone(),
+        started.elapsed().as_millis() as u64,
+    )
+}
+
 pub async fn run(args: DomainArgs, palette: Palette) -> Result<ExitCode, UsageError> {
-    let deadline = Duration::from_secs_f64(args.net.deadline.clamp(0.001, 86_400.0))
-        + Duration::from_secs_f64(args.net.timeout.clamp(0.001, 86_400.0)) * 2
-        + Duration::from_secs(5);
+    let deadline = Duration::from_secs_f64(args.net.deadline.clamp(0.001, 86_400.0));
     if let Some(path) = args.domains.clone() {
-        return many(args, &path, deadline).await;
+        let domains = read_domains(&path)?;
+        let base = options(&args, String::new())?;
+        // A batch is many independent look-ups: every core helps (one domain uses one thread).
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let jobs = usize::from(args.jobs);
+        return std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(threads)
+                .enable_all()
+                .build()
+                .map_err(|e| UsageError(format!("cannot start the runtime: {e}")))?;
+            runtime.block_on(many(domains, base, jobs, deadline))
+        })
+        .join()
+        .unwrap_or(Ok(ExitCode::Internal));
     }
     let domain = valid_domain(args.domain.as_deref().unwrap_or_default())?;
     let opts = options(&args, domain)?;
@@ -195,21 +241,25 @@ fn read_domains(path: &std::path::Path) -> Result<Vec<String>, UsageError> {
     Ok(out)
 }
 
-/// `--domains FILE`: at most `--jobs` domains at once, one JSON line each in input order (a
-/// line waits for the ones before it), and the tally on stderr.
+/// `--domains FILE`: at most `jobs` domains at once, one JSON line each in input order (a line
+/// waits for the ones before it), and the tally on stderr. The whole run is bounded by
+/// `--deadline`, each domain by [`STEPS_PER_DOMAIN`] × `--timeout` within it; every domain gets
+/// its line, also one that the run's deadline left unchecked.
 async fn many(
-    args: DomainArgs,
-    path: &std::path::Path,
+    domains: Vec<String>,
+    base: DomainOptions,
+    jobs: usize,
     deadline: Duration,
 ) -> Result<ExitCode, UsageError> {
-    let domains = read_domains(path)?;
-    let base = Arc::new(options(&args, String::new())?);
+    let base = Arc::new(base);
     let resolver = domain::resolver(&base).map_err(UsageError)?;
     let started = std::time::Instant::now();
+    let run_ends = started + deadline;
+    let per_domain = base.timeout * STEPS_PER_DOMAIN;
     let mut set = tokio::task::JoinSet::new();
     let mut pending: BTreeMap<usize, Report<DomainBody>> = BTreeMap::new();
     let mut next = 0;
-    let (mut ok, mut problems, mut dns) = (0usize, 0usize, 0usize);
+    let (mut ok, mut problems, mut dns, mut unfinished_count) = (0usize, 0usize, 0usize, 0usize);
     let stdout = std::io::stdout();
     let write = |report: &Report<DomainBody>| {
         let mut lock = stdout.lock();
@@ -222,35 +272,54 @@ async fn many(
     };
     let mut queue = domains.iter().enumerate();
     loop {
-        while set.len() < usize::from(args.jobs) {
+        while set.len() < jobs {
             let Some((i, d)) = queue.next() else { break };
             let opts = DomainOptions {
                 domain: d.clone(),
                 ..(*base).clone()
             };
+            let now = std::time::Instant::now();
+            if now >= run_ends {
+                pending.insert(i, unfinished(&opts, Unfinished::NotStarted, deadline));
+                continue;
+            }
+            let bound = per_domain.min(run_ends - now);
             let resolver = resolver.clone();
-            set.spawn(async move { (i, one(&opts, &resolver, deadline).await) });
+            set.spawn(async move { (i, one(&opts, &resolver, bound).await) });
         }
-        let Some(done) = set.join_next().await else {
-            break;
-        };
-        let Ok((i, report)) = done else {
-            return Ok(ExitCode::Internal);
-        };
-        pending.insert(i, report);
+        let done = set.join_next().await;
+        if let Some(done) = done {
+            let Ok((i, report)) = done else {
+                return Ok(ExitCode::Internal);
+            };
+            pending.insert(i, report);
+        }
         while let Some(report) = pending.remove(&next) {
             match exit_code(&report) {
                 ExitCode::Ok => ok += 1,
                 ExitCode::Network => dns += 1,
+                ExitCode::Inconclusive => unfinished_count += 1,
                 _ => problems += 1,
             }
             write(&report);
             next += 1;
         }
+        if set.is_empty() && next >= domains.len() {
+            break;
+        }
     }
     let secs = started.elapsed().as_secs_f64();
+    let unfinished_words = if unfinished_count > 0 {
+        format!(
+            ", {unfinished_count} not finished in time (--deadline {:.0} s, at most {:.0} s a domain)",
+            deadline.as_secs_f64(),
+            per_domain.as_secs_f64()
+        )
+    } else {
+        String::new()
+    };
     eprintln!(
-        "smtpdoctor domain: {} domain(s) in {:.1} s ({:.1}/s): {ok} ok, {problems} with problems, {dns} with DNS failures",
+        "smtpdoctor domain: {} domain(s) in {:.1} s ({:.1}/s): {ok} ok, {problems} with problems, {dns} with DNS failures{unfinished_words}",
         domains.len(),
         secs,
         domains.len() as f64 / secs.max(0.001)
@@ -259,6 +328,8 @@ async fn many(
         ExitCode::Problem
     } else if dns > 0 {
         ExitCode::Network
+    } else if unfinished_count > 0 {
+        ExitCode::Inconclusive
     } else {
         ExitCode::Ok
     })

@@ -1677,6 +1677,33 @@ pub fn diagnose_mx(mx: &MxEvidence) -> (Vec<Finding>, bool) {
                     .evidence("mx"),
             );
         }
+        if r.host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok()
+        {
+            findings.push(
+                Finding::new("mx.literal", Severity::Warning, Some(Category::Dns), format!("MX host {} is an address, not a host name", r.host))
+                    .detail("An MX record names a host (RFC 1035 section 3.3.9, RFC 5321 section 5.1); senders look the address up as a name and find nothing, or refuse the record as malformed.")
+                    .fix(format!("Give the server a name (mx.{domain} IN A {}) and point the MX record at it.", r.host.trim_start_matches('[').trim_end_matches(']')))
+                    .evidence("mx"),
+            );
+        }
+        let unreachable: Vec<String> = r
+            .addresses
+            .iter()
+            .filter_map(|a| a.parse::<std::net::IpAddr>().ok())
+            .filter_map(|a| not_public(a).map(|why| format!("{a} ({why})")))
+            .collect();
+        if !unreachable.is_empty() {
+            findings.push(
+                Finding::new("mx.private_address", Severity::Warning, Some(Category::Dns), format!("MX host {} resolves to an address senders on the Internet cannot reach: {}", r.host, unreachable.join(", ")))
+                    .detail("Senders try every address of an MX host; a loopback, private or link-local one fails (or, for loopback, makes the sender deliver to itself), so mail waits or bounces when no other address works. Split-horizon DNS that shows internal addresses to the world does this.")
+                    .fix(format!("Publish only the public addresses of {} in the zone the Internet sees.", r.host))
+                    .evidence("mx"),
+            );
+        }
         if r.failure.is_some() {
             findings.push(
                 Finding::new("mx.dangling", Severity::Warning, Some(Category::Dns), format!("MX host {} does not resolve", r.host))
@@ -1744,6 +1771,30 @@ pub fn diagnose_mx(mx: &MxEvidence) -> (Vec<Finding>, bool) {
     (findings, false)
 }
 
+/// Why an address cannot receive mail from the Internet, when it cannot. Documentation ranges
+/// (TEST-NET, 2001:db8::/32) are not flagged: examples and tests use them as stand-ins for
+/// public addresses.
+fn not_public(ip: std::net::IpAddr) -> Option<&'static str> {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) if v4.is_loopback() => Some("loopback"),
+        IpAddr::V4(v4) if v4.is_private() => Some("private, RFC 1918"),
+        IpAddr::V4(v4) if v4.is_link_local() => Some("link-local"),
+        IpAddr::V4(v4) if v4.is_unspecified() || v4.octets()[0] == 0 => Some("unspecified"),
+        IpAddr::V4(v4) if v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64 => {
+            Some("shared address space, RFC 6598")
+        }
+        IpAddr::V6(v6) if v6.is_loopback() => Some("loopback"),
+        IpAddr::V6(v6) if v6.is_unspecified() => Some("unspecified"),
+        IpAddr::V6(v6) if (v6.segments()[0] & 0xfe00) == 0xfc00 => Some("unique local"),
+        IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80 => Some("link-local"),
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .and_then(|v4| not_public(IpAddr::V4(v4))),
+        _ => None,
+    }
+}
+
 /// Whether an MX host matches an MTA-STS `mx:` pattern (`*.example.org` covers one label).
 pub fn mta_sts_covers(pattern: &str, host: &str) -> bool {
     let host = host.trim_end_matches('.').to_ascii_lowercase();
@@ -1756,6 +1807,60 @@ pub fn mta_sts_covers(pattern: &str, host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::mta_sts_covers;
+
+    #[test]
+    fn mx_hosts_with_private_addresses_or_an_address_for_a_name() {
+        use smtpdoctor_report::check::{MxEvidence, MxRecord};
+        let record = |host: &str, addresses: &[&str]| MxRecord {
+            preference: 10,
+            host: host.into(),
+            cname: None,
+            addresses: addresses.iter().map(|a| a.to_string()).collect(),
+            failure: None,
+            dane: None,
+        };
+        let mx = MxEvidence {
+            domain: "example.test".into(),
+            records: vec![
+                record("mx1.example.test", &["192.0.2.25", "10.1.2.3"]),
+                record("mx2.example.test", &["::1", "fe80::1", "2001:db8::25"]),
+                record("192.0.2.30", &["192.0.2.30"]),
+                record("mx3.example.test", &["198.51.100.7", "::ffff:192.168.1.1"]),
+            ],
+            null_mx: false,
+            implicit: false,
+            failure: None,
+            mta_sts: None,
+            dnssec: None,
+            trust_anchors: vec![],
+            ms: 0,
+        };
+        let (findings, blocking) = super::diagnose_mx(&mx);
+        assert!(!blocking);
+        let private: Vec<&str> = findings
+            .iter()
+            .filter(|f| f.id == "mx.private_address")
+            .map(|f| f.summary.as_str())
+            .collect();
+        assert_eq!(private.len(), 3, "{private:?}");
+        assert!(
+            private[0].contains("10.1.2.3 (private, RFC 1918)")
+                && !private[0].contains("192.0.2.25")
+        );
+        assert!(
+            private[1].contains("::1 (loopback)") && private[1].contains("fe80::1 (link-local)")
+        );
+        assert!(private[2].contains("::ffff:192.168.1.1"));
+        let literal: Vec<&str> = findings
+            .iter()
+            .filter(|f| f.id == "mx.literal")
+            .map(|f| f.summary.as_str())
+            .collect();
+        assert_eq!(
+            literal,
+            ["MX host 192.0.2.30 is an address, not a host name"]
+        );
+    }
 
     #[test]
     fn mta_sts_mx_patterns() {

@@ -62,6 +62,79 @@ pub fn diagnose_domain(e: &DomainEvidence) -> DomainDiagnosis {
     }
 }
 
+/// Why a domain's checks did not run to their end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unfinished {
+    /// The domain's bound passed while its look-ups were running.
+    Deadline,
+    /// The run's `--deadline` passed before the domain was started (`--domains`).
+    NotStarted,
+}
+
+/// The report of a domain whose checks did not finish: every check `error`, the verdict
+/// inconclusive, one finding that says which bound passed and how to give more time.
+pub fn diagnose_unfinished(
+    domain: &str,
+    resolver: &str,
+    why: Unfinished,
+    bound: std::time::Duration,
+) -> DomainDiagnosis {
+    let secs = bound.as_secs_f64();
+    let (id, word, summary, fix) = match why {
+        Unfinished::Deadline => (
+            "domain.deadline",
+            "deadline",
+            format!("{domain}: the checks did not finish within {secs:.0} s"),
+            "Give more time (--deadline; with --domains each domain gets at most 8 x --timeout), or find the slow name server with `smtpdoctor domain` and a longer --timeout.",
+        ),
+        Unfinished::NotStarted => (
+            "domain.not_checked",
+            "not_started",
+            format!("{domain}: not checked, the run's --deadline ({secs:.0} s) passed first"),
+            "Give --deadline a larger value, or split the list.",
+        ),
+    };
+    let finding = Finding::new(id, Severity::Warning, None, summary.clone()).fix(fix);
+    let unfinished = || DomainCheck {
+        status: CheckStatus::Error,
+        summary: match why {
+            Unfinished::Deadline => "not finished before the deadline".into(),
+            Unfinished::NotStarted => "not checked".into(),
+        },
+        findings: vec![],
+        details: json!({ "unfinished": word }),
+    };
+    let checks = DomainChecks {
+        mx: unfinished(),
+        spf: unfinished(),
+        dkim: unfinished(),
+        dmarc: unfinished(),
+        mta_sts: unfinished(),
+        tls_rpt: unfinished(),
+        dane: unfinished(),
+        ptr: unfinished(),
+        dnsbl: unfinished(),
+    };
+    DomainDiagnosis {
+        verdict: Verdict {
+            status: Status::Inconclusive,
+            category: None,
+            retry: None,
+            confidence: Confidence::Low,
+            alternatives: vec![],
+            summary,
+            fix: finding.fix.clone(),
+            evidence: vec![format!("finding:{id}")],
+        },
+        findings: vec![finding],
+        body: DomainBody {
+            domain: domain.to_string(),
+            resolver: resolver.to_string(),
+            checks,
+        },
+    }
+}
+
 /// The order in which problems name the verdict's category, after DNS ones: what a receiver
 /// judges first (the connecting address's reputation, then the sender's authentication, then
 /// reverse DNS), and last what only some senders enforce (DANE, MTA-STS).
@@ -657,6 +730,26 @@ fn mta_sts(e: &DomainEvidence) -> DomainCheck {
             .collect(),
         _ => vec![],
     };
+    let mut findings = findings;
+    let mut mx_tls = Vec::new();
+    if let Some(p) = policy.filter(|p| p.mode != records::mtasts::Mode::None) {
+        let enforce = p.mode == records::mtasts::Mode::Enforce;
+        for probe in e.dane.iter().filter(|p| p.mta_sts) {
+            let (state, finding) = mx_certificate(e, probe, enforce);
+            mx_tls.push(json!({"host": probe.host, "tls": state.0, "detail": state.1}));
+            findings.extend(finding);
+        }
+    }
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    let status = if findings.iter().any(|f| f.severity == Severity::Problem) {
+        CheckStatus::Fail
+    } else if status == CheckStatus::Pass
+        && findings.iter().any(|f| f.severity == Severity::Warning)
+    {
+        CheckStatus::Warn
+    } else {
+        status
+    };
     let summary = match (&c.record, policy) {
         (Some(_), Some(p)) => format!(
             "mode {:?}, max_age {}, mx {}",
@@ -681,8 +774,133 @@ fn mta_sts(e: &DomainEvidence) -> DomainCheck {
         "fetch": e.mta_sts_policy,
         "policy": policy,
         "mx_coverage": coverage,
+        "mx_tls": mx_tls,
     });
     check(status, summary, findings, details)
+}
+
+/// What port 25 of an MX host named by the MTA-STS policy showed: `(state, detail)` for the
+/// report and, when senders that apply the policy cannot deliver there, the finding. RFC 8461
+/// section 4: those senders need STARTTLS and a certificate that verifies by the Web PKI for
+/// the MX host name; in mode testing they deliver anyway and report.
+fn mx_certificate(
+    e: &DomainEvidence,
+    probe: &DaneProbe,
+    enforce: bool,
+) -> ((&'static str, Option<String>), Option<Finding>) {
+    let host = &probe.host;
+    let sessions = probe.port25.as_ref().map_or(&[][..], |p| &p.sessions[..]);
+    let connected = sessions.iter().any(|s| s.banner.is_some());
+    let tls = sessions.iter().find_map(|s| s.tls.as_ref());
+    let dane_ok =
+        e.mx.records
+            .iter()
+            .find(|r| &r.host == host)
+            .and_then(|r| r.dane.as_ref())
+            .is_some_and(|d| {
+                !d.records.is_empty() && d.dnssec == Some(smtpdoctor_report::check::Dnssec::Secure)
+            });
+    mx_tls_verdict(host, connected, tls, dane_ok, enforce)
+}
+
+/// [`mx_certificate`] on the pieces that decide it.
+fn mx_tls_verdict(
+    host: &str,
+    connected: bool,
+    tls: Option<&smtpdoctor_report::check::TlsEvidence>,
+    dane_ok: bool,
+    enforce: bool,
+) -> ((&'static str, Option<String>), Option<Finding>) {
+    let (severity, retry, mode) = if enforce {
+        (Severity::Problem, Some(Retry::Permanent), "enforce")
+    } else {
+        (Severity::Warning, None, "testing")
+    };
+    let consequence = if enforce {
+        "senders that apply the policy do not deliver to it"
+    } else {
+        "in mode testing senders still deliver, and report the failure"
+    };
+    let also = if dane_ok {
+        " Senders that validate DNSSEC use the host's TLSA records instead (DANE comes first, RFC 8461 section 2) and are not affected."
+    } else {
+        ""
+    };
+    let finding = |id: &str, summary: String, detail: String, fix: String| {
+        let mut f = Finding::new(id, severity, Some(Category::TlsCertificate), summary)
+            .detail(format!("{detail}{also}"))
+            .fix(fix)
+            .evidence("check:mta_sts");
+        f.retry = retry;
+        f
+    };
+    if !connected {
+        // Outbound port 25 is blocked on many networks: not being able to look is no finding
+        // about the domain.
+        let f = Finding::new("mtasts.mx_not_checked", Severity::Info, Some(Category::TlsCertificate), format!("The certificate of {host} (named by the MTA-STS policy) could not be checked: its port 25 did not answer from here"))
+            .detail("Run `smtpdoctor check --mx` for the reason; many networks block outbound port 25.")
+            .evidence("check:mta_sts");
+        return (("no connection", None), Some(f));
+    }
+    let Some(tls) = tls else {
+        return (
+            ("no starttls", None),
+            Some(finding(
+                "mtasts.mx_no_starttls",
+                format!(
+                    "{host} does not offer STARTTLS, which the MTA-STS policy ({mode}) requires: {consequence}"
+                ),
+                format!(
+                    "The policy promises TLS with a verified certificate for every MX it names; {host} offered no STARTTLS on port 25."
+                ),
+                format!(
+                    "Enable STARTTLS on {host} with a certificate for its name from a public CA."
+                ),
+            )),
+        );
+    };
+    match &tls.verification {
+        Some(v) if v.verified => (("verified", None), None),
+        Some(v) => {
+            let why = v.detail.clone().unwrap_or_else(|| "not verified".into());
+            (
+                ("not verified", Some(why.clone())),
+                Some(finding(
+                    "mtasts.mx_certificate",
+                    format!(
+                        "The certificate of {host} does not verify for its name ({why}): with the MTA-STS policy in mode {mode}, {consequence}"
+                    ),
+                    format!(
+                        "RFC 8461 section 4.1: the MX host's certificate must chain to a trusted root and name the host ({}). Checked against: {}.",
+                        v.name,
+                        v.trust.join(", ")
+                    ),
+                    format!(
+                        "Serve a certificate for {host} from a public CA, with the full chain (or take the host out of the policy's mx lines, and bump the id)."
+                    ),
+                )),
+            )
+        }
+        None => {
+            let why = tls
+                .detail
+                .clone()
+                .unwrap_or_else(|| "the handshake failed".into());
+            (
+                ("handshake failed", Some(why.clone())),
+                Some(finding(
+                    "mtasts.mx_tls_failed",
+                    format!(
+                        "TLS with {host} fails ({why}): with the MTA-STS policy in mode {mode}, {consequence}"
+                    ),
+                    format!("{host} offers STARTTLS but the handshake did not complete."),
+                    format!(
+                        "Fix TLS on {host} (`smtpdoctor check {host}:25` shows the handshake)."
+                    ),
+                )),
+            )
+        }
+    }
 }
 
 // -------------------------------------------------------------------------------------- TLS-RPT
@@ -706,11 +924,34 @@ fn tls_rpt(e: &DomainEvidence) -> DomainCheck {
             f
         })
         .collect();
-    let status = status_of(c.status);
+    let mut findings = findings;
+    let mut status = status_of(c.status);
+    // With MTA-STS or DANE, senders refuse to deliver when TLS fails; TLS-RPT is how the
+    // domain hears about it (RFC 8460 section 1), so its absence is worth a warning there.
+    let announces_sts = e.mta_sts.records.iter().any(|r| r.starts_with("v=STSv1"));
+    let has_tlsa =
+        e.mx.records
+            .iter()
+            .any(|r| r.dane.as_ref().is_some_and(|d| !d.records.is_empty()));
+    if status == CheckStatus::None && (announces_sts || has_tlsa) {
+        let what = match (announces_sts, has_tlsa) {
+            (true, true) => "MTA-STS and DANE",
+            (true, false) => "MTA-STS",
+            _ => "DANE",
+        };
+        for f in findings.iter_mut().filter(|f| f.id == "tlsrpt.none") {
+            f.severity = Severity::Warning;
+            f.summary = format!(
+                "{domain} uses {what} but publishes no TLS-RPT record: nobody hears when senders cannot deliver over TLS"
+            );
+            f.detail = "Senders that apply MTA-STS or DANE do not deliver when TLS or the certificate fails; with a TLS-RPT record (RFC 8460) they send a daily report of such failures.".into();
+        }
+        status = CheckStatus::Warn;
+    }
     let summary = match &c.record {
         Some(r) => format!("reports to {}", r.uris().collect::<Vec<_>>().join(", ")),
         None => match status {
-            CheckStatus::None => "no TLS-RPT record".into(),
+            CheckStatus::None | CheckStatus::Warn => "no TLS-RPT record".into(),
             CheckStatus::Error => "the TLS-RPT look-up failed".into(),
             _ => "the TLS-RPT record is not valid".into(),
         },
@@ -725,7 +966,7 @@ fn dane(e: &DomainEvidence) -> DomainCheck {
     let mut findings = Vec::new();
     let mut hosts = Vec::new();
     let mut statuses = Vec::new();
-    for probe in &e.dane {
+    for probe in e.dane.iter().filter(|p| p.tlsa) {
         let Some(record) = e.mx.records.iter().find(|r| r.host == probe.host) else {
             continue;
         };
@@ -792,6 +1033,18 @@ fn dane(e: &DomainEvidence) -> DomainCheck {
             "presented_spki_sha256": presented,
         }));
     }
+    // RFC 7672 authenticates each MX host on its own: a sender that cannot reach a host with
+    // TLSA records delivers to one without them over TLS nobody verifies, so DANE protects the
+    // domain only as far as its least protected MX.
+    let with_tlsa: Vec<&str> = hosts
+        .iter()
+        .filter(|h| h["status"] == "authenticated")
+        .filter_map(|h| h["host"].as_str())
+        .collect();
+    if let Some(f) = dane_partial(&e.mx, &with_tlsa) {
+        findings.push(f);
+        statuses.push(CheckStatus::Warn);
+    }
     let status = [
         CheckStatus::Fail,
         CheckStatus::Error,
@@ -821,6 +1074,38 @@ fn dane(e: &DomainEvidence) -> DomainCheck {
         summary,
         findings,
         json!({"mx_dnssec": e.mx.dnssec, "trust_anchors": e.mx.trust_anchors, "hosts": hosts}),
+    )
+}
+
+/// `dane.partial`: some MX hosts are DANE-authenticated (`authenticated`), others with an
+/// address have no TLSA records at all.
+fn dane_partial(
+    mx: &smtpdoctor_report::check::MxEvidence,
+    authenticated: &[&str],
+) -> Option<Finding> {
+    let without: Vec<&str> = mx
+        .records
+        .iter()
+        .filter(|r| !r.addresses.is_empty())
+        .filter(|r| {
+            r.dane.as_ref().is_some_and(|d| {
+                d.records.is_empty()
+                    && matches!(
+                        d.failure,
+                        None | Some(DnsFailure::NxDomain | DnsFailure::NoData)
+                    )
+            })
+        })
+        .map(|r| r.host.as_str())
+        .collect();
+    if authenticated.is_empty() || without.is_empty() {
+        return None;
+    }
+    Some(
+        Finding::new("dane.partial", Severity::Warning, Some(Category::TlsCertificate), format!("DANE protects {} but not {}: mail can be diverted to the MX without TLSA records", authenticated.join(", "), without.join(", ")))
+            .detail("Senders authenticate each MX host by its own TLSA records (RFC 7672 section 2.2). An attacker who blocks the DANE-protected hosts gets the mail delivered to the others over TLS that nobody verifies.")
+            .fix(format!("Publish TLSA records (_25._tcp.HOST) for {} as well, in a signed zone.", without.join(", ")))
+            .evidence("check:dane"),
     )
 }
 
@@ -1009,14 +1294,33 @@ fn dnsbl_finding(id: &str, severity: Severity, category: Category, summary: Stri
     }
 }
 
-/// Whether a zone passed its RFC 5782 self-test: None when it did, else the finding.
-fn self_test(z: &DnsblZone, resolver: &str) -> Option<Finding> {
-    let (Some(listed), Some(unlisted)) = (&z.test_listed, &z.test_unlisted) else {
-        return None;
-    };
+/// The RFC 5782 test entries of one address family: `(listed, unlisted, their words)`.
+fn test_pair(z: &DnsblZone, v6: bool) -> Option<(&DnsblAnswer, &DnsblAnswer, (&str, &str))> {
+    if v6 {
+        Some((
+            z.test6_listed.as_ref()?,
+            z.test6_unlisted.as_ref()?,
+            ("::FFFF:7F00:2", "::FFFF:7F00:1"),
+        ))
+    } else {
+        let words = if z.kind == "domain" {
+            ("test", "invalid")
+        } else {
+            ("127.0.0.2", "127.0.0.1")
+        };
+        Some((z.test_listed.as_ref()?, z.test_unlisted.as_ref()?, words))
+    }
+}
+
+/// Whether a zone passed its RFC 5782 self-test (for IPv6 addresses when `v6`): None when it
+/// did, else the finding. An IPv4 list that does not list the IPv6 test entry simply does not
+/// cover IPv6: an info, not a broken list.
+fn self_test(z: &DnsblZone, resolver: &str, v6: bool) -> Option<Finding> {
+    let (listed, unlisted, (must, must_not)) = test_pair(z, v6)?;
     let zone = &z.zone;
+    let family = if v6 { " for IPv6" } else { "" };
     if let Some(why) = listed.codes.iter().find_map(|c| error_code(c)) {
-        return Some(dnsbl_finding("dnsbl.refused", Severity::Warning, Category::Dns, format!("{zone} refused the queries from this resolver ({resolver}): {why}"))
+        return Some(dnsbl_finding("dnsbl.refused", Severity::Warning, Category::Dns, format!("{zone} refused the queries from this resolver ({resolver}){family}: {why}"))
             .detail(format!("{} answered {}: an error code, not a listing. Nothing can be said about the addresses on this list.", listed.name, listed.codes.join(", ")))
             .fix("Query the list through your own recursive resolver (not 8.8.8.8, 1.1.1.1 or a cloud provider's shared one), or with a Spamhaus DQS key.")
             .fix("Or give --dns with a resolver the list accepts."));
@@ -1032,7 +1336,10 @@ fn self_test(z: &DnsblZone, resolver: &str) -> Option<Finding> {
                 "dnsbl.zone_error",
                 Severity::Warning,
                 Category::Dns,
-                format!("{zone} could not be queried: {}", o.outcome.describe()),
+                format!(
+                    "{zone} could not be queried{family}: {}",
+                    o.outcome.describe()
+                ),
             )
             .detail(format!(
                 "{}: {}",
@@ -1042,12 +1349,17 @@ fn self_test(z: &DnsblZone, resolver: &str) -> Option<Finding> {
         );
     }
     if !listed.codes.iter().any(|c| listing(c)) {
-        return Some(dnsbl_finding("dnsbl.self_test_failed", Severity::Warning, Category::Dns, format!("{zone} does not list its RFC 5782 test entry; its answers are not used"))
+        if v6 && listed.codes.is_empty() {
+            return Some(dnsbl_finding("dnsbl.no_ipv6", Severity::Info, Category::BlacklistedIp, format!("{zone} does not list IPv6 addresses: the IPv6 addresses are not looked up in it"))
+                .detail(format!("{} answered {}; a list that covers IPv6 lists {must} (RFC 5782 section 5).", listed.name, listed.outcome.describe()))
+                .fix("Add a list that covers IPv6 to --dnsbl if you send over IPv6 (zen.spamhaus.org does)."));
+        }
+        return Some(dnsbl_finding("dnsbl.self_test_failed", Severity::Warning, Category::Dns, format!("{zone} does not list its RFC 5782 test entry {must}{family}; its answers are not used"))
             .detail(format!("{} answered {}; a working list answers 127.0.0.2 (RFC 5782 section 5). The zone may be gone or may not answer this resolver.", listed.name, if listed.codes.is_empty() { listed.outcome.describe().to_string() } else { listed.codes.join(", ") }))
             .fix("Check the zone name, or drop it from --dnsbl."));
     }
     if !unlisted.codes.is_empty() {
-        return Some(dnsbl_finding("dnsbl.lists_everything", Severity::Warning, Category::Dns, format!("{zone} lists its never-listed test entry: it answers for every address, its answers are not used"))
+        return Some(dnsbl_finding("dnsbl.lists_everything", Severity::Warning, Category::Dns, format!("{zone} lists its never-listed test entry {must_not}{family}: it answers for every address, its answers are not used"))
             .detail(format!("{} answered {} where RFC 5782 section 5 says NXDOMAIN; a list that was shut down often does this.", unlisted.name, unlisted.codes.join(", ")))
             .fix("Drop the zone from --dnsbl."));
     }
@@ -1055,7 +1367,10 @@ fn self_test(z: &DnsblZone, resolver: &str) -> Option<Finding> {
 }
 
 fn dnsbl(e: &DomainEvidence) -> DomainCheck {
-    let ev = &e.dnsbl;
+    dnsbl_check(&e.dnsbl)
+}
+
+fn dnsbl_check(ev: &DnsblEvidence) -> DomainCheck {
     let mut findings = Vec::new();
     let mut usable = HashMap::new();
     let mut zone_errors = 0;
@@ -1074,9 +1389,17 @@ fn dnsbl(e: &DomainEvidence) -> DomainCheck {
             continue;
         }
         queried += 1;
-        match self_test(z, &ev.resolver) {
+        match self_test(z, &ev.resolver, false) {
             None => {
-                usable.insert(z.zone.as_str(), true);
+                // IPv6 addresses use the zone only when it passes the IPv6 test too.
+                let v6 = match self_test(z, &ev.resolver, true) {
+                    None => true,
+                    Some(f) => {
+                        findings.push(f);
+                        false
+                    }
+                };
+                usable.insert(z.zone.as_str(), v6);
             }
             Some(f) => {
                 zone_errors += 1;
@@ -1086,8 +1409,10 @@ fn dnsbl(e: &DomainEvidence) -> DomainCheck {
     }
     let mut listed = Vec::new();
     for q in &ev.queries {
-        if !usable.contains_key(q.zone.as_str()) {
-            continue;
+        let v6 = q.subject.parse::<std::net::Ipv6Addr>().is_ok();
+        match usable.get(q.zone.as_str()) {
+            Some(v6_usable) if !v6 || *v6_usable => {}
+            _ => continue,
         }
         let a = &q.answer;
         let domain_list = ev
@@ -1203,4 +1528,213 @@ fn dnsbl(e: &DomainEvidence) -> DomainCheck {
     let mut details = serde_json::to_value(ev).unwrap_or(Value::Null);
     details["listed"] = Value::Array(listed);
     check(status, summary, findings, details)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(name: &str, codes: &[&str]) -> DnsblAnswer {
+        DnsblAnswer {
+            name: name.into(),
+            outcome: if codes.is_empty() {
+                DnsOutcome::NxDomain
+            } else {
+                DnsOutcome::Answers
+            },
+            detail: None,
+            codes: codes.iter().map(|c| c.to_string()).collect(),
+            txt: vec![],
+        }
+    }
+
+    /// A zone that passes the IPv4 test; its IPv6 test entry listed or not.
+    fn zone(name: &str, v6_listed: Option<bool>) -> DnsblZone {
+        DnsblZone {
+            zone: name.into(),
+            kind: "ip".into(),
+            skipped: None,
+            test_listed: Some(answer("2.0.0.127", &["127.0.0.2"])),
+            test_unlisted: Some(answer("1.0.0.127", &[])),
+            test6_listed: v6_listed
+                .map(|l| answer("2.0...v6", if l { &["127.0.0.2"] } else { &[] })),
+            test6_unlisted: v6_listed.map(|_| answer("1.0...v6", &[])),
+        }
+    }
+
+    fn query(subject: &str, zone: &str, codes: &[&str]) -> DnsblQuery {
+        DnsblQuery {
+            subject: subject.into(),
+            zone: zone.into(),
+            answer: answer(subject, codes),
+        }
+    }
+
+    fn ids(c: &DomainCheck) -> Vec<&str> {
+        c.findings.iter().map(|f| f.id.as_str()).collect()
+    }
+
+    #[test]
+    fn ipv6_addresses_use_only_lists_that_pass_the_ipv6_test() {
+        let ev = DnsblEvidence {
+            resolver: "127.0.0.1:53".into(),
+            zones: vec![zone("six.test", Some(true)), zone("four.test", Some(false))],
+            queries: vec![
+                query("2001:db8::25", "six.test", &["127.0.0.2"]),
+                // A list without IPv6 that answers anyway (a wildcard) is not believed.
+                query("2001:db8::25", "four.test", &["127.0.0.2"]),
+                query("192.0.2.1", "four.test", &[]),
+            ],
+        };
+        let c = dnsbl_check(&ev);
+        assert_eq!(c.status, CheckStatus::Fail);
+        let listed: Vec<&Finding> = c
+            .findings
+            .iter()
+            .filter(|f| f.id == "dnsbl.listed")
+            .collect();
+        assert_eq!(listed.len(), 1, "{:?}", ids(&c));
+        assert!(listed[0].summary.contains("six.test"));
+        let info = c.findings.iter().find(|f| f.id == "dnsbl.no_ipv6").unwrap();
+        assert_eq!(info.severity, Severity::Info);
+        assert!(info.summary.starts_with("four.test"));
+    }
+
+    #[test]
+    fn an_ipv6_test_entry_listing_everything_is_a_broken_list() {
+        let mut z = zone("world6.test", Some(true));
+        z.test6_unlisted = Some(answer("1.0...v6", &["127.0.0.2"]));
+        let ev = DnsblEvidence {
+            resolver: "system".into(),
+            zones: vec![z],
+            queries: vec![query("2001:db8::25", "world6.test", &["127.0.0.2"])],
+        };
+        let c = dnsbl_check(&ev);
+        assert_eq!(ids(&c), vec!["dnsbl.lists_everything"]);
+        assert!(c.findings[0].summary.contains("::FFFF:7F00:1"));
+        assert_eq!(c.status, CheckStatus::Warn);
+    }
+
+    #[test]
+    fn mx_hosts_named_by_an_mta_sts_policy_need_starttls_and_a_verified_certificate() {
+        use smtpdoctor_report::check::{CertVerification, TlsEvidence};
+        let verification = |verified: bool| CertVerification {
+            verified,
+            problem: None,
+            detail: (!verified)
+                .then(|| "certificate not valid for name \"mx.example.test\"".into()),
+            name: "mx.example.test".into(),
+            trust: vec!["platform".into()],
+        };
+        let tls = |v: Option<CertVerification>| TlsEvidence {
+            verification: v,
+            detail: Some("received fatal alert: HandshakeFailure".into()),
+            ..Default::default()
+        };
+        let good = tls(Some(verification(true)));
+        let (state, f) = mx_tls_verdict("mx.example.test", true, Some(&good), false, true);
+        assert_eq!((state.0, f.is_none()), ("verified", true));
+
+        let bad = tls(Some(verification(false)));
+        let (state, f) = mx_tls_verdict("mx.example.test", true, Some(&bad), false, true);
+        let f = f.unwrap();
+        assert_eq!(
+            (state.0, f.id.as_str(), f.severity),
+            ("not verified", "mtasts.mx_certificate", Severity::Problem)
+        );
+        assert_eq!(f.category, Some(Category::TlsCertificate));
+        assert_eq!(f.retry, Some(Retry::Permanent));
+        // Mode testing: senders still deliver, a warning.
+        let (_, f) = mx_tls_verdict("mx.example.test", true, Some(&bad), false, false);
+        assert_eq!(f.unwrap().severity, Severity::Warning);
+        // DANE-capable senders are not affected, and the detail says so.
+        let (_, f) = mx_tls_verdict("mx.example.test", true, Some(&bad), true, true);
+        assert!(f.unwrap().detail.contains("DNSSEC"));
+
+        let (state, f) = mx_tls_verdict("mx.example.test", true, None, false, true);
+        assert_eq!(
+            (state.0, f.unwrap().id.as_str()),
+            ("no starttls", "mtasts.mx_no_starttls")
+        );
+        let failed = tls(None);
+        let (state, f) = mx_tls_verdict("mx.example.test", true, Some(&failed), false, true);
+        assert_eq!(
+            (state.0, f.unwrap().id.as_str()),
+            ("handshake failed", "mtasts.mx_tls_failed")
+        );
+        let (state, f) = mx_tls_verdict("mx.example.test", false, None, false, true);
+        let f = f.unwrap();
+        assert_eq!(
+            (state.0, f.id.as_str(), f.severity),
+            ("no connection", "mtasts.mx_not_checked", Severity::Info)
+        );
+    }
+
+    #[test]
+    fn dane_on_some_mx_hosts_only_is_partial() {
+        use smtpdoctor_report::check::{DaneEvidence, Dnssec, MxEvidence, MxRecord};
+        let record = |host: &str, tlsa: bool| MxRecord {
+            preference: 10,
+            host: host.into(),
+            cname: None,
+            addresses: vec!["192.0.2.25".into()],
+            failure: None,
+            dane: Some(DaneEvidence {
+                name: format!("_25._tcp.{host}"),
+                dnssec: Some(Dnssec::Secure),
+                records: if tlsa {
+                    serde_json::from_value(
+                        json!([{"usage": 3, "selector": 1, "matching": 1, "data": "00"}]),
+                    )
+                    .unwrap()
+                } else {
+                    vec![]
+                },
+                failure: (!tlsa).then_some(DnsFailure::NxDomain),
+                detail: None,
+                zone: None,
+                address_dnssec: None,
+                ms: 0,
+            }),
+        };
+        let mx = |records| MxEvidence {
+            domain: "example.test".into(),
+            records,
+            null_mx: false,
+            implicit: false,
+            failure: None,
+            mta_sts: None,
+            dnssec: Some(Dnssec::Secure),
+            trust_anchors: vec![],
+            ms: 0,
+        };
+        let both = mx(vec![
+            record("mx1.example.test", true),
+            record("mx2.example.test", false),
+        ]);
+        let f = dane_partial(&both, &["mx1.example.test"]).unwrap();
+        assert_eq!(
+            (f.id.as_str(), f.severity),
+            ("dane.partial", Severity::Warning)
+        );
+        assert!(f.summary.contains("not mx2.example.test"));
+        assert!(dane_partial(&both, &[]).is_none());
+        let all = mx(vec![
+            record("mx1.example.test", true),
+            record("mx2.example.test", true),
+        ]);
+        assert!(dane_partial(&all, &["mx1.example.test", "mx2.example.test"]).is_none());
+    }
+
+    #[test]
+    fn refusal_codes_are_never_listings() {
+        let ev = DnsblEvidence {
+            resolver: "8.8.8.8:53".into(),
+            zones: vec![zone("zen.spamhaus.org", None)],
+            queries: vec![query("192.0.2.1", "zen.spamhaus.org", &["127.255.255.254"])],
+        };
+        let c = dnsbl_check(&ev);
+        assert_eq!(ids(&c), vec!["dnsbl.refused"]);
+        assert_ne!(c.status, CheckStatus::Fail);
+    }
 }

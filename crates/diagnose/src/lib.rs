@@ -9,5 +9,5 @@ pub mod setup;
 
 pub use check::{CheckDiagnosis, CheckInput, diagnose_check, diagnose_mx, mta_sts_covers};
 pub use dane::{DaneInput, dane_status};
-pub use domain::{DomainDiagnosis, diagnose_domain};
+pub use domain::{DomainDiagnosis, Unfinished, diagnose_domain, diagnose_unfinished};
 pub use smtpdoctor_knowledge::{KNOWLEDGE_VERSION, Stage, classify};

@@ -130,6 +130,94 @@ pub fn parse_tlsrpt(txt: &str) -> Result<TlsRptRecord, ParseError> {
     Ok(r)
 }
 
+/// Decodes `%XX` escapes (RFC 3986); None when one is broken.
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// A domain a report can be delivered to: an LDH name with at least two labels.
+fn deliverable_domain(host: &str) -> bool {
+    crate::normalize_host(host).is_some_and(|h| h.contains('.'))
+}
+
+/// What is wrong with the part of a `mailto:` URI after the scheme (RFC 6068), if anything.
+fn mailto_problem(rest: &str) -> Option<String> {
+    let (to, _headers) = rest.split_once('?').unwrap_or((rest, ""));
+    if to.is_empty() {
+        return Some("no address".into());
+    }
+    let Some(addr) = percent_decode(to) else {
+        return Some("a broken %-escape".into());
+    };
+    let Some((local, domain)) = addr.rsplit_once('@') else {
+        return Some(format!("{addr:?} has no @domain"));
+    };
+    if local.is_empty() {
+        return Some(format!("{addr:?} has nothing before the @"));
+    }
+    if local.contains('@') || local.contains(',') {
+        return Some(format!("{addr:?} holds more than one address"));
+    }
+    if !deliverable_domain(domain) {
+        return Some(format!("{domain:?} is not a domain mail can be sent to"));
+    }
+    None
+}
+
+/// What is wrong with the part of an `https:` URI after the scheme, if anything: it needs a
+/// host to POST to (`//host[:port]`), without credentials in it.
+fn https_problem(rest: &str) -> Option<String> {
+    let Some(rest) = rest.strip_prefix("//") else {
+        return Some("no //host after https:".into());
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return Some(
+            "it carries user information (name@ or name:password@) before the host".into(),
+        );
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        match v6.split_once(']') {
+            Some((addr, port)) => {
+                if addr.parse::<std::net::Ipv6Addr>().is_err() {
+                    return Some(format!("[{addr}] is not an IPv6 address"));
+                }
+                (None, port.strip_prefix(':'))
+            }
+            None => return Some("an unclosed [ in the host".into()),
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (Some(h), Some(p)),
+            None => (Some(authority), None),
+        }
+    };
+    if let Some(p) = port
+        && p.parse::<u16>().map_or(true, |p| p == 0)
+    {
+        return Some(format!("{p:?} is not a port"));
+    }
+    match host {
+        Some("") => Some("no host".into()),
+        Some(h) if h.parse::<std::net::Ipv4Addr>().is_ok() => None,
+        Some(h) if !deliverable_domain(h) => Some(format!("{h:?} is not a host name")),
+        _ => None,
+    }
+}
+
 /// Checks the TXT answer at `_smtp._tls.<domain>`.
 pub fn check_tlsrpt(domain: &str, answer: &TxtAnswer) -> Check<TlsRptRecord> {
     let name = format!("_smtp._tls.{domain}");
@@ -185,21 +273,53 @@ pub fn check_tlsrpt(domain: &str, answer: &TxtAnswer) -> Check<TlsRptRecord> {
         }
     };
     let mut findings = Vec::new();
+    if r.rua.len() > 1 {
+        findings.push(
+            Finding::new(
+                "tlsrpt.rua_repeated",
+                Severity::Warn,
+                format!("{name} has {} rua= fields; RFC 8460 defines one, and senders may read only the first", r.rua.len()),
+            )
+            .fix("List every destination in one rua=, separated by commas."),
+        );
+    }
+    let mut seen: Vec<String> = Vec::new();
     for uri in r.uris() {
         let l = uri.to_ascii_lowercase();
+        if seen.contains(&l) {
+            findings.push(
+                Finding::new(
+                    "tlsrpt.duplicate_uri",
+                    Severity::Info,
+                    format!("{uri} is listed twice: each report is sent to it twice"),
+                )
+                .fix("List each destination once."),
+            );
+            continue;
+        }
+        seen.push(l.clone());
         if l.starts_with("mailto:") {
-            let addr = &uri[7..];
-            if !addr.split('?').next().unwrap_or("").contains('@') {
+            if let Some(why) = mailto_problem(&uri[7..]) {
                 findings.push(
                     Finding::new(
                         "tlsrpt.bad_mailto",
                         Severity::Fail,
-                        format!("{uri} has no address@domain"),
+                        format!("{uri} is not a usable mailto: URI: {why}"),
                     )
-                    .fix("Write it as mailto:name@domain."),
+                    .fix("Write it as mailto:name@domain (RFC 6068; a ',' or '!' in the address must be written %2C or %21)."),
                 );
             }
         } else if l.starts_with("https:") {
+            if let Some(why) = https_problem(&uri[6..]) {
+                findings.push(
+                    Finding::new(
+                        "tlsrpt.bad_https",
+                        Severity::Fail,
+                        format!("{uri} is not a usable https: URL: {why}"),
+                    )
+                    .fix("Write it as https://host.example/path (RFC 8460 section 3: reports are POSTed to it)."),
+                );
+            }
         } else if l.starts_with("http:") {
             findings.push(
                 Finding::new(
@@ -276,6 +396,63 @@ mod tests {
         assert_eq!(
             check_tlsrpt("e.com", &TxtAnswer::NoRecord).status,
             Status::None
+        );
+    }
+
+    fn ids(record: &str) -> Vec<&'static str> {
+        check_tlsrpt("e.com", &TxtAnswer::Records(vec![record.into()]))
+            .findings
+            .iter()
+            .map(|f| f.id)
+            .collect()
+    }
+
+    #[test]
+    fn every_reporting_uri_is_checked() {
+        // Several good destinations, both schemes, escapes and ports.
+        for good in [
+            "v=TLSRPTv1; rua=mailto:tls@e.com,https://reports.e.com/v1/tlsrpt",
+            "v=TLSRPTv1; rua=mailto:tls%2Breports@e.com?subject=tls",
+            "v=TLSRPTv1; rua=https://r.e.com:8443/x",
+            "v=TLSRPTv1; rua=https://192.0.2.1/x",
+        ] {
+            assert!(ids(good).is_empty(), "{good}: {:?}", ids(good));
+        }
+        for (bad, id) in [
+            ("v=TLSRPTv1; rua=mailto:e.com", "tlsrpt.bad_mailto"),
+            ("v=TLSRPTv1; rua=mailto:@e.com", "tlsrpt.bad_mailto"),
+            ("v=TLSRPTv1; rua=mailto:tls@localhost", "tlsrpt.bad_mailto"),
+            ("v=TLSRPTv1; rua=mailto:tls@e..com", "tlsrpt.bad_mailto"),
+            ("v=TLSRPTv1; rua=https:reports.e.com/x", "tlsrpt.bad_https"),
+            ("v=TLSRPTv1; rua=https:///x", "tlsrpt.bad_https"),
+            (
+                "v=TLSRPTv1; rua=https://user:pw@r.e.com/x",
+                "tlsrpt.bad_https",
+            ),
+            ("v=TLSRPTv1; rua=https://r.e.com:0/x", "tlsrpt.bad_https"),
+            (
+                "v=TLSRPTv1; rua=https://r.e.com:https/x",
+                "tlsrpt.bad_https",
+            ),
+            (
+                "v=TLSRPTv1; rua=https://[2001:db8::zz]/x",
+                "tlsrpt.bad_https",
+            ),
+            (
+                "v=TLSRPTv1; rua=mailto:a@e.com,mailto:A@E.COM",
+                "tlsrpt.duplicate_uri",
+            ),
+            (
+                "v=TLSRPTv1; rua=mailto:a@e.com; rua=mailto:b@e.com",
+                "tlsrpt.rua_repeated",
+            ),
+        ] {
+            assert_eq!(ids(bad), vec![id], "{bad}");
+        }
+        // The second of two bad URIs is reported too.
+        assert_eq!(
+            ids("v=TLSRPTv1; rua=mailto:x,https:y"),
+            vec!["tlsrpt.bad_mailto", "tlsrpt.bad_https"]
         );
     }
 }

@@ -330,6 +330,13 @@ pub struct DnsblZone {
     /// RFC 5782 section 5: the entry that must not be listed (127.0.0.1, or `invalid`).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub test_unlisted: Option<DnsblAnswer>,
+    /// RFC 5782 section 5, IPv6 (asked only when an IPv6 address is checked): ::FFFF:7F00:2
+    /// must be listed by a list that covers IPv6.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub test6_listed: Option<DnsblAnswer>,
+    /// RFC 5782 section 5, IPv6: ::FFFF:7F00:1 must not be listed.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub test6_unlisted: Option<DnsblAnswer>,
 }
 
 /// One address or domain looked up in one zone.
@@ -354,13 +361,19 @@ pub struct DnsblEvidence {
     pub queries: Vec<DnsblQuery>,
 }
 
-/// One MX host's DANE: the TLSA evidence is in [`MxEvidence`]; this adds the port-25 session.
+/// One MX host's port-25 session, made when its TLSA records or the domain's MTA-STS policy
+/// say senders verify its certificate (the TLSA evidence itself is in [`MxEvidence`]).
 #[derive(Debug, Clone)]
 pub struct DaneProbe {
     /// The MX host.
     pub host: String,
-    /// The session on its port 25, when its TLSA records called for one.
+    /// The session on its port 25.
     pub port25: Option<Port25>,
+    /// Its TLSA records (or a failed TLSA look-up) called for the session: DANE judges it.
+    pub tlsa: bool,
+    /// The MTA-STS policy (mode enforce or testing) names the host: senders that apply the
+    /// policy verify its certificate by the Web PKI.
+    pub mta_sts: bool,
 }
 
 /// Everything the probes of `domain` gathered, for the rules.

@@ -14,12 +14,12 @@ use crate::tls::Trust;
 use crate::{CheckOptions, run_check};
 use smtpdoctor_records::TxtAnswer;
 use smtpdoctor_records::dkim::COMMON_SELECTORS;
-use smtpdoctor_records::walk;
+use smtpdoctor_records::{mtasts, walk};
 use smtpdoctor_report::check::{DnsFailure, Dnssec, TlsMode};
 use smtpdoctor_report::domain::*;
 use smtpdoctor_spf::{HickoryResolver, Lookup, Resolver};
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
@@ -81,11 +81,31 @@ pub struct DomainOptions {
     pub anchors: Anchors,
     /// The bound on each query and each connection step.
     pub timeout: Duration,
+    /// What the domains of one run share (blocklist answers that do not depend on the domain).
+    pub shared: std::sync::Arc<Shared>,
 }
 
 /// Builds the one resolver a run (or a whole `--domains` batch) shares.
 pub fn resolver(opts: &DomainOptions) -> Result<HickoryResolver, String> {
     crate::target::resolver(opts.resolution.dns, opts.timeout).map(HickoryResolver::from_resolver)
+}
+
+/// What was asked, as the report names it.
+pub fn target(opts: &DomainOptions) -> DomainTarget {
+    DomainTarget {
+        domain: opts.domain.trim_end_matches('.').to_ascii_lowercase(),
+        ips: opts.ips.iter().map(|i| i.to_string()).collect(),
+        helo: opts.helo.clone(),
+        dkim_selectors: opts.selectors.clone(),
+        dns: opts.resolution.dns.map(|d| d.to_string()),
+    }
+}
+
+/// `ADDR:PORT` of `--dns`, or `system`.
+pub fn resolver_name(opts: &DomainOptions) -> String {
+    opts.resolution
+        .dns
+        .map_or_else(|| "system".to_string(), |d| d.to_string())
 }
 
 /// Gathers the evidence for one domain.
@@ -98,29 +118,25 @@ pub async fn probe(opts: &DomainOptions, r: &HickoryResolver) -> DomainEvidence 
             .unwrap_or(0),
     );
     let domain = opts.domain.trim_end_matches('.').to_ascii_lowercase();
-    let resolver_name = opts
-        .resolution
-        .dns
-        .map_or_else(|| "system".to_string(), |d| d.to_string());
+    let resolver_name = resolver_name(opts);
     let tls_rpt_name = format!("_smtp._tls.{domain}");
-    let (mx_side, spf, (dmarc, dmarc_reports), dkim, (mta_sts, mta_sts_policy), tls_rpt, dnsbl) = tokio::join!(
+    let (mx_side, spf, (dmarc, dmarc_reports), dkim, tls_rpt, dnsbl) = tokio::join!(
         mx_side(opts, &domain, r),
         spf(opts, &domain, r),
         dmarc(&domain, r),
         dkim(opts, &domain, r),
-        mta_sts(opts, &domain, r),
         txt(r, &tls_rpt_name),
         dnsbl(opts, &domain, r, &resolver_name),
     );
-    let (mx, dane, ptr) = mx_side;
+    let MxSide {
+        mx,
+        dane,
+        ptr,
+        mta_sts,
+        mta_sts_policy,
+    } = mx_side;
     DomainEvidence {
-        target: DomainTarget {
-            domain: domain.clone(),
-            ips: opts.ips.iter().map(|i| i.to_string()).collect(),
-            helo: opts.helo.clone(),
-            dkim_selectors: opts.selectors.clone(),
-            dns: opts.resolution.dns.map(|d| d.to_string()),
-        },
+        target: target(opts),
         resolver: resolver_name,
         mx,
         spf,
@@ -278,14 +294,34 @@ async fn dkim(
             selectors.push((s.to_string(), true));
         }
     }
-    let names = selectors
+    let names: Vec<String> = selectors
         .iter()
         .map(|(s, _)| format!("{s}._domainkey.{domain}"))
         .collect();
-    let answers = txt_many(r, names).await;
+    let given = opts.selectors.len();
+    // RFC 8020: when _domainkey.DOMAIN does not exist, no name below it does, so one query
+    // stands for every guess (a domain without DKIM costs 1 query instead of 27). Given
+    // selectors are always asked: their own answer is the evidence.
+    let parent = format!("_domainkey.{domain}");
+    let (cut, asked) = tokio::join!(r.txt(&parent), txt_many(r, names[..given].to_vec()));
+    let guesses = if matches!(cut, Lookup::NxDomain) {
+        names[given..]
+            .iter()
+            .map(|name| TxtLookup {
+                name: name.clone(),
+                outcome: DnsOutcome::NxDomain,
+                detail: Some(format!(
+                    "not asked: {parent} does not exist (NXDOMAIN), so no name below it does (RFC 8020)"
+                )),
+                records: Vec::new(),
+            })
+            .collect()
+    } else {
+        txt_many(r, names[given..].to_vec()).await
+    };
     selectors
         .into_iter()
-        .zip(answers)
+        .zip(asked.into_iter().chain(guesses))
         .map(|((s, guessed), t)| (s, guessed, t))
         .collect()
 }
@@ -314,74 +350,107 @@ async fn mta_sts(
     (record, fetch)
 }
 
-/// MX records, then what depends on them: DANE (TLSA, DNSSEC, port 25) and reverse DNS.
-async fn mx_side(
-    opts: &DomainOptions,
-    domain: &str,
-    r: &HickoryResolver,
-) -> (
-    smtpdoctor_report::check::MxEvidence,
-    Vec<DaneProbe>,
-    Vec<PtrEvidence>,
-) {
-    let mut mx = crate::mx::lookup(domain, &opts.resolution, opts.timeout).await;
-    let mut dane = Vec::new();
-    let dane_side = async {
+/// The MX records and everything that depends on them.
+struct MxSide {
+    mx: smtpdoctor_report::check::MxEvidence,
+    dane: Vec<DaneProbe>,
+    ptr: Vec<PtrEvidence>,
+    mta_sts: TxtLookup,
+    mta_sts_policy: Option<PolicyFetchEvidence>,
+}
+
+/// The MTA-STS policy a sender would apply, when the fetch gave one (status 200, a certificate
+/// that verifies, a policy that parses) in mode enforce or testing. Only to decide which MX
+/// hosts need a session; the rules judge the fetch itself.
+fn applied_policy(fetch: Option<&PolicyFetchEvidence>) -> Option<mtasts::Policy> {
+    let f = fetch?;
+    if f.status != Some(200) || f.certificate_error.is_some() {
+        return None;
+    }
+    let policy = mtasts::parse_policy(std::str::from_utf8(&f.body).ok()?).ok()?;
+    (policy.mode != mtasts::Mode::None).then_some(policy)
+}
+
+/// MX records and the MTA-STS policy at once, then what depends on them: DANE (TLSA, DNSSEC)
+/// and port 25 of each MX host whose certificate senders verify (TLSA records, or named by an
+/// MTA-STS policy), and reverse DNS.
+async fn mx_side(opts: &DomainOptions, domain: &str, r: &HickoryResolver) -> MxSide {
+    let mx_dns = async {
+        let mut mx = crate::mx::lookup(domain, &opts.resolution, opts.timeout).await;
         if mx.failure.is_none() && !mx.null_mx {
             crate::dane::lookup(&mut mx, &opts.resolution, &opts.anchors, opts.timeout).await;
-            for record in &mx.records {
-                let Some(e) = &record.dane else { continue };
-                // A session is needed only where TLSA records (or a failed look-up) say
-                // something: senders then compare the certificate, or defer.
-                let nothing = e.records.is_empty()
-                    && e.dnssec != Some(Dnssec::Bogus)
-                    && matches!(
-                        e.failure,
-                        None | Some(DnsFailure::NxDomain | DnsFailure::NoData)
-                    );
-                if nothing {
-                    continue;
-                }
-                let check = CheckOptions {
-                    host: record.host.clone(),
-                    port: 25,
-                    tls: TlsMode::Auto,
-                    helo: opts.helo.clone(),
-                    user: None,
-                    credential: None,
-                    auth_mechanism: None,
-                    from: None,
-                    to: Vec::new(),
-                    send: false,
-                    trust: opts.trust.clone(),
-                    insecure: false,
-                    resolution: opts.resolution.clone(),
-                    timeout: opts.timeout,
-                    deadline: opts.timeout * 4,
-                    sniff_after: opts.timeout.min(Duration::from_secs(2)),
-                    ports: Vec::new(),
-                    control: None,
-                    proxy: None,
-                    require_verified_tls: false,
-                    tlsa: e.records.clone(),
-                };
-                let progress = |_: &str| {};
-                let run = run_check(&check, &progress).await;
-                dane.push(DaneProbe {
-                    host: record.host.clone(),
-                    port25: Some(Port25 {
-                        target: run.target,
-                        resolve: run.resolve,
-                        sessions: run.sessions,
-                        transcript: run.transcript,
-                        trust_platform_missing: run.trust_platform_missing,
-                        deadline_reached: run.deadline_reached,
-                    }),
-                });
-            }
         }
+        mx
     };
-    dane_side.await;
+    let (mx, (mta_sts, mta_sts_policy)) = tokio::join!(mx_dns, self::mta_sts(opts, domain, r));
+    let policy = applied_policy(mta_sts_policy.as_ref());
+    let mut wanted = Vec::new();
+    for record in mx
+        .records
+        .iter()
+        .filter(|r| !mx.null_mx && !r.addresses.is_empty())
+    {
+        // A session is needed only where TLSA records (or a failed look-up) say something:
+        // senders then compare the certificate, or defer.
+        let tlsa = record.dane.as_ref().is_some_and(|e| {
+            !(e.records.is_empty()
+                && e.dnssec != Some(Dnssec::Bogus)
+                && matches!(
+                    e.failure,
+                    None | Some(DnsFailure::NxDomain | DnsFailure::NoData)
+                ))
+        });
+        let sts = policy
+            .as_ref()
+            .is_some_and(|p| p.mx.iter().any(|m| m.matches(&record.host)));
+        if tlsa || sts {
+            wanted.push((record.host.clone(), tlsa, sts, record.dane.clone()));
+        }
+    }
+    let sessions = async {
+        let mut out = Vec::new();
+        for (host, tlsa, sts, dane) in wanted {
+            let check = CheckOptions {
+                host: host.clone(),
+                port: 25,
+                tls: TlsMode::Auto,
+                helo: opts.helo.clone(),
+                user: None,
+                credential: None,
+                auth_mechanism: None,
+                from: None,
+                to: Vec::new(),
+                send: false,
+                trust: opts.trust.clone(),
+                insecure: false,
+                resolution: opts.resolution.clone(),
+                timeout: opts.timeout,
+                deadline: opts.timeout * 4,
+                sniff_after: opts.timeout.min(Duration::from_secs(2)),
+                ports: Vec::new(),
+                control: None,
+                proxy: None,
+                require_verified_tls: false,
+                tlsa: dane.map(|e| e.records).unwrap_or_default(),
+            };
+            let progress = |_: &str| {};
+            let run = run_check(&check, &progress).await;
+            out.push(DaneProbe {
+                host,
+                port25: Some(Port25 {
+                    target: run.target,
+                    resolve: run.resolve,
+                    sessions: run.sessions,
+                    transcript: run.transcript,
+                    trust_platform_missing: run.trust_platform_missing,
+                    deadline_reached: run.deadline_reached,
+                }),
+                tlsa,
+                mta_sts: sts,
+            });
+        }
+        out
+    };
     let mut subjects: Vec<(IpAddr, String)> = opts
         .ips
         .iter()
@@ -396,15 +465,25 @@ async fn mx_side(
             }
         }
     }
-    let mut set = JoinSet::new();
-    for (i, (ip, source)) in subjects.into_iter().enumerate() {
-        let r = r.clone();
-        let helo = opts.helo.clone().filter(|_| source == "--ip");
-        set.spawn(async move { (i, ptr(&r, ip, source, helo).await) });
+    let ptrs = async {
+        let mut set = JoinSet::new();
+        for (i, (ip, source)) in subjects.into_iter().enumerate() {
+            let r = r.clone();
+            let helo = opts.helo.clone().filter(|_| source == "--ip");
+            set.spawn(async move { (i, ptr(&r, ip, source, helo).await) });
+        }
+        let mut ptrs: Vec<(usize, PtrEvidence)> = set.join_all().await;
+        ptrs.sort_by_key(|(i, _)| *i);
+        ptrs.into_iter().map(|(_, p)| p).collect()
+    };
+    let (dane, ptr) = tokio::join!(sessions, ptrs);
+    MxSide {
+        mx,
+        dane,
+        ptr,
+        mta_sts,
+        mta_sts_policy,
     }
-    let mut ptrs: Vec<(usize, PtrEvidence)> = set.join_all().await;
-    ptrs.sort_by_key(|(i, _)| *i);
-    (mx, dane, ptrs.into_iter().map(|(_, p)| p).collect())
 }
 
 fn not_public(ip: IpAddr) -> Option<&'static str> {
@@ -496,6 +575,27 @@ pub fn dnsbl_name(ip: IpAddr, zone: &str) -> String {
     format!("{base}{zone}")
 }
 
+/// Answers worth asking once per run: the blocklists' RFC 5782 test entries and the `--ip`
+/// addresses, which are the same for every domain of a `--domains` batch. One cell per name, so
+/// domains checked at once wait for the first query instead of each sending their own.
+#[derive(Debug, Default)]
+pub struct Shared {
+    dnsbl: std::sync::Mutex<HashMap<String, std::sync::Arc<tokio::sync::OnceCell<DnsblAnswer>>>>,
+}
+
+impl Shared {
+    async fn dnsbl_answer(&self, r: &HickoryResolver, name: String) -> DnsblAnswer {
+        let cell = self
+            .dnsbl
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(name.clone())
+            .or_default()
+            .clone();
+        cell.get_or_init(|| dnsbl_answer(r, name)).await.clone()
+    }
+}
+
 async fn dnsbl_answer(r: &HickoryResolver, name: String) -> DnsblAnswer {
     let l = r.a(&name).await;
     let (outcome, detail) = outcome(&l);
@@ -518,6 +618,25 @@ async fn dnsbl_answer(r: &HickoryResolver, name: String) -> DnsblAnswer {
     }
 }
 
+/// What one blocklist query is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// An RFC 5782 test entry: which of the zone's four slots it fills.
+    Test(TestSlot),
+    /// An `--ip` (the same for every domain of a run).
+    Address,
+    /// The domain itself under a domain list.
+    Domain,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TestSlot {
+    Listed,
+    Unlisted,
+    Listed6,
+    Unlisted6,
+}
+
 async fn dnsbl(
     opts: &DomainOptions,
     domain: &str,
@@ -525,13 +644,14 @@ async fn dnsbl(
     resolver: &str,
 ) -> DnsblEvidence {
     let mut zones = Vec::new();
-    // (zone index or none, subject) for each query, self-tests included.
-    let mut queries: Vec<(usize, Option<String>, String)> = Vec::new();
+    // (zone index, role, subject, query name) for each query, self-tests included.
+    let mut queries: Vec<(usize, Role, String, String)> = Vec::new();
     let lists = opts
         .dnsbl
         .iter()
         .map(|z| (z, "ip"))
         .chain(opts.rhsbl.iter().map(|z| (z, "domain")));
+    let any_v6 = opts.ips.iter().any(IpAddr::is_ipv6);
     for (zone, kind) in lists {
         let zone = zone.trim_end_matches('.').to_ascii_lowercase();
         let index = zones.len();
@@ -541,35 +661,57 @@ async fn dnsbl(
             skipped: defunct(&zone).map(str::to_string),
             test_listed: None,
             test_unlisted: None,
+            test6_listed: None,
+            test6_unlisted: None,
         });
         if zones[index].skipped.is_some() {
             continue;
         }
+        let mut test = |slot, name: String| {
+            queries.push((index, Role::Test(slot), String::new(), name));
+        };
         if kind == "ip" {
-            // RFC 5782 section 5: 127.0.0.2 must be listed, 127.0.0.1 must not.
-            queries.push((
-                index,
-                None,
+            // RFC 5782 section 5: 127.0.0.2 must be listed, 127.0.0.1 must not; for IPv6,
+            // ::FFFF:7F00:2 and ::FFFF:7F00:1 in the 32-nibble form.
+            test(
+                TestSlot::Listed,
                 dnsbl_name(Ipv4Addr::new(127, 0, 0, 2).into(), &zone),
-            ));
-            queries.push((
-                index,
-                None,
+            );
+            test(
+                TestSlot::Unlisted,
                 dnsbl_name(Ipv4Addr::new(127, 0, 0, 1).into(), &zone),
-            ));
+            );
+            if any_v6 {
+                let mapped =
+                    |last: u16| IpAddr::V6(Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0x7f00, last));
+                test(TestSlot::Listed6, dnsbl_name(mapped(2), &zone));
+                test(TestSlot::Unlisted6, dnsbl_name(mapped(1), &zone));
+            }
             for ip in &opts.ips {
-                queries.push((index, Some(ip.to_string()), dnsbl_name(*ip, &zone)));
+                queries.push((index, Role::Address, ip.to_string(), dnsbl_name(*ip, &zone)));
             }
         } else {
-            queries.push((index, None, format!("test.{zone}")));
-            queries.push((index, None, format!("invalid.{zone}")));
-            queries.push((index, Some(domain.to_string()), format!("{domain}.{zone}")));
+            test(TestSlot::Listed, format!("test.{zone}"));
+            test(TestSlot::Unlisted, format!("invalid.{zone}"));
+            queries.push((
+                index,
+                Role::Domain,
+                domain.to_string(),
+                format!("{domain}.{zone}"),
+            ));
         }
     }
     let mut set = JoinSet::new();
-    for (i, (_, _, name)) in queries.iter().enumerate() {
-        let (r, name) = (r.clone(), name.clone());
-        set.spawn(async move { (i, dnsbl_answer(&r, name).await) });
+    for (i, (_, role, _, name)) in queries.iter().enumerate() {
+        let (r, name, shared, role) = (r.clone(), name.clone(), opts.shared.clone(), *role);
+        set.spawn(async move {
+            let answer = if role == Role::Domain {
+                dnsbl_answer(&r, name).await
+            } else {
+                shared.dnsbl_answer(&r, name).await
+            };
+            (i, answer)
+        });
     }
     let mut answers: Vec<(usize, DnsblAnswer)> = set.join_all().await;
     answers.sort_by_key(|(i, _)| *i);
@@ -578,25 +720,49 @@ async fn dnsbl(
         zones: Vec::new(),
         queries: Vec::new(),
     };
-    let mut tests_seen: HashMap<usize, u8> = HashMap::new();
-    for ((zone_index, subject, _), (_, answer)) in queries.into_iter().zip(answers) {
-        match subject {
-            Some(subject) => out.queries.push(DnsblQuery {
+    for ((zone_index, role, subject, _), (_, answer)) in queries.into_iter().zip(answers) {
+        let z = &mut zones[zone_index];
+        match role {
+            Role::Test(TestSlot::Listed) => z.test_listed = Some(answer),
+            Role::Test(TestSlot::Unlisted) => z.test_unlisted = Some(answer),
+            Role::Test(TestSlot::Listed6) => z.test6_listed = Some(answer),
+            Role::Test(TestSlot::Unlisted6) => z.test6_unlisted = Some(answer),
+            Role::Address | Role::Domain => out.queries.push(DnsblQuery {
                 subject,
-                zone: zones[zone_index].zone.clone(),
+                zone: z.zone.clone(),
                 answer,
             }),
-            None => {
-                let seen = tests_seen.entry(zone_index).or_default();
-                if *seen == 0 {
-                    zones[zone_index].test_listed = Some(answer);
-                } else {
-                    zones[zone_index].test_unlisted = Some(answer);
-                }
-                *seen += 1;
-            }
         }
     }
     out.zones = zones;
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocklist_names_reverse_octets_and_nibbles() {
+        assert_eq!(
+            dnsbl_name("192.0.2.99".parse().unwrap(), "bl.example"),
+            "99.2.0.192.bl.example"
+        );
+        // RFC 5782 section 2.4: 32 nibbles, low-order first; the IPv6 test entry of section 5.
+        assert_eq!(
+            dnsbl_name("::ffff:7f00:2".parse().unwrap(), "bl.example"),
+            "2.0.0.0.0.0.f.7.f.f.f.f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.bl.example"
+        );
+        assert_eq!(
+            dnsbl_name("2001:db8::1".parse().unwrap(), "bl.example"),
+            "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.bl.example"
+        );
+    }
+
+    #[test]
+    fn defunct_lists_by_zone_and_parent() {
+        assert!(defunct("dnsbl.sorbs.net").is_some());
+        assert!(defunct("SORBS.NET.").is_some());
+        assert!(defunct("zen.spamhaus.org").is_none());
+    }
 }

@@ -98,12 +98,17 @@ impl Policy {
             connect_to: format!("{host}:443:127.0.0.1:{}", addr.port()),
         }
     }
+    /// The policy server's options, and port 25 of mx.auth.test (192.0.2.25 in the zone, which
+    /// a policy in mode enforce makes the run connect to) sent to a closed loopback port: tests
+    /// never leave loopback.
     fn args(&self) -> Vec<String> {
         vec![
             "--connect-to".into(),
             self.connect_to.clone(),
             "--ca-file".into(),
             self.ca_file.to_string_lossy().into_owned(),
+            "--connect-to".into(),
+            "mx.auth.test:25:127.0.0.1:1".into(),
         ]
     }
 }
@@ -159,6 +164,10 @@ fn a_domain_with_everything_right_passes_every_check() {
     assert_eq!(sts["mx_coverage"][0]["covered"], true);
     assert_eq!(sts["fetch"]["status"], 200);
     assert_eq!(sts["policy"]["mode"], "enforce");
+    // The policy names mx.auth.test, so its port 25 is tried (here a closed port: no finding
+    // beyond an info, outbound port 25 is often blocked).
+    assert_eq!(sts["mx_tls"][0]["host"], "mx.auth.test");
+    assert_eq!(sts["mx_tls"][0]["tls"], "no connection");
     let ptr = &json["checks"]["ptr"]["details"]["addresses"][0];
     assert_eq!(ptr["ptr"][0], "mx.auth.test");
     assert_eq!(ptr["forward"][0]["matches"], true);
@@ -545,6 +554,9 @@ fn dane_reuses_the_mx_check_against_the_real_postfix() {
     assert_eq!(host["status"], "authenticated");
     assert_eq!(host["dnssec"], "secure");
     assert_eq!(host["presented_spki_sha256"], host["records"][0]["data"]);
+    // DANE without a TLS-RPT record: nobody hears about failed deliveries.
+    assert_eq!(status(&json, "tls_rpt"), "warn");
+    assert_eq!(severity(&json, "tls_rpt", "tlsrpt.none"), "warning");
     let json = report(
         &domain(&rig, "bad.dane.test", &args),
         "problem",
@@ -701,4 +713,268 @@ fn usage_errors() {
         let run = smtpdoctor(&args, &[]);
         assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
     }
+}
+
+#[test]
+fn the_deadline_bounds_one_domain_and_a_whole_batch() {
+    // A name server that never answers: every look-up takes the whole --timeout.
+    let dns = fake_dns(Answer::Silence);
+    let run = smtpdoctor(
+        &[
+            "domain",
+            "example.test",
+            "--dns",
+            &dns,
+            "--format",
+            "json",
+            "--timeout",
+            "5",
+            "--deadline",
+            "1",
+            "--dnsbl",
+            "bl.test",
+            "--rhsbl",
+            "dbl.test",
+        ],
+        &[],
+    );
+    assert!(
+        run.elapsed < Duration::from_secs(10),
+        "took {:?}",
+        run.elapsed
+    );
+    let json = assert_verdict(&run, "inconclusive", None, 15);
+    assert_finding(&json, "domain.deadline");
+    assert_eq!(status(&json, "spf"), "error");
+    assert_eq!(json["checks"]["mx"]["details"]["unfinished"], "deadline");
+
+    // A batch: the first domain uses the run's deadline up, the others are never started, and
+    // still every domain gets its line, in input order.
+    let list = std::env::temp_dir().join(format!(
+        "smtpdoctor-domains-deadline-{}.txt",
+        std::process::id()
+    ));
+    std::fs::write(
+        &list,
+        "one.example.test\ntwo.example.test\nthree.example.test\n",
+    )
+    .unwrap();
+    let run = smtpdoctor(
+        &[
+            "domain",
+            "--domains",
+            &list.to_string_lossy(),
+            "--dns",
+            &dns,
+            "--timeout",
+            "5",
+            "--deadline",
+            "1",
+            "-j",
+            "1",
+            "--dnsbl",
+            "bl.test",
+            "--rhsbl",
+            "dbl.test",
+        ],
+        &[],
+    );
+    let _ = std::fs::remove_file(&list);
+    assert!(
+        run.elapsed < Duration::from_secs(10),
+        "took {:?}",
+        run.elapsed
+    );
+    assert_eq!(run.code, 15, "{}", run.stderr);
+    let lines: Vec<Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(lines.len(), 3, "{}", run.stdout);
+    for (j, (name, id)) in lines.iter().zip([
+        ("one.example.test", "domain.deadline"),
+        ("two.example.test", "domain.not_checked"),
+        ("three.example.test", "domain.not_checked"),
+    ]) {
+        assert_schema(j);
+        assert_eq!(j["domain"], name);
+        assert_eq!(j["verdict"]["status"], "inconclusive");
+        assert_finding(j, id);
+    }
+    assert!(run.stderr.contains("3 not finished"), "{}", run.stderr);
+}
+
+#[test]
+fn mta_sts_names_an_mx_whose_certificate_does_not_verify() {
+    let Some(rig) = rig() else { return };
+    // The rig's Postfix stands in for mx.auth.test: its certificate names mail.test, so senders
+    // that apply the policy (mode enforce) refuse to deliver there.
+    let policy = Policy::serve("mta-sts.auth.test", GOOD_POLICY);
+    let smtp = format!("mx.auth.test:25:{}", rig["RM_SMTP"]);
+    let ca = policy.ca_file.to_string_lossy().into_owned();
+    let json = report(
+        &domain(
+            &rig,
+            "auth.test",
+            &[
+                "--connect-to",
+                &policy.connect_to,
+                "--ca-file",
+                &ca,
+                "--connect-to",
+                &smtp,
+            ],
+        ),
+        "problem",
+        Some("tls_certificate"),
+        1,
+    );
+    assert_eq!(status(&json, "mta_sts"), "fail");
+    assert_eq!(
+        severity(&json, "mta_sts", "mtasts.mx_certificate"),
+        "problem"
+    );
+    let tls = &json["checks"]["mta_sts"]["details"]["mx_tls"][0];
+    assert_eq!(tls["host"], "mx.auth.test");
+    assert_eq!(tls["tls"], "not verified");
+    // No TLSA records for it: DANE has nothing to say.
+    assert_eq!(status(&json, "dane"), "none");
+}
+
+/// A tiny authoritative DNS server on loopback (UDP) for blocklist zones: A queries for the
+/// names given get their address, every other query NXDOMAIN; it counts the A queries per name.
+struct Blocklists {
+    addr: String,
+    asked: std::sync::Arc<std::sync::Mutex<HashMap<String, usize>>>,
+}
+
+impl Blocklists {
+    fn serve(listed: &[(&str, [u8; 4])]) -> Blocklists {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = socket.local_addr().unwrap().to_string();
+        let listed: HashMap<String, [u8; 4]> = listed
+            .iter()
+            .map(|(n, a)| (n.to_ascii_lowercase(), *a))
+            .collect();
+        let asked = std::sync::Arc::new(std::sync::Mutex::new(HashMap::new()));
+        let counts = asked.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 1500];
+            while let Ok((n, from)) = socket.recv_from(&mut buf) {
+                let q = &buf[..n];
+                // The question: labels from offset 12, then type and class.
+                let (mut i, mut labels) = (12, Vec::new());
+                while i < q.len() && q[i] != 0 {
+                    let len = q[i] as usize;
+                    labels
+                        .push(String::from_utf8_lossy(&q[i + 1..i + 1 + len]).to_ascii_lowercase());
+                    i += len + 1;
+                }
+                let end = i + 5;
+                if end > q.len() {
+                    continue;
+                }
+                let name = labels.join(".");
+                let rtype = u16::from_be_bytes([q[i + 1], q[i + 2]]);
+                if rtype == 1 {
+                    *counts.lock().unwrap().entry(name.clone()).or_insert(0) += 1;
+                }
+                let mut reply = q[..end].to_vec();
+                reply[2] = 0x84 | (q[2] & 0x01); // QR, AA, RD copied
+                reply[3] = 0x00;
+                reply[6..12].fill(0); // no answers, authority or additional records yet
+                match listed.get(&name) {
+                    Some(a) if rtype == 1 => {
+                        reply[7] = 1;
+                        reply.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
+                        reply.extend_from_slice(a);
+                    }
+                    Some(_) => {}
+                    None => reply[3] = 0x03, // NXDOMAIN
+                }
+                let _ = socket.send_to(&reply, from);
+            }
+        });
+        Blocklists { addr, asked }
+    }
+
+    fn asked(&self, name: &str) -> usize {
+        self.asked.lock().unwrap().get(name).copied().unwrap_or(0)
+    }
+}
+
+/// The 32-nibble name of an IPv6 address under a zone (RFC 5782 section 2.4).
+fn nibbles(ip: &str, zone: &str) -> String {
+    let ip: std::net::Ipv6Addr = ip.parse().unwrap();
+    let hex: String = ip.octets().iter().map(|b| format!("{b:02x}")).collect();
+    let mut out: Vec<String> = hex.chars().rev().map(|c| c.to_string()).collect();
+    out.push(zone.to_string());
+    out.join(".")
+}
+
+#[test]
+fn ipv6_addresses_on_blocklists_and_self_tests_once_per_run() {
+    let six_test = nibbles("::ffff:7f00:2", "six.test");
+    let six_listed = nibbles("2001:db8::66", "six.test");
+    let four_listed6 = nibbles("2001:db8::66", "four.test");
+    let dns = Blocklists::serve(&[
+        ("2.0.0.127.six.test", [127, 0, 0, 2]),
+        (&six_test, [127, 0, 0, 2]),
+        (&six_listed, [127, 0, 0, 2]),
+        ("2.0.0.127.four.test", [127, 0, 0, 2]),
+        // A list without IPv6 whose wildcard-like answer must not count as a listing.
+        (&four_listed6, [127, 0, 0, 2]),
+    ]);
+    let list =
+        std::env::temp_dir().join(format!("smtpdoctor-domains-bl6-{}.txt", std::process::id()));
+    std::fs::write(&list, "a.example.test\nb.example.test\nc.example.test\n").unwrap();
+    let run = smtpdoctor(
+        &[
+            "domain",
+            "--domains",
+            &list.to_string_lossy(),
+            "--dns",
+            &dns.addr,
+            "--timeout",
+            "5",
+            "--ip",
+            "2001:db8::66",
+            "--dnsbl",
+            "six.test,four.test",
+            "--rhsbl",
+            "dbl.test",
+        ],
+        &[],
+    );
+    let _ = std::fs::remove_file(&list);
+    let lines: Vec<Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(lines.len(), 3, "{}", run.stderr);
+    for j in &lines {
+        assert_schema(j);
+        let bl = &j["checks"]["dnsbl"];
+        assert_eq!(bl["status"], "fail", "{bl}");
+        let listed = bl["details"]["listed"].as_array().unwrap();
+        assert_eq!(listed.len(), 1, "{listed:?}");
+        assert_eq!(
+            (listed[0]["subject"].as_str(), listed[0]["zone"].as_str()),
+            (Some("2001:db8::66"), Some("six.test"))
+        );
+        let ids = check_ids(j, "dnsbl");
+        assert!(ids.contains(&"dnsbl.no_ipv6".to_string()), "{ids:?}");
+        let six = &bl["details"]["zones"][0];
+        assert_eq!(six["test6_listed"]["codes"][0], "127.0.0.2");
+        assert_eq!(six["test6_unlisted"]["outcome"], "nx_domain");
+    }
+    // The test entries and the --ip look-ups are the same for every domain: asked once.
+    for name in [&six_test, &six_listed, &"2.0.0.127.six.test".to_string()] {
+        assert_eq!(dns.asked(name), 1, "{name}");
+    }
+    // The domain itself is asked of the domain list once per domain.
+    assert_eq!(dns.asked("a.example.test.dbl.test"), 1);
+    assert_eq!(dns.asked("c.example.test.dbl.test"), 1);
 }
