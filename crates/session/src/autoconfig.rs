@@ -3,12 +3,14 @@
 //! `https://DOMAIN/.well-known/autoconfig/mail/config-v1.1.xml`, the plain-HTTP forms only when
 //! both found nothing) and parsed in full. Plain HTTP is reported as what it is: anyone on the
 //! path could have written it, so its settings are shown for information and never trusted
-//! with a password.
+//! with a password. The same fetch and parser serve Thunderbird's ISP database and its "forMX"
+//! step (the autoconfig file of the MX's domain).
 
 use crate::http;
 use crate::target::Resolution;
 use crate::tls::Trust;
 use quick_xml::events::{BytesStart, Event};
+use smtpdoctor_records::psl::PublicSuffixList;
 use smtpdoctor_report::check::TlsMode;
 use smtpdoctor_report::setup::{
     AutoconfigFile, AutoconfigServer, FetchEvidence, Setting, SourceKind, SourceReport,
@@ -89,6 +91,130 @@ pub async fn lookup(
     out
 }
 
+/// Thunderbird's ISP database: `BASE` + domain, over verified HTTPS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ispdb {
+    /// The server's host name.
+    pub host: String,
+    /// The path the domain is appended to (ends in `/`).
+    pub path: String,
+}
+
+impl Ispdb {
+    /// Where Thunderbird asks (its `mailnews.auto_config_url`).
+    pub const DEFAULT: &str = "https://live.thunderbird.net/autoconfig/v1.1/";
+
+    /// Reads `https://HOST/PATH/`: HTTPS only (the database's answers may carry the password),
+    /// and on the default port (the fetch knows no other; `--connect-to` redirects it).
+    pub fn parse(url: &str) -> Result<Ispdb, String> {
+        let Some(rest) = url.strip_prefix("https://") else {
+            return Err(format!("--ispdb {url}: give an https:// address"));
+        };
+        let (host, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        if host.is_empty()
+            || !host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-.".contains(c))
+        {
+            return Err(format!(
+                "--ispdb {url}: give https://HOST/PATH/ (a host name, no port, no user)"
+            ));
+        }
+        if path.contains(['?', '#']) {
+            return Err(format!("--ispdb {url}: no query or fragment, please"));
+        }
+        let mut path = path.to_string();
+        if !path.ends_with('/') {
+            path.push('/');
+        }
+        Ok(Ispdb {
+            host: host.to_ascii_lowercase(),
+            path,
+        })
+    }
+}
+
+/// Asks the ISP database about `domain`. The address itself is not sent (Thunderbird sends only
+/// the domain). `scope`: for the MX's domain, the domain whose hosts it is trusted for.
+pub async fn ispdb(
+    base: &Ispdb,
+    domain: &str,
+    address: &str,
+    scope: Option<&str>,
+    how: &Resolution,
+    trust: &Trust,
+    timeout: Duration,
+) -> SourceReport {
+    let path = format!("{}{}", base.path, percent_encode(domain));
+    let what = Fetch {
+        kind: if scope.is_some() {
+            SourceKind::IspdbMx
+        } else {
+            SourceKind::Ispdb
+        },
+        redirect_scope: &base.host,
+        host: &base.host,
+        path: &path,
+        https: true,
+    };
+    let mut report = fetch(&what, address, how, trust, timeout).await;
+    report.scope = scope.map(String::from);
+    report
+}
+
+/// Thunderbird's "forMX" autoconfig step for one of the MX's domains: only
+/// `https://autoconfig.DOMAIN/mail/config-v1.1.xml` (no plain HTTP, no `.well-known`), and
+/// without the address in the query: the MX's operator may be a third party.
+pub async fn for_mx(
+    mx_domain: &str,
+    address: &str,
+    how: &Resolution,
+    trust: &Trust,
+    timeout: Duration,
+) -> SourceReport {
+    let host = format!("autoconfig.{mx_domain}");
+    let what = Fetch {
+        kind: SourceKind::AutoconfigMx,
+        redirect_scope: mx_domain,
+        host: &host,
+        path: "/mail/config-v1.1.xml",
+        https: true,
+    };
+    let mut report = fetch(&what, address, how, trust, timeout).await;
+    report.scope = Some(mx_domain.to_string());
+    report
+}
+
+/// The domains Thunderbird's "forMX" step asks about for the MX host `mx`: its registrable
+/// (base) domain by the Public Suffix List, and the name one label longer (which tells
+/// Outlook.com, `outlook.com`, from Office 365, `protection.outlook.com`); each left out when
+/// it is the address's own domain. Without a list, the base domain is the last two labels.
+pub fn mx_domains(mx: &str, domain: &str, psl: Option<&PublicSuffixList>) -> Vec<String> {
+    let mx = mx.trim_end_matches('.').to_ascii_lowercase();
+    let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+    let labels: Vec<&str> = mx.split('.').collect();
+    if labels.len() < 2 || labels.iter().any(|l| l.is_empty()) {
+        return Vec::new();
+    }
+    let base = match psl {
+        Some(list) => match list.organizational_domain(&mx) {
+            Some(b) => b,
+            None => return Vec::new(),
+        },
+        None => labels[labels.len() - 2..].join("."),
+    };
+    let n = base.split('.').count();
+    let mut out = vec![base];
+    if labels.len() > n {
+        out.push(labels[labels.len() - n - 1..].join("."));
+    }
+    out.retain(|d| *d != domain);
+    out
+}
+
 fn skipped(https: bool, query: String, why: &str) -> SourceReport {
     SourceReport {
         kind: if https {
@@ -104,6 +230,7 @@ fn skipped(https: bool, query: String, why: &str) -> SourceReport {
         fetch: None,
         autoconfig: None,
         preset: None,
+        scope: None,
         ms: 0,
     }
 }
@@ -119,7 +246,16 @@ fn on_domain(host: &str, domain: &str) -> bool {
     host == domain || host.ends_with(&format!(".{domain}"))
 }
 
-#[allow(clippy::too_many_arguments)] // one private step of `lookup`
+/// Where one fetch goes, and what it is reported as.
+struct Fetch<'a> {
+    kind: SourceKind,
+    /// Redirects may lead only to this domain or names inside it.
+    redirect_scope: &'a str,
+    host: &'a str,
+    path: &'a str,
+    https: bool,
+}
+
 async fn fetch_one(
     domain: &str,
     address: &str,
@@ -135,6 +271,32 @@ async fn fetch_one(
     } else {
         SourceKind::AutoconfigHttp
     };
+    let what = Fetch {
+        kind,
+        redirect_scope: domain,
+        host,
+        path,
+        https,
+    };
+    fetch(&what, address, how, trust, timeout).await
+}
+
+/// Fetches one address (redirects inside its scope followed, all bounded by `timeout`) and
+/// parses what it gives.
+async fn fetch(
+    what: &Fetch<'_>,
+    address: &str,
+    how: &Resolution,
+    trust: &Trust,
+    timeout: Duration,
+) -> SourceReport {
+    let (kind, domain, host, path, https) = (
+        what.kind,
+        what.redirect_scope,
+        what.host,
+        what.path,
+        what.https,
+    );
     let first = url(https, host, path);
     let mut report = SourceReport {
         kind,
@@ -146,6 +308,7 @@ async fn fetch_one(
         fetch: None,
         autoconfig: None,
         preset: None,
+        scope: None,
         ms: 0,
     };
     let mut fetch = FetchEvidence {
@@ -218,7 +381,12 @@ async fn fetch_one(
         format!("the server's certificate is not trusted ({e}): its answer is not used")
     } else if got.status == Some(404) || got.status == Some(410) {
         report.status = SourceStatus::None;
-        format!("no file (HTTP {})", got.status.unwrap_or(404))
+        let what = if matches!(kind, SourceKind::Ispdb | SourceKind::IspdbMx) {
+            "no entry for this domain"
+        } else {
+            "no file"
+        };
+        format!("{what} (HTTP {})", got.status.unwrap_or(404))
     } else if got.status != Some(200) {
         format!("HTTP {}", got.status.map_or("?".into(), |s| s.to_string()))
     } else if got.bytes > MAX_FILE {
@@ -650,6 +818,57 @@ mod tests {
                     let _ = parse(text).map(|f| settings(&f, "a@b.test"));
                 }
             }
+        }
+    }
+
+    #[test]
+    fn the_mx_domains_are_the_base_domain_and_one_label_more() {
+        let list = PublicSuffixList::parse("com\nco.uk\nuk\ntest\n");
+        let psl = Some(&list);
+        assert_eq!(
+            mx_domains(
+                "Contoso-com.mail.protection.outlook.com.",
+                "contoso.com",
+                psl
+            ),
+            ["outlook.com", "protection.outlook.com"]
+        );
+        assert_eq!(
+            mx_domains("mx1.hoster.co.uk", "me.test", psl),
+            ["hoster.co.uk", "mx1.hoster.co.uk"]
+        );
+        assert_eq!(mx_domains("hoster.com", "me.test", psl), ["hoster.com"]);
+        // The address's own domain is never asked as the MX's.
+        assert_eq!(mx_domains("mx.a.test", "a.test", psl), ["mx.a.test"]);
+        assert!(mx_domains("a.test", "a.test", psl).is_empty());
+        assert!(mx_domains("co.uk", "a.test", psl).is_empty());
+        assert!(mx_domains("localhost", "a.test", psl).is_empty());
+        // Without a list: the last two labels.
+        assert_eq!(
+            mx_domains("mx.eu.mail.test", "hosted.test", None),
+            ["mail.test", "eu.mail.test"]
+        );
+    }
+
+    #[test]
+    fn the_ispdb_address_is_https_on_the_default_port() {
+        assert_eq!(
+            Ispdb::parse(Ispdb::DEFAULT).unwrap(),
+            Ispdb {
+                host: "live.thunderbird.net".into(),
+                path: "/autoconfig/v1.1/".into()
+            }
+        );
+        assert_eq!(Ispdb::parse("https://DB.test").unwrap().path, "/");
+        assert_eq!(Ispdb::parse("https://db.test/v1.1").unwrap().path, "/v1.1/");
+        for bad in [
+            "http://db.test/",
+            "https://db.test:8443/",
+            "https://u@db.test/",
+            "https:///x",
+            "https://db.test/?q",
+        ] {
+            assert!(Ispdb::parse(bad).is_err(), "{bad}");
         }
     }
 
