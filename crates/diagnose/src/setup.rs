@@ -617,12 +617,11 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
                 }
             }
             (SourceKind::Ispdb | SourceKind::IspdbMx | SourceKind::AutoconfigMx, SourceStatus::Failed) => {
-                let id = if s.fetch.as_ref().is_some_and(|f| f.certificate_error.is_some()) {
-                    "setup.autoconfig.certificate"
-                } else if s.autoconfig.is_some() || s.detail.contains("not a valid") {
-                    "setup.autoconfig.invalid"
+                // Someone else's server: worth knowing, not the domain's problem.
+                let id = if s.kind == SourceKind::AutoconfigMx {
+                    "setup.mx_source.failed"
                 } else {
-                    "setup.autoconfig.failed"
+                    "setup.ispdb.failed"
                 };
                 findings.push(
                     Finding::new(id, Severity::Info, None, format!("{}: {}", s.query, s.detail))

@@ -256,6 +256,7 @@ struct Fetch<'a> {
     https: bool,
 }
 
+#[allow(clippy::too_many_arguments)] // one private step of `lookup`
 async fn fetch_one(
     domain: &str,
     address: &str,

@@ -816,6 +816,22 @@ fn the_isp_database_is_asked_and_trusted() {
     let db = source(&json, "ispdb");
     assert_eq!(db[0]["status"], "skipped");
     assert_eq!(db[0]["detail"], "not asked (--no-ispdb)");
+    // A database that answers with nonsense is a finding of its own, not the domain's problem.
+    let mut broken = Web::new(&rig, "ispdb-broken");
+    broken.https("ispdb.test", ok_xml("<html>maintenance</html>"));
+    let more = [
+        &broken.args()[..],
+        &[
+            "--ispdb".into(),
+            "https://ispdb.test/v1.1/".into(),
+            "--no-guess".into(),
+        ],
+    ]
+    .concat();
+    let run = setup(&rig, "user@nosub.mail.test", &more, &[]);
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(source(&json, "ispdb")[0]["status"], "failed");
+    assert_finding(&json, "setup.ispdb.failed");
 }
 
 /// `--public-ip` in setup's JSON and report, as the user's word; masked with the identity.
