@@ -296,6 +296,10 @@ pub struct CheckArgs {
     /// providers') and IP addresses with placeholders (user-1, host-1, ipv4-1).
     #[arg(long, requires = "report")]
     pub redact_identity: bool,
+    /// Your public IP address as your provider or a what-is-my-IP page shows it, to put in the
+    /// report (JSON and --report). smtpdoctor never looks it up itself; --redact-identity masks it.
+    #[arg(long, value_name = "ADDR", value_parser = parse_public_ip)]
+    pub public_ip: Option<std::net::IpAddr>,
     /// Seconds a silent port is given before a second connection tries implicit TLS on it.
     #[arg(long, value_name = "SECS", default_value_t = 2.0, hide = true)]
     pub tls_probe_after: f64,
@@ -305,6 +309,16 @@ pub struct CheckArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub net: NetArgs,
+}
+
+/// `--public-ip`: an IPv4 or IPv6 address, as the user copied it.
+fn parse_public_ip(text: &str) -> Result<std::net::IpAddr, String> {
+    text.trim()
+        .trim_matches(['[', ']'])
+        .parse()
+        .map_err(|_| {
+            format!("'{text}' is not an IP address: give it as a what-is-my-IP page shows it (203.0.113.7 or 2001:db8::7)")
+        })
 }
 
 /// `smtpdoctor setup`.
@@ -363,6 +377,18 @@ pub struct SetupArgs {
     /// and IP addresses with placeholders.
     #[arg(long, requires = "report")]
     pub redact_identity: bool,
+    /// Your public IP address as your provider or a what-is-my-IP page shows it, to put in the
+    /// report (JSON and --report). smtpdoctor never looks it up itself; --redact-identity masks it.
+    #[arg(long, value_name = "ADDR", value_parser = parse_public_ip)]
+    pub public_ip: Option<std::net::IpAddr>,
+    /// Ask this ISP database instead of Thunderbird's (https://HOST/PATH/; the domain is
+    /// appended).
+    #[arg(long, value_name = "URL", conflicts_with = "no_ispdb")]
+    pub ispdb: Option<String>,
+    /// Do not ask Thunderbird's ISP database: the address's domain (and its MX's domain) is not
+    /// sent to that third party.
+    #[arg(long)]
+    pub no_ispdb: bool,
     /// Not accepted: passwords never come from the command line.
     #[arg(long = "password", hide = true, num_args = 0..=1, value_name = "NEVER")]
     pub password_argv: Option<Option<String>>,

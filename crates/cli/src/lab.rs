@@ -154,6 +154,7 @@ async fn demo(
             format: Format::Human,
             report: None,
             redact_identity: false,
+            public_ip: None,
             tls_probe_after: 1.0,
             password_argv: None,
             net: NetArgs {

@@ -279,6 +279,17 @@ pub(crate) fn validate_address(address: &str) -> Result<(), UsageError> {
     }
 }
 
+/// Records `--public-ip` in the report's target, marked as the user's word: smtpdoctor never
+/// looks the public address up (that would tell a third party about the run).
+pub fn add_public_ip(target: &mut serde_json::Value, ip: Option<std::net::IpAddr>) {
+    if let (Some(ip), Some(map)) = (ip, target.as_object_mut()) {
+        map.insert(
+            "public_ip".into(),
+            serde_json::json!({ "address": ip.to_string(), "source": "user" }),
+        );
+    }
+}
+
 /// Runs the check ladder, judges it, and prints the report.
 async fn check(args: CheckArgs, palette: Palette) -> Result<ExitCode, UsageError> {
     if args.password_argv.is_some() {
@@ -315,7 +326,8 @@ async fn check(args: CheckArgs, palette: Palette) -> Result<ExitCode, UsageError
         }
     };
     spinner.finish_and_clear();
-    let (report, _) = build_report(&opts, run, None);
+    let (mut report, _) = build_report(&opts, run, None);
+    add_public_ip(&mut report.target, args.public_ip);
     print_report(&report, args.format, palette, args.transcript);
     if let Some(path) = &args.report
         && let Err((code, message)) = report::write(
@@ -347,6 +359,7 @@ async fn check_mx(args: CheckArgs, palette: Palette) -> Result<ExitCode, UsageEr
     }
     let (format, show_transcript) = (args.format, args.transcript);
     let (report_to, redact_identity) = (args.report.clone(), args.redact_identity);
+    let public_ip = args.public_ip;
     let anchors = match &args.net.trust_anchor {
         Some(path) => smtpdoctor_session::dnssec::Anchors::load(path).map_err(UsageError)?,
         None => smtpdoctor_session::dnssec::Anchors::default(),
@@ -520,6 +533,7 @@ async fn check_mx(args: CheckArgs, palette: Palette) -> Result<ExitCode, UsageEr
     mx_findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     report.findings = mx_findings;
     report.target = serde_json::json!({ "domain": domain, "mx": true, "port": 25, "tls": base.tls, "from": base.from, "to": base.to });
+    add_public_ip(&mut report.target, public_ip);
     if report.started_at.is_empty() {
         report.started_at = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)

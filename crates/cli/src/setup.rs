@@ -10,6 +10,7 @@ use smtpdoctor_render::Palette;
 use smtpdoctor_report::check::TlsMode;
 use smtpdoctor_report::setup::{CandidateCheck, Setting, SetupBody, SourceKind, SourceStatus};
 use smtpdoctor_report::{ExitCode, Report, SCHEMA_VERSION};
+use smtpdoctor_session::autoconfig::Ispdb;
 use smtpdoctor_session::target::{self, Resolution};
 use smtpdoctor_session::{CheckOptions, Credential, Trust, run_check};
 use std::sync::Arc;
@@ -79,6 +80,11 @@ pub async fn run(args: SetupArgs, palette: Palette) -> Result<ExitCode, UsageErr
         ));
     }
     let user_settings = user_servers(&args)?;
+    let ispdb = if args.no_ispdb {
+        None
+    } else {
+        Some(Ispdb::parse(args.ispdb.as_deref().unwrap_or(Ispdb::DEFAULT)).map_err(UsageError)?)
+    };
     let credential = secrets::read(
         &secrets::Sources {
             password_env: args.password_env.as_deref(),
@@ -107,12 +113,23 @@ pub async fn run(args: SetupArgs, palette: Palette) -> Result<ExitCode, UsageErr
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
     let spinner = spinner(args.format == Format::Human);
-    spinner.set_message("looking for settings (SRV, autoconfig, MX, SPF)…");
-    // Every look-up is bounded (at most twice the step timeout); this bound only keeps
-    // discovery inside the run's deadline.
+    spinner.set_message("looking for settings (SRV, autoconfig, ISP database, MX, SPF)…");
+    let options = smtpdoctor_session::discover::Options {
+        ispdb,
+        psl: smtpdoctor_session::discover::system_psl(),
+    };
+    // Every look-up is bounded (at most twice the step timeout; the MX's domain is asked after
+    // the MX, within three); this bound only keeps discovery inside the run's deadline.
     let discovery = tokio::time::timeout(
-        deadline.min(timeout * 3),
-        smtpdoctor_session::discover::discover(&address, &domain, &resolution, &trust, timeout),
+        deadline.min(timeout * 4),
+        smtpdoctor_session::discover::discover(
+            &address,
+            &domain,
+            &resolution,
+            &trust,
+            timeout,
+            &options,
+        ),
     )
     .await
     .ok();
@@ -186,7 +203,7 @@ pub async fn run(args: SetupArgs, palette: Palette) -> Result<ExitCode, UsageErr
         disagreements: Vec::new(),
     };
     let diagnosis = rules::judge(&address, credential.is_some(), &mut body);
-    let report = Report {
+    let mut report = Report {
         schema_version: SCHEMA_VERSION,
         command: "setup".into(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
@@ -207,6 +224,7 @@ pub async fn run(args: SetupArgs, palette: Palette) -> Result<ExitCode, UsageErr
         findings: diagnosis.findings,
         body,
     };
+    crate::add_public_ip(&mut report.target, args.public_ip);
     match args.format {
         Format::Json => println!("{}", smtpdoctor_render::json(&report)),
         Format::Human => print!(

@@ -120,13 +120,14 @@ const EXAMPLES: &[Example] = &[
     },
     Example {
         name: "setup",
-        shown: "smtpdoctor setup user@mail.test --password-env SMTP_PASSWORD --no-guess --dns 127.0.0.1:5353 --ca-file rig-ca.pem",
+        shown: "smtpdoctor setup user@mail.test --password-env SMTP_PASSWORD --no-guess --no-ispdb --dns 127.0.0.1:5353 --ca-file rig-ca.pem",
         args: &[
             "setup",
             "{RM_USER}",
             "--password-env",
             "SMTP_PASSWORD",
             "--no-guess",
+            "--no-ispdb",
             "--dns",
             "{RM_DNS}",
             "--ca-file",

@@ -93,6 +93,7 @@ fn preset_source(
                 .collect(),
             matched,
         }),
+        scope: None,
         ms: 0,
     }
 }
@@ -113,6 +114,7 @@ fn plain_source(
         fetch: None,
         autoconfig: None,
         preset: None,
+        scope: None,
         ms: 0,
     }
 }
@@ -286,10 +288,15 @@ pub fn sources(address: &str, user: &[Setting], found: Found) -> Vec<SourceRepor
     out
 }
 
-/// Whether a source's setting may carry the password: the source is trusted, and an SRV target
-/// lies inside the domain.
-fn trusted(kind: SourceKind, host: &str, domain: &str) -> bool {
-    kind.trusted() && (kind != SourceKind::Srv || on_domain(host, domain))
+/// Whether a source's setting may carry the password: the source is trusted, an SRV target lies
+/// inside the domain, and a host named by the MX's domain (its autoconfig file or ISP database
+/// entry) lies inside that domain: the MX's operator may speak for its own servers, not for
+/// anyone else's.
+fn trusted(source: &SourceReport, host: &str, domain: &str) -> bool {
+    let kind = source.kind;
+    kind.trusted()
+        && (kind != SourceKind::Srv || on_domain(host, domain))
+        && (!kind.scoped() || source.scope.as_deref().is_some_and(|s| on_domain(host, s)))
 }
 
 fn security_rank(s: TlsMode) -> u8 {
@@ -324,7 +331,7 @@ pub fn candidates(address: &str, user: Option<&str>, sources: &[SourceReport]) -
             if source.kind == SourceKind::Guess && out.iter().any(same_place) {
                 continue;
             }
-            let trust = trusted(source.kind, &s.host, domain);
+            let trust = trusted(source, &s.host, domain);
             if let Some(c) = out
                 .iter_mut()
                 .find(|c| same_place(c) && c.security == s.security)
@@ -609,6 +616,19 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
                     );
                 }
             }
+            (SourceKind::Ispdb | SourceKind::IspdbMx | SourceKind::AutoconfigMx, SourceStatus::Failed) => {
+                // Someone else's server: worth knowing, not the domain's problem.
+                let id = if s.kind == SourceKind::AutoconfigMx {
+                    "setup.mx_source.failed"
+                } else {
+                    "setup.ispdb.failed"
+                };
+                findings.push(
+                    Finding::new(id, Severity::Info, None, format!("{}: {}", s.query, s.detail))
+                        .detail(format!("The {} could not be used; the other sources still count.", s.kind.describe()))
+                        .evidence(reference),
+                );
+            }
             (SourceKind::Autoconfig, SourceStatus::Failed) => {
                 let fetch = s.fetch.as_ref();
                 let (id, summary) = if fetch.is_some_and(|f| f.certificate_error.is_some()) {
@@ -626,7 +646,7 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
                         .evidence(reference),
                 );
             }
-            (SourceKind::Autoconfig, SourceStatus::Found)
+            (SourceKind::Autoconfig | SourceKind::Ispdb | SourceKind::AutoconfigMx | SourceKind::IspdbMx, SourceStatus::Found)
                 if s.autoconfig.as_ref().is_some_and(|a| !a.instructions.is_empty()) =>
             {
                 let file = s.autoconfig.as_ref().map(|a| (a.instructions.join(" "), a.documentation.clone())).unwrap_or_default();
@@ -655,6 +675,38 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
                 .evidence(reference),
             ),
             _ => {}
+        }
+    }
+    // A file found through the MX speaks for the MX operator's own hosts only.
+    for (i, s) in body.sources.iter().enumerate() {
+        if !(s.kind.scoped() && s.status == SourceStatus::Found) {
+            continue;
+        }
+        let reference = format!("source:{i}");
+        let scope = s.scope.clone().unwrap_or_default();
+        let outside: Vec<String> = s
+            .settings
+            .iter()
+            .filter(|x| !on_domain(&x.host, &scope))
+            .map(|x| x.host.clone())
+            .collect();
+        if !outside.is_empty() {
+            findings.push(
+                        Finding::new(
+                            "setup.mx_source.outside",
+                            Severity::Info,
+                            None,
+                            format!(
+                                "The {} ({}) names {}, outside {scope}: tested without your password",
+                                s.kind.describe(),
+                                s.query,
+                                outside.join(", ")
+                            ),
+                        )
+                        .detail(format!("A file found through the MX is the MX operator's word about its own servers (inside {scope}); a host outside that domain could belong to anyone, so smtpdoctor does not send it the password. Thunderbird would use it."))
+                        .fix(format!("If {} is really your provider's server, prove the login with `smtpdoctor setup {address} --server HOST:PORT`", outside.join(", ")))
+                        .evidence(reference),
+                    );
         }
     }
     // Disagreements: one host and port, several securities; trusted sources naming no common host.
@@ -703,7 +755,12 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
             });
         }
     }
-    let trusted_kinds = [SourceKind::Preset, SourceKind::Srv, SourceKind::Autoconfig];
+    let trusted_kinds = [
+        SourceKind::Preset,
+        SourceKind::Srv,
+        SourceKind::Autoconfig,
+        SourceKind::Ispdb,
+    ];
     let hosts_of = |k: SourceKind| -> Vec<String> {
         let mut h: Vec<String> = body
             .sources
@@ -807,7 +864,7 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
                 None,
                 format!("{} answers, but it was found only by {}: it was tested without your password", c.address(), c.sources.first().map_or("guess", |s| s.describe())),
             )
-            .detail("Guesses, the provider behind the MX or SPF record, off-domain SRV targets and plain-HTTP autoconfig files are not proof that a server is your provider's, so smtpdoctor never sends them your password.")
+            .detail("Guesses, the provider behind the MX or SPF record, off-domain SRV targets, hosts outside the MX's domain named by its files, and plain-HTTP autoconfig files are not proof that a server is your provider's, so smtpdoctor never sends them your password.")
             .fix(format!("If {} is right, prove the login with `smtpdoctor setup {address} --server {}`", c.host, c.address()))
             .evidence(format!("candidate:{i}")),
         );
@@ -1037,6 +1094,40 @@ mod tests {
         s
     }
 
+    /// The MX's domain speaks for its own hosts only; the ISP database like a preset.
+    #[test]
+    fn mx_domain_sources_are_trusted_inside_their_scope_only() {
+        let mut mx_file = source(
+            SourceKind::AutoconfigMx,
+            vec![
+                setting("smtp.hoster.test", 465, TlsMode::Implicit),
+                setting("smtp.elsewhere.test", 587, TlsMode::Starttls),
+            ],
+        );
+        mx_file.scope = Some("hoster.test".into());
+        let ispdb = source(
+            SourceKind::Ispdb,
+            vec![setting("smtp.other.test", 465, TlsMode::Implicit)],
+        );
+        let mut unscoped = source(
+            SourceKind::IspdbMx,
+            vec![setting("smtp.hoster.test", 587, TlsMode::Starttls)],
+        );
+        unscoped.scope = None;
+        let c = candidates("me@a.test", None, &[mx_file, ispdb, unscoped]);
+        let trust = |host: &str, port: u16| {
+            c.iter()
+                .find(|c| c.host == host && c.port == port)
+                .unwrap()
+                .trusted
+        };
+        assert!(trust("smtp.hoster.test", 465));
+        assert!(!trust("smtp.elsewhere.test", 587));
+        assert!(trust("smtp.other.test", 465), "the ISP database is trusted");
+        assert!(!trust("smtp.hoster.test", 587), "no scope, no trust");
+        assert_eq!(c[0].sources, [SourceKind::Ispdb]);
+    }
+
     #[test]
     fn candidates_merge_sources_and_order_trusted_first() {
         let sources = vec![
@@ -1186,7 +1277,7 @@ mod tests {
             port,
             security,
             username: Some("me@a.test".into()),
-            trusted: sources.iter().any(|k| k.trusted()),
+            trusted: sources.iter().any(|k| k.trusted() && !k.scoped()),
             sources,
             credentials_sent: what == "login" || what == "refusedlogin",
             outcome: Outcome::NotTested,

@@ -1,6 +1,7 @@
 //! Strict parsers and checks for the mail-authentication records a domain publishes: DMARC
 //! (RFC 7489 and RFC 9989), DKIM keys (RFC 6376, RFC 8463), MTA-STS (RFC 8461, TXT record and
-//! policy file) and TLS-RPT (RFC 8460).
+//! policy file) and TLS-RPT (RFC 8460); and the autoconfig file mail clients read a domain's
+//! settings from ([`autoconfig`]).
 //!
 //! Everything here is pure: no DNS, no HTTP. A caller looks records up and hands the answers in
 //! as a [`TxtAnswer`] (or, for the MTA-STS policy, a [`mtasts::PolicyResponse`]); each `check_*`
@@ -8,6 +9,7 @@
 //! crate's README). Where a check needs more look-ups (the DMARC tree walk, report
 //! authorisation), the names to query are returned or the walk takes a lookup closure.
 
+pub mod autoconfig;
 pub mod dkim;
 pub mod dmarc;
 pub mod mtasts;

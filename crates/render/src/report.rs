@@ -95,6 +95,23 @@ fn target_str(report: &Report<CheckBody>, key: &str) -> Option<String> {
     }
 }
 
+/// The public address the user gave (`--public-ip`), recorded as their word: smtpdoctor never
+/// looks it up.
+pub(crate) fn public_ip(target: &serde_json::Value) -> Option<String> {
+    target
+        .get("public_ip")?
+        .get("address")?
+        .as_str()
+        .map(String::from)
+}
+
+/// The summary line for the public address, when the user gave it.
+pub(crate) fn public_ip_line(target: &serde_json::Value) -> Option<String> {
+    public_ip(target).map(|ip| {
+        format!("Public address: {ip} (given by the user with --public-ip; not looked up)")
+    })
+}
+
 pub(crate) fn status_word(s: Status) -> &'static str {
     match s {
         Status::Ok => "OK",
@@ -175,6 +192,9 @@ pub(crate) fn model(report: &Report<CheckBody>, masked: bool) -> Vec<Block> {
             report.started_at, report.duration_ms
         ),
     ];
+    if let Some(line) = public_ip_line(&report.target) {
+        summary.insert(3, line);
+    }
     if v.status != Status::Ok {
         summary.push(format!("Retry: {}", retry_words(v)));
     }
@@ -215,6 +235,12 @@ pub(crate) fn model(report: &Report<CheckBody>, masked: bool) -> Vec<Block> {
             run.push(kv("Address family", f.to_string()));
         }
         None => run.push(kv("Local address", "not recorded (no connection)".into())),
+    }
+    if let Some(ip) = public_ip(&report.target) {
+        run.push(kv(
+            "Public address",
+            format!("{ip} (given by the user; not looked up)"),
+        ));
     }
     run.push(kv("Round trips", body.round_trips.to_string()));
     blocks.push(Block::Table(vec!["".into(), "".into()], run));

@@ -255,6 +255,7 @@ pub fn report(report: &Report<SetupBody>, options: &crate::report::Options<'_>) 
         "When: {} (took {} ms)",
         report.started_at, report.duration_ms
     ));
+    summary.extend(crate::report::public_ip_line(&report.target));
     if v.status != Status::Ok {
         summary.push(format!("Retry: {}", retry_words(v)));
     }
@@ -467,6 +468,7 @@ pub fn report(report: &Report<SetupBody>, options: &crate::report::Options<'_>) 
             target: serde_json::json!({
                 "host": c.host, "port": c.port, "tls": c.security,
                 "user": if c.credentials_sent { c.username.clone() } else { None },
+                "public_ip": report.target.get("public_ip"),
             }),
             started_at: report.started_at.clone(),
             duration_ms: k.duration_ms,

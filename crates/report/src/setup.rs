@@ -18,6 +18,14 @@ pub enum SourceKind {
     Srv,
     /// The autoconfig file over verified HTTPS.
     Autoconfig,
+    /// Thunderbird's ISP database (ISPDB), over verified HTTPS, for the address's domain: a
+    /// curated source that Thunderbird trusts like its built-in data.
+    Ispdb,
+    /// The autoconfig file of the MX's domain (Thunderbird's "forMX" step), over verified
+    /// HTTPS. Its settings may carry the password only for hosts inside that domain (`scope`).
+    AutoconfigMx,
+    /// The ISPDB entry of the MX's domain: trusted only for hosts inside that domain (`scope`).
+    IspdbMx,
     /// The provider whose MX hosts the domain uses (a preset, by inference).
     MxProvider,
     /// The sending service the domain's SPF record includes (a preset, by inference).
@@ -30,11 +38,25 @@ pub enum SourceKind {
 
 impl SourceKind {
     /// Whether the password may go to the hosts this kind of source names (over verified TLS).
+    /// The MX-domain kinds are trusted only for hosts inside their `scope`
+    /// ([`SourceKind::scoped`]); an SRV target only inside the address's domain.
     pub fn trusted(self) -> bool {
         matches!(
             self,
-            SourceKind::User | SourceKind::Preset | SourceKind::Srv | SourceKind::Autoconfig
+            SourceKind::User
+                | SourceKind::Preset
+                | SourceKind::Srv
+                | SourceKind::Autoconfig
+                | SourceKind::Ispdb
+                | SourceKind::AutoconfigMx
+                | SourceKind::IspdbMx
         )
+    }
+
+    /// Whether this kind is trusted only for hosts inside the domain the source was asked about
+    /// (the MX's domain), not for every host it names.
+    pub fn scoped(self) -> bool {
+        matches!(self, SourceKind::AutoconfigMx | SourceKind::IspdbMx)
     }
 
     /// How people call it.
@@ -44,6 +66,9 @@ impl SourceKind {
             SourceKind::Preset => "built-in preset",
             SourceKind::Srv => "DNS SRV record",
             SourceKind::Autoconfig => "autoconfig file (HTTPS)",
+            SourceKind::Ispdb => "Thunderbird ISP database",
+            SourceKind::AutoconfigMx => "autoconfig of the MX's domain",
+            SourceKind::IspdbMx => "ISP database entry of the MX's domain",
             SourceKind::MxProvider => "provider behind the MX",
             SourceKind::SpfProvider => "service in the SPF record",
             SourceKind::AutoconfigHttp => "autoconfig over HTTP (untrusted)",
@@ -209,6 +234,10 @@ pub struct SourceReport {
     /// The preset it refers to.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub preset: Option<PresetInfo>,
+    /// For a source asked about the MX's domain: that domain. Its settings may carry the
+    /// password only for hosts inside it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub scope: Option<String>,
     /// How long asking took.
     pub ms: u64,
 }

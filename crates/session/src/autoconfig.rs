@@ -3,25 +3,21 @@
 //! `https://DOMAIN/.well-known/autoconfig/mail/config-v1.1.xml`, the plain-HTTP forms only when
 //! both found nothing) and parsed in full. Plain HTTP is reported as what it is: anyone on the
 //! path could have written it, so its settings are shown for information and never trusted
-//! with a password.
+//! with a password. The same fetch and parser serve Thunderbird's ISP database and its "forMX"
+//! step (the autoconfig file of the MX's domain).
 
 use crate::http;
 use crate::target::Resolution;
 use crate::tls::Trust;
-use quick_xml::events::{BytesStart, Event};
-use smtpdoctor_report::check::TlsMode;
-use smtpdoctor_report::setup::{
-    AutoconfigFile, AutoconfigServer, FetchEvidence, Setting, SourceKind, SourceReport,
-    SourceStatus,
-};
+pub use smtpdoctor_records::autoconfig::{parse, settings};
+use smtpdoctor_records::psl::PublicSuffixList;
+use smtpdoctor_report::setup::{FetchEvidence, SourceKind, SourceReport, SourceStatus};
 use std::time::Duration;
 
 /// Autoconfig files are a few kilobytes; anything much larger is not one.
 const MAX_FILE: usize = 256 * 1024;
 /// Redirects followed on the same domain.
 const MAX_REDIRECTS: usize = 3;
-/// More outgoing servers than any real file lists.
-const MAX_SERVERS: usize = 16;
 
 /// Fetches the domain's autoconfig file, in Thunderbird's order of preference: the two HTTPS
 /// addresses at once, then, only when neither gave a file, the two plain-HTTP ones at once. The
@@ -89,6 +85,130 @@ pub async fn lookup(
     out
 }
 
+/// Thunderbird's ISP database: `BASE` + domain, over verified HTTPS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ispdb {
+    /// The server's host name.
+    pub host: String,
+    /// The path the domain is appended to (ends in `/`).
+    pub path: String,
+}
+
+impl Ispdb {
+    /// Where Thunderbird asks (its `mailnews.auto_config_url`).
+    pub const DEFAULT: &str = "https://live.thunderbird.net/autoconfig/v1.1/";
+
+    /// Reads `https://HOST/PATH/`: HTTPS only (the database's answers may carry the password),
+    /// and on the default port (the fetch knows no other; `--connect-to` redirects it).
+    pub fn parse(url: &str) -> Result<Ispdb, String> {
+        let Some(rest) = url.strip_prefix("https://") else {
+            return Err(format!("--ispdb {url}: give an https:// address"));
+        };
+        let (host, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        if host.is_empty()
+            || !host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-.".contains(c))
+        {
+            return Err(format!(
+                "--ispdb {url}: give https://HOST/PATH/ (a host name, no port, no user)"
+            ));
+        }
+        if path.contains(['?', '#']) {
+            return Err(format!("--ispdb {url}: no query or fragment, please"));
+        }
+        let mut path = path.to_string();
+        if !path.ends_with('/') {
+            path.push('/');
+        }
+        Ok(Ispdb {
+            host: host.to_ascii_lowercase(),
+            path,
+        })
+    }
+}
+
+/// Asks the ISP database about `domain`. The address itself is not sent (Thunderbird sends only
+/// the domain). `scope`: for the MX's domain, the domain whose hosts it is trusted for.
+pub async fn ispdb(
+    base: &Ispdb,
+    domain: &str,
+    address: &str,
+    scope: Option<&str>,
+    how: &Resolution,
+    trust: &Trust,
+    timeout: Duration,
+) -> SourceReport {
+    let path = format!("{}{}", base.path, percent_encode(domain));
+    let what = Fetch {
+        kind: if scope.is_some() {
+            SourceKind::IspdbMx
+        } else {
+            SourceKind::Ispdb
+        },
+        redirect_scope: &base.host,
+        host: &base.host,
+        path: &path,
+        https: true,
+    };
+    let mut report = fetch(&what, address, how, trust, timeout).await;
+    report.scope = scope.map(String::from);
+    report
+}
+
+/// Thunderbird's "forMX" autoconfig step for one of the MX's domains: only
+/// `https://autoconfig.DOMAIN/mail/config-v1.1.xml` (no plain HTTP, no `.well-known`), and
+/// without the address in the query: the MX's operator may be a third party.
+pub async fn for_mx(
+    mx_domain: &str,
+    address: &str,
+    how: &Resolution,
+    trust: &Trust,
+    timeout: Duration,
+) -> SourceReport {
+    let host = format!("autoconfig.{mx_domain}");
+    let what = Fetch {
+        kind: SourceKind::AutoconfigMx,
+        redirect_scope: mx_domain,
+        host: &host,
+        path: "/mail/config-v1.1.xml",
+        https: true,
+    };
+    let mut report = fetch(&what, address, how, trust, timeout).await;
+    report.scope = Some(mx_domain.to_string());
+    report
+}
+
+/// The domains Thunderbird's "forMX" step asks about for the MX host `mx`: its registrable
+/// (base) domain by the Public Suffix List, and the name one label longer (which tells
+/// Outlook.com, `outlook.com`, from Office 365, `protection.outlook.com`); each left out when
+/// it is the address's own domain. Without a list, the base domain is the last two labels.
+pub fn mx_domains(mx: &str, domain: &str, psl: Option<&PublicSuffixList>) -> Vec<String> {
+    let mx = mx.trim_end_matches('.').to_ascii_lowercase();
+    let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+    let labels: Vec<&str> = mx.split('.').collect();
+    if labels.len() < 2 || labels.iter().any(|l| l.is_empty()) {
+        return Vec::new();
+    }
+    let base = match psl {
+        Some(list) => match list.organizational_domain(&mx) {
+            Some(b) => b,
+            None => return Vec::new(),
+        },
+        None => labels[labels.len() - 2..].join("."),
+    };
+    let n = base.split('.').count();
+    let mut out = vec![base];
+    if labels.len() > n {
+        out.push(labels[labels.len() - n - 1..].join("."));
+    }
+    out.retain(|d| *d != domain);
+    out
+}
+
 fn skipped(https: bool, query: String, why: &str) -> SourceReport {
     SourceReport {
         kind: if https {
@@ -104,6 +224,7 @@ fn skipped(https: bool, query: String, why: &str) -> SourceReport {
         fetch: None,
         autoconfig: None,
         preset: None,
+        scope: None,
         ms: 0,
     }
 }
@@ -117,6 +238,16 @@ fn on_domain(host: &str, domain: &str) -> bool {
     let host = host.trim_end_matches('.').to_ascii_lowercase();
     let domain = domain.trim_end_matches('.').to_ascii_lowercase();
     host == domain || host.ends_with(&format!(".{domain}"))
+}
+
+/// Where one fetch goes, and what it is reported as.
+struct Fetch<'a> {
+    kind: SourceKind,
+    /// Redirects may lead only to this domain or names inside it.
+    redirect_scope: &'a str,
+    host: &'a str,
+    path: &'a str,
+    https: bool,
 }
 
 #[allow(clippy::too_many_arguments)] // one private step of `lookup`
@@ -135,6 +266,32 @@ async fn fetch_one(
     } else {
         SourceKind::AutoconfigHttp
     };
+    let what = Fetch {
+        kind,
+        redirect_scope: domain,
+        host,
+        path,
+        https,
+    };
+    fetch(&what, address, how, trust, timeout).await
+}
+
+/// Fetches one address (redirects inside its scope followed, all bounded by `timeout`) and
+/// parses what it gives.
+async fn fetch(
+    what: &Fetch<'_>,
+    address: &str,
+    how: &Resolution,
+    trust: &Trust,
+    timeout: Duration,
+) -> SourceReport {
+    let (kind, domain, host, path, https) = (
+        what.kind,
+        what.redirect_scope,
+        what.host,
+        what.path,
+        what.https,
+    );
     let first = url(https, host, path);
     let mut report = SourceReport {
         kind,
@@ -146,6 +303,7 @@ async fn fetch_one(
         fetch: None,
         autoconfig: None,
         preset: None,
+        scope: None,
         ms: 0,
     };
     let mut fetch = FetchEvidence {
@@ -218,7 +376,12 @@ async fn fetch_one(
         format!("the server's certificate is not trusted ({e}): its answer is not used")
     } else if got.status == Some(404) || got.status == Some(410) {
         report.status = SourceStatus::None;
-        format!("no file (HTTP {})", got.status.unwrap_or(404))
+        let what = if matches!(kind, SourceKind::Ispdb | SourceKind::IspdbMx) {
+            "no entry for this domain"
+        } else {
+            "no file"
+        };
+        format!("{what} (HTTP {})", got.status.unwrap_or(404))
     } else if got.status != Some(200) {
         format!("HTTP {}", got.status.map_or("?".into(), |s| s.to_string()))
     } else if got.bytes > MAX_FILE {
@@ -298,358 +461,58 @@ fn percent_encode(text: &str) -> String {
         .collect()
 }
 
-/// The settings an autoconfig file names for `address`, in file order, and what could not be
-/// used (unknown socket types, bad ports).
-pub fn settings(file: &AutoconfigFile, address: &str) -> (Vec<Setting>, Vec<String>) {
-    let mut out = Vec::new();
-    let mut problems = Vec::new();
-    for s in &file.outgoing {
-        let security = match s.socket_type.to_ascii_uppercase().as_str() {
-            "SSL" | "TLS" => TlsMode::Implicit,
-            "STARTTLS" => TlsMode::Starttls,
-            "PLAIN" => TlsMode::None,
-            other => {
-                problems.push(format!(
-                    "{}: unknown socketType {other:?}: server left out",
-                    s.hostname
-                ));
-                continue;
-            }
-        };
-        let port = match s.port.trim().parse::<u16>() {
-            Ok(p) if p > 0 => p,
-            _ => {
-                problems.push(format!(
-                    "{}: port {:?} is not a port: server left out",
-                    s.hostname, s.port
-                ));
-                continue;
-            }
-        };
-        let host = s.hostname.trim().trim_end_matches('.').to_ascii_lowercase();
-        if host.is_empty()
-            || !host
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-.".contains(c))
-        {
-            problems.push(format!(
-                "hostname {:?} is not a host name: server left out",
-                s.hostname
-            ));
-            continue;
-        }
-        let username = (!s.username.trim().is_empty()).then(|| expand(s.username.trim(), address));
-        out.push(Setting {
-            host,
-            port,
-            security,
-            username,
-            auth: s.authentication.clone(),
-            note: None,
-        });
-    }
-    (out, problems)
-}
-
-/// Thunderbird's placeholders filled in for `address`.
-fn expand(template: &str, address: &str) -> String {
-    let (local, domain) = address.rsplit_once('@').unwrap_or((address, ""));
-    template
-        .replace("%EMAILADDRESS%", address)
-        .replace("%EMAILLOCALPART%", local)
-        .replace("%EMAILDOMAIN%", domain)
-}
-
-/// Parses a config-v1.1.xml file. Everything the file says about outgoing SMTP servers is kept
-/// as written (interpretation is [`settings`]'s job); incoming servers are skipped.
-pub fn parse(xml: &str) -> Result<AutoconfigFile, String> {
-    let mut reader = quick_xml::Reader::from_str(xml);
-    // Text is trimmed when its element closes: trimming each piece would eat the spaces around
-    // an entity (`Example &amp; Co`).
-    let mut file = AutoconfigFile::default();
-    let mut stack: Vec<String> = Vec::new();
-    let mut text = String::new();
-    let mut root_seen = false;
-    let mut provider_seen = false;
-    loop {
-        let event = reader
-            .read_event()
-            .map_err(|e| format!("XML error at byte {}: {e}", reader.error_position()))?;
-        match event {
-            Event::Start(e) => {
-                let name = local(&e);
-                if stack.is_empty() {
-                    if name != "clientConfig" {
-                        return Err(format!("the root element is <{name}>, not <clientConfig>"));
-                    }
-                    root_seen = true;
-                }
-                if stack.len() >= 32 {
-                    return Err("elements nest too deep".into());
-                }
-                open(&mut file, &stack, &name, &e, &mut provider_seen)?;
-                stack.push(name);
-                text.clear();
-            }
-            Event::Empty(e) => {
-                let name = local(&e);
-                if stack.is_empty() {
-                    return Err(format!("the root element is <{name}/>, empty"));
-                }
-                open(&mut file, &stack, &name, &e, &mut provider_seen)?;
-                if name == "outgoingServer" {
-                    // An empty server names nothing; dropping it keeps the list honest.
-                    if let Some(last) = file.outgoing.last()
-                        && last.hostname.is_empty()
-                    {
-                        file.outgoing.pop();
-                    }
-                }
-            }
-            Event::Text(t) => text.push_str(&t.xml10_content()),
-            Event::CData(t) => text.push_str(&t.xml10_content()),
-            Event::GeneralRef(r) => {
-                if r.is_char_ref() {
-                    match r.resolve_char_ref() {
-                        Ok(Some(c)) => text.push(c),
-                        _ => return Err(format!("bad character reference &{};", &*r)),
-                    }
-                } else {
-                    text.push_str(match &*r {
-                        "amp" => "&",
-                        "lt" => "<",
-                        "gt" => ">",
-                        "quot" => "\"",
-                        "apos" => "'",
-                        other => return Err(format!("unknown entity &{other};")),
-                    });
-                }
-            }
-            Event::End(_) => {
-                let name = stack.pop().unwrap_or_default();
-                close(&mut file, &stack, &name, text.trim());
-                text.clear();
-            }
-            Event::DocType(_) => {
-                return Err("a DOCTYPE is not allowed (no entity definitions)".into());
-            }
-            Event::Eof => break,
-            _ => {}
-        }
-    }
-    if !root_seen {
-        return Err("no <clientConfig> element".into());
-    }
-    if !stack.is_empty() {
-        return Err(format!("<{}> is not closed", stack.join("><")));
-    }
-    if !provider_seen {
-        return Err("no <emailProvider> element".into());
-    }
-    Ok(file)
-}
-
-fn local(e: &BytesStart<'_>) -> String {
-    e.local_name().as_ref().to_string()
-}
-
-fn attribute(e: &BytesStart<'_>, name: &str) -> Option<String> {
-    e.attributes().flatten().find_map(|a| {
-        (a.key.local_name().as_ref() == name)
-            .then(|| {
-                a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                    .map(|v| v.into_owned())
-                    .ok()
-            })
-            .flatten()
-    })
-}
-
-fn inside(stack: &[String], name: &str) -> bool {
-    stack.iter().any(|s| s == name)
-}
-
-fn open(
-    file: &mut AutoconfigFile,
-    stack: &[String],
-    name: &str,
-    e: &BytesStart<'_>,
-    provider_seen: &mut bool,
-) -> Result<(), String> {
-    match name {
-        "emailProvider" if stack.len() == 1 => {
-            *provider_seen = true;
-            file.provider_id = attribute(e, "id").unwrap_or_default();
-        }
-        "outgoingServer" if inside(stack, "emailProvider") => {
-            if attribute(e, "type").is_some_and(|t| t.eq_ignore_ascii_case("smtp")) {
-                if file.outgoing.len() >= MAX_SERVERS {
-                    return Err(format!("more than {MAX_SERVERS} outgoing servers"));
-                }
-                file.outgoing.push(AutoconfigServer::default());
-            } else {
-                file.problems.push(format!(
-                    "an outgoingServer of type {:?} is not SMTP: skipped",
-                    attribute(e, "type").unwrap_or_default()
-                ));
-            }
-        }
-        "documentation" => {
-            if let Some(u) = attribute(e, "url") {
-                file.documentation.push(u);
-            }
-        }
-        "enable" => {
-            if let Some(u) = attribute(e, "visiturl") {
-                file.documentation.push(u);
-            }
-        }
-        _ => {}
-    }
-    Ok(())
-}
-
-fn close(file: &mut AutoconfigFile, stack: &[String], name: &str, text: &str) {
-    let parent = stack.last().map(String::as_str).unwrap_or("");
-    if parent == "outgoingServer" {
-        // Only an SMTP server opened an entry; a skipped one has none to fill.
-        let smtp = file.outgoing.last_mut();
-        let Some(server) = smtp else { return };
-        match name {
-            "hostname" => server.hostname = text.to_string(),
-            "port" => server.port = text.to_string(),
-            "socketType" => server.socket_type = text.to_string(),
-            "username" => server.username = text.to_string(),
-            "authentication" => server.authentication.push(text.to_string()),
-            _ => {}
-        }
-        return;
-    }
-    match (parent, name) {
-        ("emailProvider", "domain") => file.domains.push(text.to_ascii_lowercase()),
-        ("emailProvider", "displayName") => file.display_name = text.to_string(),
-        ("enable", "instruction") => file.instructions.push(text.to_string()),
-        _ => {}
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const MAILBOX_ORG: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
-<clientConfig version="1.1">
-  <emailProvider id="example.test">
-    <domain>Example.test</domain>
-    <displayName>Example &amp; Co</displayName>
-    <incomingServer type="imap">
-      <hostname>imap.example.test</hostname><port>993</port><socketType>SSL</socketType>
-      <username>%EMAILADDRESS%</username><authentication>password-cleartext</authentication>
-    </incomingServer>
-    <outgoingServer type="smtp">
-      <hostname>smtp.example.test</hostname>
-      <port>465</port>
-      <socketType>SSL</socketType>
-      <username>%EMAILLOCALPART%</username>
-      <authentication>OAuth2</authentication>
-      <authentication>password-cleartext</authentication>
-    </outgoingServer>
-    <outgoingServer type="smtp">
-      <hostname>smtp.example.test</hostname><port>587</port><socketType>STARTTLS</socketType>
-      <username>%EMAILADDRESS%</username><authentication>password-cleartext</authentication>
-    </outgoingServer>
-    <enable visiturl="https://example.test/app-passwords">
-      <instruction lang="en">Create an app password first.</instruction>
-    </enable>
-    <documentation url="https://example.test/help"><descr>Help</descr></documentation>
-  </emailProvider>
-</clientConfig>"#;
-
     #[test]
-    fn a_full_file_is_read_and_its_placeholders_filled() {
-        let file = parse(MAILBOX_ORG).unwrap();
-        assert_eq!(file.provider_id, "example.test");
-        assert_eq!(file.display_name, "Example & Co");
-        assert_eq!(file.domains, ["example.test"]);
-        assert_eq!(file.outgoing.len(), 2);
+    fn the_mx_domains_are_the_base_domain_and_one_label_more() {
+        let list = PublicSuffixList::parse("com\nco.uk\nuk\ntest\n");
+        let psl = Some(&list);
         assert_eq!(
-            file.outgoing[0].authentication,
-            ["OAuth2", "password-cleartext"]
+            mx_domains(
+                "Contoso-com.mail.protection.outlook.com.",
+                "contoso.com",
+                psl
+            ),
+            ["outlook.com", "protection.outlook.com"]
         );
-        assert_eq!(file.instructions, ["Create an app password first."]);
         assert_eq!(
-            file.documentation,
-            [
-                "https://example.test/app-passwords",
-                "https://example.test/help"
-            ]
+            mx_domains("mx1.hoster.co.uk", "me.test", psl),
+            ["hoster.co.uk", "mx1.hoster.co.uk"]
         );
-        let (settings, problems) = settings(&file, "me@example.test");
-        assert!(problems.is_empty(), "{problems:?}");
-        assert_eq!(settings[0].security, TlsMode::Implicit);
-        assert_eq!(settings[0].username.as_deref(), Some("me"));
-        assert_eq!(settings[1].security, TlsMode::Starttls);
-        assert_eq!(settings[1].port, 587);
-        assert_eq!(settings[1].username.as_deref(), Some("me@example.test"));
+        assert_eq!(mx_domains("hoster.com", "me.test", psl), ["hoster.com"]);
+        // The address's own domain is never asked as the MX's.
+        assert_eq!(mx_domains("mx.a.test", "a.test", psl), ["mx.a.test"]);
+        assert!(mx_domains("a.test", "a.test", psl).is_empty());
+        assert!(mx_domains("co.uk", "a.test", psl).is_empty());
+        assert!(mx_domains("localhost", "a.test", psl).is_empty());
+        // Without a list: the last two labels.
+        assert_eq!(
+            mx_domains("mx.eu.mail.test", "hosted.test", None),
+            ["mail.test", "eu.mail.test"]
+        );
     }
 
     #[test]
-    fn bad_values_are_left_out_with_a_reason() {
-        let xml = r#"<clientConfig><emailProvider id="x">
-            <outgoingServer type="smtp"><hostname>a.test</hostname><port>99999</port><socketType>SSL</socketType></outgoingServer>
-            <outgoingServer type="smtp"><hostname>b.test</hostname><port>25</port><socketType>weird</socketType></outgoingServer>
-            <outgoingServer type="smtp"><hostname>c.test</hostname><port>25</port><socketType>plain</socketType></outgoingServer>
-            <outgoingServer type="exchange"><hostname>d.test</hostname></outgoingServer>
-        </emailProvider></clientConfig>"#;
-        let file = parse(xml).unwrap();
-        assert_eq!(file.outgoing.len(), 3);
-        assert_eq!(file.problems.len(), 1, "{:?}", file.problems);
-        let (settings, problems) = settings(&file, "me@x.test");
-        assert_eq!(settings.len(), 1);
-        assert_eq!(settings[0].security, TlsMode::None);
-        assert_eq!(problems.len(), 2, "{problems:?}");
-    }
-
-    #[test]
-    fn what_is_not_an_autoconfig_file_is_refused() {
-        for (xml, why) in [
-            ("", "no <clientConfig>"),
-            ("<html><body>hi</body></html>", "root element"),
-            ("<clientConfig></clientConfig>", "no <emailProvider>"),
-            ("<clientConfig><emailProvider>", "not closed"),
-            (
-                "<clientConfig><emailProvider></x></clientConfig>",
-                "XML error",
-            ),
-            ("<!DOCTYPE x [<!ENTITY a \"b\">]><clientConfig/>", "DOCTYPE"),
-            (
-                "<clientConfig><emailProvider><displayName>&bogus;</displayName></emailProvider></clientConfig>",
-                "unknown entity",
-            ),
+    fn the_ispdb_address_is_https_on_the_default_port() {
+        assert_eq!(
+            Ispdb::parse(Ispdb::DEFAULT).unwrap(),
+            Ispdb {
+                host: "live.thunderbird.net".into(),
+                path: "/autoconfig/v1.1/".into()
+            }
+        );
+        assert_eq!(Ispdb::parse("https://DB.test").unwrap().path, "/");
+        assert_eq!(Ispdb::parse("https://db.test/v1.1").unwrap().path, "/v1.1/");
+        for bad in [
+            "http://db.test/",
+            "https://db.test:8443/",
+            "https://u@db.test/",
+            "https:///x",
+            "https://db.test/?q",
         ] {
-            let err = parse(xml).expect_err(xml);
-            assert!(err.contains(why), "{xml}: {err}");
-        }
-    }
-
-    /// Every prefix of a real file, and every one-byte change to it, parses or is refused with
-    /// a reason: never a panic (the parser reads untrusted input from the network).
-    #[test]
-    fn damaged_files_never_panic() {
-        let bytes = MAILBOX_ORG.as_bytes();
-        for end in 0..bytes.len() {
-            if let Ok(text) = std::str::from_utf8(&bytes[..end]) {
-                let _ = parse(text).map(|f| settings(&f, "a@b.test"));
-            }
-        }
-        for i in 0..bytes.len() {
-            for b in [b'<', b'>', b'&', b'"', b'/', b'x', b';', b'#'] {
-                let mut copy = bytes.to_vec();
-                copy[i] = b;
-                if let Ok(text) = std::str::from_utf8(&copy) {
-                    let _ = parse(text).map(|f| settings(&f, "a@b.test"));
-                }
-            }
+            assert!(Ispdb::parse(bad).is_err(), "{bad}");
         }
     }
 

@@ -1,19 +1,23 @@
 //! Discovery for `setup`: the look-ups a mail client makes to find an address's submission
 //! server — DNS SRV (RFC 6186, RFC 8314), the autoconfig file, and the domain's MX and SPF
-//! records (which name the provider or sending service behind a custom domain). All run at once,
+//! records (which name the provider or sending service behind a custom domain), Thunderbird's ISP
+//! database, and the autoconfig file and ISP database entry of the MX's domain. All run at once,
 //! each bounded by the step timeout. What the records mean is decided by the rules.
 
 use crate::target::{self, Resolution};
 use crate::tls::Trust;
 use hickory_resolver::proto::rr::RData;
+use smtpdoctor_records::psl::PublicSuffixList;
+use smtpdoctor_report::check::MxEvidence;
 use smtpdoctor_report::check::TlsMode;
 use smtpdoctor_report::setup::{Setting, SourceKind, SourceReport, SourceStatus, SrvRecord};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Everything discovery found.
 #[derive(Debug, Clone)]
 pub struct Discovery {
-    /// SRV and autoconfig sources, in the order they are trusted.
+    /// SRV, autoconfig and ISP database sources, in the order they are trusted.
     pub sources: Vec<SourceReport>,
     /// The domain's MX hosts by preference (empty when none or the look-up failed).
     pub mx_hosts: Vec<String>,
@@ -29,25 +33,83 @@ pub struct Discovery {
     pub spf_ms: u64,
 }
 
-/// Runs every look-up for `address` at once.
+/// What discovery may ask beyond the domain's own DNS and web server.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Thunderbird's ISP database, or None to keep the domain from that third party.
+    pub ispdb: Option<crate::autoconfig::Ispdb>,
+    /// The Public Suffix List for the MX's base domain (None: the last two labels).
+    pub psl: Option<Arc<PublicSuffixList>>,
+}
+
+/// The system's Public Suffix List, when one is installed.
+pub fn system_psl() -> Option<Arc<PublicSuffixList>> {
+    let text = std::fs::read_to_string(smtpdoctor_records::psl::SYSTEM_LIST).ok()?;
+    let list = PublicSuffixList::parse(&text);
+    (!list.is_empty()).then(|| Arc::new(list))
+}
+
+/// Runs every look-up for `address` at once; the MX's domains are asked as soon as the MX is
+/// known.
 pub async fn discover(
     address: &str,
     domain: &str,
     how: &Resolution,
     trust: &Trust,
     timeout: Duration,
+    options: &Options,
 ) -> Discovery {
+    let ispdb_own = async {
+        match &options.ispdb {
+            Some(base) => {
+                crate::autoconfig::ispdb(base, domain, address, None, how, trust, timeout).await
+            }
+            None => not_asked(
+                SourceKind::Ispdb,
+                format!("ISP database entry for {domain}"),
+                "not asked (--no-ispdb)",
+            ),
+        }
+    };
     // The MX look-up resolves each MX host in turn: bound it as a whole, like the others.
-    let (submissions, submission, autoconfig, mx, spf) = tokio::join!(
+    let mx_chain = async {
+        let mx = tokio::time::timeout(timeout * 2, crate::mx::lookup(domain, how, timeout)).await;
+        let mx_sources = match &mx {
+            Ok(m) if !m.null_mx && !m.implicit && m.failure.is_none() => {
+                for_mx(m, address, domain, how, trust, timeout, options).await
+            }
+            _ => vec![not_asked(
+                SourceKind::AutoconfigMx,
+                format!("autoconfig of {domain}'s MX domain"),
+                "no MX host to ask about",
+            )],
+        };
+        (mx, mx_sources)
+    };
+    let (submissions, submission, autoconfig, ispdb, (mx, mx_sources), spf) = tokio::join!(
         srv(domain, true, how, timeout),
         srv(domain, false, how, timeout),
         crate::autoconfig::lookup(domain, address, how, trust, timeout),
-        tokio::time::timeout(timeout * 2, crate::mx::lookup(domain, how, timeout)),
+        ispdb_own,
+        mx_chain,
         spf(domain, how, timeout),
     );
+    let mut sources = vec![submissions, submission];
+    // Thunderbird's order: the domain's own file, the ISP database, then the MX's domain.
+    sources.extend(
+        autoconfig
+            .iter()
+            .filter(|s| s.kind == SourceKind::Autoconfig)
+            .cloned(),
+    );
+    sources.push(ispdb);
+    sources.extend(mx_sources);
+    sources.extend(
+        autoconfig
+            .into_iter()
+            .filter(|s| s.kind != SourceKind::Autoconfig),
+    );
     let Ok(mx) = mx else {
-        let mut sources = vec![submissions, submission];
-        sources.extend(autoconfig);
         return Discovery {
             sources,
             mx_hosts: Vec::new(),
@@ -58,8 +120,6 @@ pub async fn discover(
             spf_ms: spf.2,
         };
     };
-    let mut sources = vec![submissions, submission];
-    sources.extend(autoconfig);
     let mx_hosts: Vec<String> = if mx.null_mx || mx.implicit {
         Vec::new()
     } else {
@@ -85,6 +145,98 @@ pub async fn discover(
     }
 }
 
+/// Thunderbird's "forMX" step: the lowest-preference MX host's base domain and the name one
+/// label longer, each asked for its autoconfig file (HTTPS only) and its ISP database entry,
+/// all at once.
+async fn for_mx(
+    mx: &MxEvidence,
+    address: &str,
+    domain: &str,
+    how: &Resolution,
+    trust: &Trust,
+    timeout: Duration,
+    options: &Options,
+) -> Vec<SourceReport> {
+    // The lowest preference value is the host mail goes to first.
+    let Some(first) = mx.records.iter().min_by_key(|r| r.preference) else {
+        return vec![not_asked(
+            SourceKind::AutoconfigMx,
+            format!("autoconfig of {domain}'s MX domain"),
+            "no MX host to ask about",
+        )];
+    };
+    let domains = crate::autoconfig::mx_domains(&first.host, domain, options.psl.as_deref());
+    if domains.is_empty() {
+        return vec![not_asked(
+            SourceKind::AutoconfigMx,
+            format!("autoconfig of the domain of MX {}", first.host),
+            &format!("the MX {} is in {domain} itself", first.host),
+        )];
+    }
+    let how_found = if options.psl.is_some() {
+        "its domain by the Public Suffix List"
+    } else {
+        "no Public Suffix List installed: its domain taken as the last two labels"
+    };
+    let ask = |d: String| async move {
+        let ispdb = async {
+            match &options.ispdb {
+                Some(base) => {
+                    crate::autoconfig::ispdb(base, &d, address, Some(&d), how, trust, timeout).await
+                }
+                None => {
+                    let mut s = not_asked(
+                        SourceKind::IspdbMx,
+                        format!("ISP database entry for {d}"),
+                        "not asked (--no-ispdb)",
+                    );
+                    s.scope = Some(d.clone());
+                    s
+                }
+            }
+        };
+        let (file, entry) = tokio::join!(
+            crate::autoconfig::for_mx(&d, address, how, trust, timeout),
+            ispdb
+        );
+        [file, entry]
+    };
+    // At most two domains: the base domain and the name one label longer.
+    let mut it = domains.into_iter();
+    let (a, b) = (it.next(), it.next());
+    let (mut files, more) = match (a, b) {
+        (Some(a), Some(b)) => {
+            let (x, y) = tokio::join!(ask(a), ask(b));
+            (x.to_vec(), y.to_vec())
+        }
+        (Some(a), None) => (ask(a).await.to_vec(), Vec::new()),
+        _ => (Vec::new(), Vec::new()),
+    };
+    files.extend(more);
+    // Autoconfig files first, then the database entries (Thunderbird's order within forMX).
+    files.sort_by_key(|s| s.kind);
+    for s in &mut files {
+        s.detail = format!("MX {} ({how_found}): {}", first.host, s.detail);
+    }
+    files
+}
+
+fn not_asked(kind: SourceKind, query: String, why: &str) -> SourceReport {
+    SourceReport {
+        kind,
+        query,
+        status: SourceStatus::Skipped,
+        detail: why.to_string(),
+        settings: Vec::new(),
+        srv: Vec::new(),
+        fetch: None,
+        autoconfig: None,
+        preset: None,
+        scope: None,
+        ms: 0,
+    }
+}
+
 /// `_submissions._tcp` (implicit TLS) or `_submission._tcp` (STARTTLS): the records in the order
 /// RFC 2782 tries them (priority, then the heavier weight first: a fixed order, so runs repeat).
 async fn srv(domain: &str, implicit: bool, how: &Resolution, timeout: Duration) -> SourceReport {
@@ -105,6 +257,7 @@ async fn srv(domain: &str, implicit: bool, how: &Resolution, timeout: Duration) 
         fetch: None,
         autoconfig: None,
         preset: None,
+        scope: None,
         ms: 0,
     };
     let answer = match target::resolver(how.dns, timeout) {

@@ -210,6 +210,70 @@ fn markdown_snapshot_with_identity_redacted() {
     assert_snapshot("healthy-redacted.md", &normalise(&report, &json));
 }
 
+/// `--public-ip` is the user's word: in the JSON as such, in the report's summary and run
+/// section, masked by --redact-identity; never looked up.
+#[test]
+fn the_public_address_is_shown_only_as_given() {
+    let lab = TestLab::start(&[Fault::Healthy]);
+    for (masked, name) in [(false, "plain.md"), (true, "masked.md")] {
+        let file = ReportFile::new("public-ip", name);
+        let mut args = vec![
+            "--public-ip",
+            "203.0.113.77",
+            "--format",
+            "json",
+            "--report",
+        ];
+        let arg = file.arg();
+        args.push(&arg);
+        if masked {
+            args.push("--redact-identity");
+        }
+        let run = lab.check(Fault::Healthy, &args, &[]);
+        let json: Value = serde_json::from_str(&run.stdout).unwrap();
+        assert_eq!(
+            json["target"]["public_ip"],
+            serde_json::json!({"address": "203.0.113.77", "source": "user"})
+        );
+        let report = file.read();
+        if masked {
+            assert!(!report.contains("203.0.113.77"), "{report}");
+            assert!(report.contains("Public address: ipv4-"), "{report}");
+        } else {
+            assert!(
+                report.contains("Public address: 203.0.113.77 (given by the user with --public-ip; not looked up)"),
+                "{report}"
+            );
+            assert!(
+                report.contains(
+                    "| Public address | 203.0.113.77 (given by the user; not looked up) |"
+                ),
+                "{report}"
+            );
+        }
+    }
+    // Without it, nothing is said and nothing is looked up.
+    let file = ReportFile::new("public-ip", "none.md");
+    let run = lab.check(
+        Fault::Healthy,
+        &["--format", "json", "--report", &file.arg()],
+        &[],
+    );
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert!(json["target"].get("public_ip").is_none());
+    assert!(!file.read().contains("Public address"));
+    let run = smtpdoctor(
+        &["check", "127.0.0.1:9", "--public-ip", "my.host.test"],
+        &[],
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("is not an IP address"),
+        "{}",
+        run.stderr
+    );
+}
+
 #[test]
 fn html_report_is_escaped_and_self_contained() {
     let lab = TestLab::start(&[Fault::Healthy]);

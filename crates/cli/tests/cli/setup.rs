@@ -206,6 +206,10 @@ fn setup(
     .iter()
     .map(|s| s.to_string())
     .collect();
+    // Thunderbird's ISP database is outside: a test asks only the one it serves.
+    if !more.iter().any(|a| a == "--ispdb" || a == "--no-ispdb") {
+        args.push("--no-ispdb".into());
+    }
     if !more.iter().any(|a| a == "--ca-file") {
         args.push("--ca-file".into());
         args.push(rig["RM_SELFSIGNED"].clone());
@@ -686,6 +690,180 @@ fn the_support_report_holds_the_settings_and_never_the_secret() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Thunderbird's "forMX" step: hosted.test's MX is mx.eu.mail.test, so the autoconfig file of
+/// mail.test (its domain) is asked, over HTTPS only, and trusted for hosts inside mail.test; a
+/// host it names outside that domain gets no password.
+#[test]
+fn the_autoconfig_file_of_the_mx_domain_is_trusted_for_its_own_hosts() {
+    let Some(rig) = rig() else { return };
+    let pass = rig["RM_PASS"].clone();
+    let mut web = Web::new(&rig, "formx");
+    web.https(
+        "autoconfig.mail.test",
+        ok_xml(&autoconfig(&[
+            ("mail.test", 2465, "SSL"),
+            ("smtp.elsewhere.test", 587, "STARTTLS"),
+        ])),
+    );
+    let more = [
+        &web.args()[..],
+        &[
+            "--no-guess".into(),
+            "--user".into(),
+            rig["RM_USER"].clone(),
+            "--password-env".into(),
+            "RIGPASS".into(),
+        ],
+    ]
+    .concat();
+    let run = setup(&rig, "someone@hosted.test", &more, &[("RIGPASS", &pass)]);
+    let json = assert_verdict(&run, "ok", None, 0);
+    let mx = source(&json, "autoconfig_mx");
+    assert_eq!(mx.len(), 2, "the base domain and one label more: {mx:?}");
+    assert_eq!(
+        mx[0]["query"],
+        "https://autoconfig.mail.test/mail/config-v1.1.xml"
+    );
+    assert_eq!(mx[0]["status"], "found", "{}", mx[0]);
+    assert_eq!(mx[0]["scope"], "mail.test");
+    assert!(
+        mx[0]["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("MX mx.eu.mail.test")
+    );
+    assert_eq!(
+        mx[1]["query"],
+        "https://autoconfig.eu.mail.test/mail/config-v1.1.xml"
+    );
+    assert_eq!(mx[1]["status"], "none", "{}", mx[1]);
+    // The address is not sent to the MX's domain, and no plain-HTTP form is tried there.
+    assert!(
+        mx.iter()
+            .all(|s| !s["query"].as_str().unwrap().contains("emailaddress"))
+    );
+    let ispdb = source(&json, "ispdb_mx");
+    assert!(ispdb.iter().all(|s| s["status"] == "skipped"), "{ispdb:?}");
+    let c = candidate(&json, "mail.test:2465", "implicit");
+    assert_eq!(c["sources"], serde_json::json!(["autoconfig_mx"]));
+    assert_eq!(
+        (c["trusted"].as_bool(), c["credentials_sent"].as_bool()),
+        (Some(true), Some(true))
+    );
+    assert_eq!(c["outcome"], "confirmed");
+    let outside = candidate(&json, "smtp.elsewhere.test:587", "starttls");
+    assert_eq!(
+        (
+            outside["trusted"].as_bool(),
+            outside["credentials_sent"].as_bool()
+        ),
+        (Some(false), Some(false))
+    );
+    assert_finding(&json, "setup.mx_source.outside");
+    for form in forbidden(&pass, &rig["RM_USER"], "mail.test", 2465) {
+        assert!(!run.stdout.contains(&form), "a secret form leaked: {form}");
+    }
+    // The address's own MX domain is never asked as a third party.
+    let run = setup(&rig, &rig["RM_USER"], &["--no-guess".into()], &[]);
+    let json = assert_verdict(&run, "inconclusive", None, 15);
+    let mx = source(&json, "autoconfig_mx");
+    assert_eq!(mx[0]["status"], "skipped", "{}", mx[0]);
+}
+
+/// The ISP database (here served locally with `--ispdb`) is trusted like a preset: its server
+/// gets the password and the login is confirmed; the address itself is not sent to it.
+#[test]
+fn the_isp_database_is_asked_and_trusted() {
+    let Some(rig) = rig() else { return };
+    let pass = rig["RM_PASS"].clone();
+    let mut web = Web::new(&rig, "ispdb");
+    web.https(
+        "ispdb.test",
+        ok_xml(&autoconfig(&[("mail.test", 2465, "SSL")])),
+    );
+    let more = [
+        &web.args()[..],
+        &[
+            "--ispdb".into(),
+            "https://ispdb.test/v1.1".into(),
+            "--no-guess".into(),
+            "--user".into(),
+            rig["RM_USER"].clone(),
+            "--password-env".into(),
+            "RIGPASS".into(),
+        ],
+    ]
+    .concat();
+    // nosub.mail.test: SRV says "not offered", no autoconfig file; only the database knows.
+    let run = setup(&rig, "user@nosub.mail.test", &more, &[("RIGPASS", &pass)]);
+    let json = assert_verdict(&run, "ok", None, 0);
+    let db = source(&json, "ispdb");
+    assert_eq!(db[0]["query"], "https://ispdb.test/v1.1/nosub.mail.test");
+    assert_eq!(db[0]["status"], "found", "{}", db[0]);
+    let c = candidate(&json, "mail.test:2465", "implicit");
+    assert_eq!(c["sources"], serde_json::json!(["ispdb"]));
+    assert_eq!(c["credentials_sent"], true);
+    assert_eq!(c["outcome"], "confirmed");
+    assert_eq!(json["recommended"]["sources"], serde_json::json!(["ispdb"]));
+    // --no-ispdb: not asked at all.
+    let run = setup(
+        &rig,
+        "user@nosub.mail.test",
+        &["--no-ispdb".into(), "--no-guess".into()],
+        &[],
+    );
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    let db = source(&json, "ispdb");
+    assert_eq!(db[0]["status"], "skipped");
+    assert_eq!(db[0]["detail"], "not asked (--no-ispdb)");
+    // A database that answers with nonsense is a finding of its own, not the domain's problem.
+    let mut broken = Web::new(&rig, "ispdb-broken");
+    broken.https("ispdb.test", ok_xml("<html>maintenance</html>"));
+    let more = [
+        &broken.args()[..],
+        &[
+            "--ispdb".into(),
+            "https://ispdb.test/v1.1/".into(),
+            "--no-guess".into(),
+        ],
+    ]
+    .concat();
+    let run = setup(&rig, "user@nosub.mail.test", &more, &[]);
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(source(&json, "ispdb")[0]["status"], "failed");
+    assert_finding(&json, "setup.ispdb.failed");
+}
+
+/// `--public-ip` in setup's JSON and report, as the user's word; masked with the identity.
+#[test]
+fn the_public_address_goes_into_the_setup_report_as_given() {
+    let Some(rig) = rig() else { return };
+    let dir = std::env::temp_dir().join(format!("smtpdoctor-setup-pubip-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for masked in [false, true] {
+        let path = dir.join(format!("r-{masked}.md"));
+        let mut more = vec![
+            "--no-guess".to_string(),
+            "--public-ip".into(),
+            "2001:db8::77".into(),
+            "--report".into(),
+            path.to_string_lossy().into_owned(),
+        ];
+        if masked {
+            more.push("--redact-identity".into());
+        }
+        let run = setup(&rig, &rig["RM_USER"], &more, &[]);
+        let json = assert_verdict(&run, "inconclusive", None, 15);
+        assert_eq!(json["target"]["public_ip"]["address"], "2001:db8::77");
+        assert_eq!(json["target"]["public_ip"]["source"], "user");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.contains("2001:db8::77"), !masked, "{text}");
+        assert!(text.contains("Public address: "), "{text}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn usage_errors() {
     for (args, needle) in [
@@ -706,6 +884,18 @@ fn usage_errors() {
                 "SMTPDOCTOR_UNSET_VAR_X",
             ],
             "not set",
+        ),
+        (
+            vec!["setup", "a@b.test", "--ispdb", "http://ispdb.test/"],
+            "https://",
+        ),
+        (
+            vec!["setup", "a@b.test", "--ispdb", "https://ispdb.test:8443/"],
+            "no port",
+        ),
+        (
+            vec!["setup", "a@b.test", "--public-ip", "300.1.2.3"],
+            "not an IP address",
         ),
     ] {
         let run = smtpdoctor(&args, &[]);
