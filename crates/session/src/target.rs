@@ -5,6 +5,7 @@ use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use smtpdoctor_report::check::{ConnectFailure, DnsFailure, ResolveEvidence};
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
@@ -267,8 +268,36 @@ pub async fn resolve(
     (evidence, usable)
 }
 
-/// A resolver that sends every query to `dns` when given, else the system's configuration.
+/// Resolvers handed out again, per server and timeout, once [`share_resolvers`] was called.
+type SharedResolvers = std::sync::Mutex<HashMap<(Option<SocketAddr>, Duration), TokioResolver>>;
+static SHARED: std::sync::OnceLock<SharedResolvers> = std::sync::OnceLock::new();
+
+/// From now on, [`resolver`] hands out one resolver per server and timeout for the rest of the
+/// process instead of a new one per call: one cache and one connection pool for a whole
+/// `domain --domains` run, so that the probes of a domain (MX, addresses, SPF, MTA-STS) and the
+/// domains of a batch share answers, and no look-up pays for building a resolver. Left off for
+/// commands whose runs must not see each other's answers; a shared resolver belongs to the
+/// runtime that first used it, so only call this where one runtime serves the whole process.
+pub fn share_resolvers() {
+    SHARED.get_or_init(Default::default);
+}
+
+/// A resolver that sends every query to `dns` when given, else the system's configuration
+/// (the same one each time after [`share_resolvers`]).
 pub fn resolver(dns: Option<SocketAddr>, timeout: Duration) -> Result<TokioResolver, String> {
+    let Some(shared) = SHARED.get() else {
+        return new_resolver(dns, timeout);
+    };
+    let mut map = shared.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(r) = map.get(&(dns, timeout)) {
+        return Ok(r.clone());
+    }
+    let r = new_resolver(dns, timeout)?;
+    map.insert((dns, timeout), r.clone());
+    Ok(r)
+}
+
+fn new_resolver(dns: Option<SocketAddr>, timeout: Duration) -> Result<TokioResolver, String> {
     let mut builder = match dns {
         Some(server) => {
             let mut ns = NameServerConfig::udp_and_tcp(server.ip());
