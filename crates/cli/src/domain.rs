@@ -2,7 +2,7 @@
 //! at once, in input order, the summary on stderr).
 
 use crate::UsageError;
-use crate::args::{DomainArgs, DomainFormat};
+use crate::args::{DkimGuess, DomainArgs, DomainFormat};
 use smtpdoctor_diagnose::{Unfinished, diagnose_domain, diagnose_unfinished};
 use smtpdoctor_render::Palette;
 use smtpdoctor_report::domain::DomainBody;
@@ -103,6 +103,7 @@ fn options(args: &DomainArgs, domain: String) -> Result<DomainOptions, UsageErro
             .iter()
             .map(|s| s.to_ascii_lowercase())
             .collect(),
+        guess_selectors: args.dkim_guess == DkimGuess::Common,
         dnsbl: zones(&args.dnsbl, DEFAULT_DNSBL)?,
         rhsbl: zones(&args.rhsbl, DEFAULT_RHSBL)?,
         resolution: Resolution {
@@ -186,6 +187,8 @@ async fn one(
 
 pub async fn run(args: DomainArgs, palette: Palette) -> Result<ExitCode, UsageError> {
     let deadline = Duration::from_secs_f64(args.net.deadline.clamp(0.001, 86_400.0));
+    // One resolver (one cache) for every probe of the run: this process runs one command.
+    target::share_resolvers();
     if let Some(path) = args.domains.clone() {
         let domains = read_domains(&path)?;
         let base = options(&args, String::new())?;

@@ -573,6 +573,9 @@ fn dkim(e: &DomainEvidence) -> DomainCheck {
             .evidence("check:dkim"),
         );
         CheckStatus::Error
+    } else if e.dkim.is_empty() {
+        // `--dkim-guess none` without `--dkim-selector`: nothing was asked, so nothing to say.
+        CheckStatus::None
     } else {
         findings.push(
             Finding::new("dkim.no_key_found", Severity::Info, Some(Category::SenderAuthFailure), format!("No DKIM key found at {guessed_total} common selectors of {domain}"))
@@ -587,7 +590,9 @@ fn dkim(e: &DomainEvidence) -> DomainCheck {
         .filter(|s| s["key_type"] != Value::Null)
         .map(|s| s["selector"].as_str().unwrap_or_default().to_string())
         .collect();
-    let summary = if found.is_empty() {
+    let summary = if e.dkim.is_empty() {
+        "not checked (no selector given, none guessed)".to_string()
+    } else if found.is_empty() {
         "no DKIM key found".to_string()
     } else {
         format!("keys at {}", found.join(", "))

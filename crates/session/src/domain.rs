@@ -67,8 +67,10 @@ pub struct DomainOptions {
     pub ips: Vec<IpAddr>,
     /// HELO name (`--helo`).
     pub helo: Option<String>,
-    /// DKIM selectors given (`--dkim-selector`); common ones are guessed besides.
+    /// DKIM selectors given (`--dkim-selector`).
     pub selectors: Vec<String>,
+    /// Whether the common selectors are guessed besides (`--dkim-guess`).
+    pub guess_selectors: bool,
     /// IP blocklist zones.
     pub dnsbl: Vec<String>,
     /// Domain blocklist zones.
@@ -289,7 +291,8 @@ async fn dkim(
 ) -> Vec<(String, bool, TxtLookup)> {
     let mut selectors: Vec<(String, bool)> =
         opts.selectors.iter().map(|s| (s.clone(), false)).collect();
-    for (s, _) in COMMON_SELECTORS {
+    let guesses = COMMON_SELECTORS.iter().filter(|_| opts.guess_selectors);
+    for (s, _) in guesses {
         if !selectors.iter().any(|(given, _)| given == s) {
             selectors.push((s.to_string(), true));
         }
@@ -303,8 +306,15 @@ async fn dkim(
     // stands for every guess (a domain without DKIM costs 1 query instead of 27). Given
     // selectors are always asked: their own answer is the evidence.
     let parent = format!("_domainkey.{domain}");
-    let (cut, asked) = tokio::join!(r.txt(&parent), txt_many(r, names[..given].to_vec()));
-    let guesses = if matches!(cut, Lookup::NxDomain) {
+    let cut = async {
+        if names.len() > given {
+            Some(r.txt(&parent).await)
+        } else {
+            None
+        }
+    };
+    let (cut, asked) = tokio::join!(cut, txt_many(r, names[..given].to_vec()));
+    let guesses = if matches!(cut, Some(Lookup::NxDomain)) {
         names[given..]
             .iter()
             .map(|name| TxtLookup {

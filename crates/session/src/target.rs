@@ -5,6 +5,7 @@ use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use smtpdoctor_report::check::{ConnectFailure, DnsFailure, ResolveEvidence};
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
@@ -267,8 +268,41 @@ pub async fn resolve(
     (evidence, usable)
 }
 
-/// A resolver that sends every query to `dns` when given, else the system's configuration.
+/// Resolvers handed out again, per server and timeout, once [`share_resolvers`] was called.
+type SharedResolvers = std::sync::Mutex<HashMap<(Option<SocketAddr>, Duration), TokioResolver>>;
+static SHARED: std::sync::OnceLock<SharedResolvers> = std::sync::OnceLock::new();
+
+/// From now on, [`resolver`] hands out one resolver per server and timeout for the rest of the
+/// process instead of a new one per call, so that no look-up of a `domain --domains` run pays
+/// for building a resolver. A shared resolver keeps no cache: across a batch its bookkeeping
+/// cost more CPU than the few repeated questions it saved (bench/README.md), and the recursive
+/// resolver behind `--dns` caches anyway; answers worth sharing are kept by the caller
+/// (`domain::Shared`). A shared resolver belongs to the runtime that first used it, so only
+/// call this where one runtime serves the whole process.
+pub fn share_resolvers() {
+    SHARED.get_or_init(Default::default);
+}
+
+/// A resolver that sends every query to `dns` when given, else the system's configuration
+/// (the same one each time after [`share_resolvers`]).
 pub fn resolver(dns: Option<SocketAddr>, timeout: Duration) -> Result<TokioResolver, String> {
+    let Some(shared) = SHARED.get() else {
+        return new_resolver(dns, timeout, true);
+    };
+    let mut map = shared.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(r) = map.get(&(dns, timeout)) {
+        return Ok(r.clone());
+    }
+    let r = new_resolver(dns, timeout, false)?;
+    map.insert((dns, timeout), r.clone());
+    Ok(r)
+}
+
+fn new_resolver(
+    dns: Option<SocketAddr>,
+    timeout: Duration,
+    cache: bool,
+) -> Result<TokioResolver, String> {
     let mut builder = match dns {
         Some(server) => {
             let mut ns = NameServerConfig::udp_and_tcp(server.ip());
@@ -286,6 +320,9 @@ pub fn resolver(dns: Option<SocketAddr>, timeout: Duration) -> Result<TokioResol
     let opts: &mut ResolverOpts = builder.options_mut();
     opts.timeout = timeout;
     opts.attempts = 1;
+    if !cache {
+        opts.cache_size = 0;
+    }
     builder
         .build()
         .map_err(|e| format!("cannot set up DNS: {e}"))

@@ -843,10 +843,12 @@ fn mta_sts_names_an_mx_whose_certificate_does_not_verify() {
 }
 
 /// A tiny authoritative DNS server on loopback (UDP) for blocklist zones: A queries for the
-/// names given get their address, every other query NXDOMAIN; it counts the A queries per name.
+/// names given get their address, every other query NXDOMAIN; it counts the A queries per name
+/// and keeps every name asked.
 struct Blocklists {
     addr: String,
     asked: std::sync::Arc<std::sync::Mutex<HashMap<String, usize>>>,
+    names: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Blocklists {
@@ -859,6 +861,8 @@ impl Blocklists {
             .collect();
         let asked = std::sync::Arc::new(std::sync::Mutex::new(HashMap::new()));
         let counts = asked.clone();
+        let names = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let all = names.clone();
         std::thread::spawn(move || {
             let mut buf = [0u8; 1500];
             while let Ok((n, from)) = socket.recv_from(&mut buf) {
@@ -877,6 +881,7 @@ impl Blocklists {
                 }
                 let name = labels.join(".");
                 let rtype = u16::from_be_bytes([q[i + 1], q[i + 2]]);
+                all.lock().unwrap().push(name.clone());
                 if rtype == 1 {
                     *counts.lock().unwrap().entry(name.clone()).or_insert(0) += 1;
                 }
@@ -896,7 +901,7 @@ impl Blocklists {
                 let _ = socket.send_to(&reply, from);
             }
         });
-        Blocklists { addr, asked }
+        Blocklists { addr, asked, names }
     }
 
     fn asked(&self, name: &str) -> usize {
@@ -977,4 +982,65 @@ fn ipv6_addresses_on_blocklists_and_self_tests_once_per_run() {
     // The domain itself is asked of the domain list once per domain.
     assert_eq!(dns.asked("a.example.test.dbl.test"), 1);
     assert_eq!(dns.asked("c.example.test.dbl.test"), 1);
+}
+
+#[test]
+fn dkim_guess_none_asks_only_the_given_selectors() {
+    let dns = Blocklists::serve(&[]);
+    let run = |more: &[&str]| {
+        let mut args = vec![
+            "domain",
+            "example.test",
+            "--dns",
+            &dns.addr,
+            "--format",
+            "json",
+            "--timeout",
+            "5",
+            "--dnsbl",
+            "four.test",
+            "--rhsbl",
+            "dbl.test",
+        ];
+        args.extend_from_slice(more);
+        smtpdoctor(&args, &[]).json()
+    };
+    let dkim_names = || -> Vec<String> {
+        let mut n: Vec<String> = dns
+            .names
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|n| n.contains("_domainkey"))
+            .cloned()
+            .collect();
+        n.sort();
+        n.dedup();
+        n
+    };
+    let json = run(&["--dkim-guess", "none", "--dkim-selector", "s9"]);
+    assert_schema(&json);
+    let dkim = &json["checks"]["dkim"];
+    assert_eq!(dkim["details"]["guessed_tried"], 0);
+    assert_eq!(dkim["details"]["selectors"].as_array().unwrap().len(), 1);
+    assert_eq!(dkim["status"], "fail");
+    assert_eq!(dkim_names(), vec!["s9._domainkey.example.test"]);
+    // Nothing given and nothing guessed: not checked, and nothing to say about it.
+    let json = run(&["--dkim-guess", "none"]);
+    let dkim = &json["checks"]["dkim"];
+    assert_eq!(dkim["status"], "none");
+    assert!(check_ids(&json, "dkim").is_empty());
+    assert_eq!(dkim_names(), vec!["s9._domainkey.example.test"]);
+    // The default guesses: _domainkey does not exist here, so its NXDOMAIN stands for them all.
+    let json = run(&[]);
+    assert!(
+        json["checks"]["dkim"]["details"]["guessed_tried"]
+            .as_u64()
+            .unwrap()
+            > 10
+    );
+    assert_eq!(
+        dkim_names(),
+        vec!["_domainkey.example.test", "s9._domainkey.example.test"]
+    );
 }
