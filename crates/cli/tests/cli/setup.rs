@@ -972,3 +972,152 @@ fn markdown_report_snapshot() {
         .collect();
     crate::report::assert_snapshot("setup-confirmed.md", &crate::report::durations(&text));
 }
+
+/// A server that echoes the password on a connection that never carried it (here: a plaintext
+/// candidate, which never gets the password; the secret is told to the fake server, as if another
+/// connection of the run had delivered it). Every output is scrubbed all the same: JSON, the human
+/// transcript and RUST_LOG=trace. No real server echoes on demand, hence the in-process fake.
+#[test]
+fn a_password_echoed_on_another_connection_is_scrubbed_everywhere() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    const SECRET: &str = "Echo-Me-Elsewhere-4417!";
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let forms = forbidden(SECRET, "me@echo.test", "127.0.0.1", port);
+    let payload = forms[1].clone();
+    runtime.spawn(async move {
+        loop {
+            let Ok((s, _)) = listener.accept().await else {
+                continue;
+            };
+            let payload = payload.clone();
+            tokio::spawn(async move {
+                let (r, mut w) = s.into_split();
+                let mut lines = BufReader::new(r).lines();
+                let _ = w
+                    .write_all(format!("220 fake ready {SECRET} {payload}\r\n").as_bytes())
+                    .await;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let reply = if line.to_ascii_uppercase().starts_with("EHLO") {
+                        format!("250-fake {SECRET}\r\n250 AUTH PLAIN {payload}\r\n")
+                    } else if line.eq_ignore_ascii_case("QUIT") {
+                        format!("221 bye {SECRET}\r\n")
+                    } else {
+                        format!("502 5.5.2 {SECRET} {payload}\r\n")
+                    };
+                    if w.write_all(reply.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    // Nothing answers DNS: discovery fails fast and only the given server is tested.
+    let dead_dns = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dns = dead_dns.local_addr().unwrap().to_string();
+    drop(dead_dns);
+    let server = format!("127.0.0.1:{port}");
+    for format in ["json", "human"] {
+        let run = smtpdoctor(
+            &[
+                "setup",
+                "me@echo.test",
+                "--dns",
+                &dns,
+                "--no-ispdb",
+                "--no-guess",
+                "--timeout",
+                "2",
+                "--server",
+                &server,
+                "--server-tls",
+                "none",
+                "--password-env",
+                "ECHOPW",
+                "--format",
+                format,
+                "--transcript",
+            ],
+            &[("ECHOPW", SECRET), ("RUST_LOG", "trace")],
+        );
+        assert!(
+            run.stdout.contains("fake ready [redacted]"),
+            "{format}: the echo was received and scrubbed: {}",
+            run.stdout
+        );
+        assert!(
+            run.stderr.contains("[redacted]"),
+            "{format}: trace logs the scrubbed line"
+        );
+        for form in &forms {
+            assert!(
+                !run.stdout.contains(form.as_str()) && !run.stderr.contains(form.as_str()),
+                "{format}: a secret form leaked: {form}"
+            );
+        }
+    }
+}
+
+/// One password attempt per server, whatever it is called: `localhost`, `127.0.0.1`,
+/// `LOCALHOST.`, `[::1]` and the SRV records' `mail.test` (both ports) all lead to the rig's one
+/// Postfix. Counted as the server saw it (Dovecot's log, by a login name only this test uses)
+/// and in the transcripts.
+#[test]
+fn the_password_goes_once_to_one_server_under_every_name() {
+    let Some(rig) = rig() else { return };
+    let user = format!("names-{}@mail.test", std::process::id());
+    let run = setup(
+        &rig,
+        &rig["RM_USER"],
+        &[
+            "--no-guess".into(),
+            "--user".into(),
+            user.clone(),
+            "--password-env".into(),
+            "RIGPASS".into(),
+            "--server".into(),
+            "localhost:2465".into(),
+            "--server".into(),
+            "127.0.0.1:2465".into(),
+            "--server".into(),
+            "LOCALHOST.:2465".into(),
+            "--server".into(),
+            "[::1]:2465".into(),
+            "--server-tls".into(),
+            "implicit".into(),
+        ],
+        &[("RIGPASS", "not-the-password-names")],
+    );
+    let json = assert_verdict(&run, "problem", Some("auth_failed"), 12);
+    let candidates = json["candidates"].as_array().unwrap();
+    assert!(candidates.len() >= 4, "{}", json["candidates"]);
+    let auth_lines: usize = candidates
+        .iter()
+        .filter_map(|c| c["check"]["transcript"].as_array())
+        .flatten()
+        .filter(|e| {
+            e["dir"] == "sent"
+                && e["text"]
+                    .as_str()
+                    .is_some_and(|t| t.to_ascii_uppercase().starts_with("AUTH "))
+        })
+        .count();
+    assert_eq!(auth_lines, 1, "one AUTH command in all transcripts");
+    let sent: Vec<&Value> = candidates
+        .iter()
+        .filter(|c| c["credentials_sent"] == true)
+        .collect();
+    assert_eq!(sent.len(), 1, "{}", json["candidates"]);
+    let log = std::fs::read_to_string(&rig["RM_DOVECOT_LOG"]).unwrap_or_default();
+    if !log.is_empty() {
+        let seen = log.lines().filter(|l| l.contains(&user)).count();
+        assert_eq!(seen, 1, "Dovecot saw {seen} attempts for {user}");
+    }
+}
