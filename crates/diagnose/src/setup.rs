@@ -292,11 +292,31 @@ pub fn sources(address: &str, user: &[Setting], found: Found) -> Vec<SourceRepor
 /// inside the domain, and a host named by the MX's domain (its autoconfig file or ISP database
 /// entry) lies inside that domain: the MX's operator may speak for its own servers, not for
 /// anyone else's.
+/// A preset's alternative servers (Google's Workspace relay, Zoho's server for paid
+/// organisations) serve only some of the provider's accounts: they are tested, never trusted with
+/// the password.
 fn trusted(source: &SourceReport, host: &str, domain: &str) -> bool {
     let kind = source.kind;
     kind.trusted()
         && (kind != SourceKind::Srv || on_domain(host, domain))
         && (!kind.scoped() || source.scope.as_deref().is_some_and(|s| on_domain(host, s)))
+        && !source
+            .preset
+            .as_ref()
+            .is_some_and(|p| presets::is_alternative(&p.id, host))
+}
+
+/// How far a login name can be believed: the user's `--user`, a source trusted for the host, a
+/// built-in preset (reviewed data); anything else (a plain-HTTP autoconfig file, an off-domain
+/// SRV target) never chooses the name sent with the password or shown as the setting.
+fn username_weight(source: &SourceReport, trust: bool) -> u8 {
+    if trust {
+        1
+    } else if source.preset.is_some() {
+        2
+    } else {
+        u8::MAX
+    }
 }
 
 fn security_rank(s: TlsMode) -> u8 {
@@ -324,6 +344,8 @@ fn port_rank(port: u16) -> u8 {
 pub fn candidates(address: &str, user: Option<&str>, sources: &[SourceReport]) -> Vec<Candidate> {
     let domain = address.rsplit_once('@').map_or(address, |(_, d)| d);
     let mut out: Vec<Candidate> = Vec::new();
+    // Per candidate: the weight of the source its login name came from (see `username_weight`).
+    let mut weights: Vec<u8> = Vec::new();
     for source in sources.iter().filter(|s| s.status == SourceStatus::Found) {
         for s in &source.settings {
             let same_place =
@@ -332,24 +354,37 @@ pub fn candidates(address: &str, user: Option<&str>, sources: &[SourceReport]) -
                 continue;
             }
             let trust = trusted(source, &s.host, domain);
-            if let Some(c) = out
-                .iter_mut()
-                .find(|c| same_place(c) && c.security == s.security)
+            let weight = if s.username.is_some() {
+                username_weight(source, trust)
+            } else {
+                u8::MAX
+            };
+            if let Some(i) = out
+                .iter()
+                .position(|c| same_place(c) && c.security == s.security)
             {
+                let c = &mut out[i];
                 if !c.sources.contains(&source.kind) {
                     c.sources.push(source.kind);
                 }
                 c.trusted |= trust;
-                if c.username.is_none() {
+                if weight < weights[i] {
                     c.username = s.username.clone();
+                    weights[i] = weight;
                 }
                 continue;
             }
+            let (username, weight) = match user {
+                Some(u) => (Some(u.to_string()), 0),
+                None if weight < u8::MAX => (s.username.clone(), weight),
+                None => (None, u8::MAX),
+            };
+            weights.push(weight);
             out.push(Candidate {
                 host: s.host.to_ascii_lowercase(),
                 port: s.port,
                 security: s.security,
-                username: user.map(String::from).or_else(|| s.username.clone()),
+                username,
                 sources: vec![source.kind],
                 trusted: trust,
                 credentials_sent: false,
@@ -1169,6 +1204,62 @@ mod tests {
         );
         assert_eq!(c[0].username.as_deref(), Some("me@a.test"));
         assert_eq!(c[3].username, None);
+    }
+
+    /// A plain-HTTP autoconfig file (anyone on the path can write it) names the trusted server
+    /// with its own login name: the name sent with the password stays the trusted one.
+    #[test]
+    fn an_untrusted_source_never_chooses_the_login_name() {
+        let mut user = setting("mail.a.test", 465, TlsMode::Implicit);
+        user.username = None;
+        let mut planted = setting("mail.a.test", 465, TlsMode::Implicit);
+        planted.username = Some("chosen-by-attacker".into());
+        let mut srv_named = setting("mail.a.test", 587, TlsMode::Starttls);
+        srv_named.username = None;
+        let mut planted_587 = setting("mail.a.test", 587, TlsMode::Starttls);
+        planted_587.username = Some("chosen-by-attacker".into());
+        let mut https = setting("mail.a.test", 587, TlsMode::Starttls);
+        https.username = Some("me".into());
+        let sources = vec![
+            source(SourceKind::User, vec![user]),
+            source(SourceKind::AutoconfigHttp, vec![planted, planted_587]),
+            source(SourceKind::Srv, vec![srv_named]),
+            source(SourceKind::Autoconfig, vec![https]),
+        ];
+        let c = candidates("me@a.test", None, &sources);
+        let name = |port: u16| c.iter().find(|c| c.port == port).unwrap().username.clone();
+        assert_eq!(name(465).as_deref(), Some("me@a.test"), "the default");
+        assert_eq!(name(587).as_deref(), Some("me"), "the trusted file's name");
+        let forced = candidates("me@a.test", Some("given"), &sources);
+        assert!(
+            forced
+                .iter()
+                .all(|c| c.username.as_deref() == Some("given"))
+        );
+    }
+
+    /// Google's Workspace relay and Zoho's server for paid organisations are tested, but a
+    /// consumer password goes only to the provider's main server.
+    #[test]
+    fn a_presets_alternative_servers_never_get_the_password() {
+        for (address, main, alternative) in [
+            ("me@gmail.com", "smtp.gmail.com", "smtp-relay.gmail.com"),
+            ("me@zoho.com", "smtp.zoho.com", "smtppro.zoho.com"),
+        ] {
+            let s = sources(address, &[], Found::default());
+            let c = candidates(address, None, &s);
+            let named = |host: &str| -> Vec<&Candidate> {
+                c.iter()
+                    .filter(|c| c.host == host && c.sources.contains(&SourceKind::Preset))
+                    .collect()
+            };
+            assert!(named(main).iter().all(|c| c.trusted) && !named(main).is_empty());
+            let alt = named(alternative);
+            assert!(
+                !alt.is_empty() && alt.iter().all(|c| !c.trusted),
+                "{address}"
+            );
+        }
     }
 
     #[test]

@@ -74,6 +74,11 @@ pub struct Server {
     pub auth: &'static [&'static str],
     /// A remark, e.g. "relay for Workspace only".
     pub note: &'static str,
+    /// A server for only some of the provider's accounts (Google's Workspace relay, Zoho's
+    /// server for paid organisations): `setup` tests it but never sends it the password, which
+    /// goes to the main servers only (a consumer password there could only fail, and every
+    /// failure counts against the account).
+    pub alternative: bool,
 }
 
 /// Where a preset's facts come from.
@@ -154,6 +159,16 @@ pub fn for_spf_include(include: &str) -> Vec<&'static Provider> {
         .iter()
         .filter(|p| p.spf_includes.iter().any(|s| *s == include))
         .collect()
+}
+
+/// Whether `host` is one of `provider`'s alternative servers (see [`Server::alternative`]).
+pub fn is_alternative(provider: &str, host: &str) -> bool {
+    let host = lower(host);
+    PROVIDERS.iter().filter(|p| p.id == provider).any(|p| {
+        p.servers
+            .iter()
+            .any(|s| s.alternative && s.host.eq_ignore_ascii_case(&host))
+    })
 }
 
 /// Fills in Thunderbird's placeholders (`%EMAILADDRESS%`, `%EMAILLOCALPART%`, `%EMAILDOMAIN%`)
