@@ -194,8 +194,6 @@ fn setup(
         address,
         "--dns",
         &rig["RM_DNS"],
-        "--format",
-        "json",
         "--timeout",
         "3",
         "--deadline",
@@ -206,6 +204,10 @@ fn setup(
     .iter()
     .map(|s| s.to_string())
     .collect();
+    if !more.iter().any(|a| a == "--format") {
+        args.push("--format".into());
+        args.push("json".into());
+    }
     // Thunderbird's ISP database is outside: a test asks only the one it serves.
     if !more.iter().any(|a| a == "--ispdb" || a == "--no-ispdb") {
         args.push("--no-ispdb".into());
@@ -1120,4 +1122,71 @@ fn the_password_goes_once_to_one_server_under_every_name() {
         let seen = log.lines().filter(|l| l.contains(&user)).count();
         assert_eq!(seen, 1, "Dovecot saw {seen} attempts for {user}");
     }
+}
+
+/// A plain-HTTP autoconfig file (anyone on the path can write it) names the user's trusted
+/// server with a login name of its own and carries terminal escape sequences: the password goes
+/// with the address as login name, the settings shown keep it, and no escape reaches the
+/// terminal.
+#[test]
+fn a_plain_http_file_neither_chooses_the_login_nor_controls_the_terminal() {
+    let Some(rig) = rig() else { return };
+    let mut web = Web::new(&rig, "planted");
+    web.http(
+        "autoconfig.nosub.mail.test",
+        ok_xml(
+            &autoconfig_with(
+                &[("mail.test", 2465, "SSL")],
+                "chosen-by-attacker",
+                "<enable visiturl=\"https://nosub.mail.test/x\"><instruction>Evil \u{1b}[2J\u{1b}]0;PWNED\u{7} done</instruction></enable>",
+            )
+            .replace("Rig mail", "Rig \u{1b}[8mhidden\u{1b}[0m mail"),
+        ),
+    );
+    web.http(
+        "nosub.mail.test",
+        "HTTP/1.1 301 Moved\r\nLocation: ftp://\u{1b}[31mRED\u{1b}]0;PWNED\u{7}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".into(),
+    );
+    let more = [
+        &web.args()[..],
+        &[
+            "--no-guess".into(),
+            "--server".into(),
+            "mail.test:2465".into(),
+            "--server-tls".into(),
+            "implicit".into(),
+            "--password-env".into(),
+            "RIGPASS".into(),
+        ],
+    ]
+    .concat();
+    let env = [("RIGPASS", "not-the-password-planted")];
+    let run = setup(&rig, "user@nosub.mail.test", &more, &env);
+    let json = assert_verdict(&run, "problem", Some("auth_failed"), 12);
+    let c = candidate(&json, "mail.test:2465", "implicit");
+    assert_eq!(c["credentials_sent"], true);
+    assert_eq!(c["username"], "user@nosub.mail.test", "{c}");
+    assert_eq!(json["recommended"]["username"], "user@nosub.mail.test");
+    let auth = c["check"]["transcript"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["text"].as_str())
+        .find(|t| t.starts_with("AUTH "))
+        .unwrap()
+        .to_string();
+    assert!(!auth.contains("chosen"), "{auth}");
+    let human = setup(
+        &rig,
+        "user@nosub.mail.test",
+        &[
+            &more[..],
+            &["--format".into(), "human".into(), "--transcript".into()],
+        ]
+        .concat(),
+        &env,
+    );
+    assert!(human.stdout.contains("PWNED"), "{}", human.stdout);
+    assert!(!human.stdout.contains('\u{1b}'), "{:?}", human.stdout);
+    assert!(!human.stdout.contains('\u{7}'));
 }
