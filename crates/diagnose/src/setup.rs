@@ -1019,24 +1019,81 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
                 .candidates
                 .iter()
                 .any(|c| c.sources.iter().any(|s| *s != SourceKind::Guess));
-            if !named
-                && tested.iter().all(|c| {
-                    c.check
-                        .as_ref()
-                        .is_some_and(|k| k.verdict.category == Some(Category::Dns))
-                })
-            {
-                findings.push(
-                    Finding::new("setup.nothing_found", Severity::Problem, Some(Category::Dns), format!("No source names a mail server for {domain}, and no guessed host exists"))
-                        .detail("No preset, no SRV record, no autoconfig file, and none of smtp.DOMAIN, mail.DOMAIN or DOMAIN resolves.")
-                        .fix("Check the address's spelling, and ask the provider for its SMTP (outgoing) server settings")
-                        .retry(Retry::Permanent)
-                        .evidence("sources"),
-                );
-                let mut v = verdict_from(Status::Problem, format!("Nothing found for {domain}: no source names a mail server and no guessed host exists"), vec!["Check the address's spelling, and ask the provider for its SMTP (outgoing) server settings".into()]);
+            let dns_only = tested.iter().all(|c| {
+                c.check
+                    .as_ref()
+                    .is_some_and(|k| k.verdict.category == Some(Category::Dns))
+            });
+            // Only "no such name" and "no address" prove that nothing exists; a resolver that
+            // timed out or failed proves nothing, and neither does a source cut off in time.
+            let proven = tested.iter().all(|c| {
+                c.check
+                    .as_ref()
+                    .is_some_and(|k| k.verdict.retry == Some(Retry::Permanent))
+            }) && !body
+                .sources
+                .iter()
+                .any(|s| s.status == SourceStatus::Failed);
+            let guessed = !tested.is_empty();
+            if !named && dns_only && (proven || !guessed) {
+                let (summary, detail) = if guessed {
+                    (
+                        format!(
+                            "No source names a mail server for {domain}, and no guessed host exists"
+                        ),
+                        "No preset, no SRV record, no autoconfig file, and none of smtp.DOMAIN, mail.DOMAIN or DOMAIN resolves.",
+                    )
+                } else {
+                    (
+                        format!(
+                            "No source names a mail server for {domain} (no host was guessed: --no-guess)"
+                        ),
+                        "No preset, no SRV record and no autoconfig file; the usual host names were not tried.",
+                    )
+                };
+                let mut f = Finding::new("setup.nothing_found", Severity::Problem, Some(Category::Dns), summary.clone())
+                    .detail(detail)
+                    .fix("Check the address's spelling, and ask the provider for its SMTP (outgoing) server settings")
+                    .evidence("sources");
+                if proven {
+                    f = f.retry(Retry::Permanent);
+                }
+                findings.push(f);
+                let mut v = verdict_from(Status::Problem, if guessed { format!("Nothing found for {domain}: no source names a mail server and no guessed host exists") } else { format!("Nothing found for {domain}: no source names a mail server (no host was guessed: --no-guess)") }, vec!["Check the address's spelling, and ask the provider for its SMTP (outgoing) server settings".into()]);
                 v.category = Some(Category::Dns);
-                v.retry = Some(Retry::Permanent);
+                if proven {
+                    v.retry = Some(Retry::Permanent);
+                } else {
+                    v.confidence = Confidence::Medium;
+                }
                 v.evidence = vec!["finding:setup.nothing_found".into()];
+                v
+            } else if !named && dns_only {
+                let late: Vec<&str> = body
+                    .sources
+                    .iter()
+                    .filter(|s| s.status == SourceStatus::Failed)
+                    .map(|s| s.query.as_str())
+                    .collect();
+                let summary = format!(
+                    "DNS did not answer for {domain}: nothing could be looked up, so nothing is known about its mail server"
+                );
+                let mut f = Finding::new("setup.dns_failed", Severity::Problem, Some(Category::Dns), summary.clone())
+                    .detail(if late.is_empty() {
+                        "The guessed hosts' look-ups timed out or failed (not \"no such name\")".to_string()
+                    } else {
+                        format!("The guessed hosts' look-ups timed out or failed, and these sources gave no answer: {}", late.join(", "))
+                    })
+                    .fix("Check the network connection and the DNS resolver, or try another resolver with --dns")
+                    .retry(Retry::Temporary)
+                    .evidence("sources");
+                f.confidence = Confidence::Medium;
+                findings.push(f);
+                let mut v = verdict_from(Status::Problem, summary, vec!["Check the network connection and the DNS resolver, or try another resolver with --dns; then run setup again".into()]);
+                v.category = Some(Category::Dns);
+                v.retry = Some(Retry::Temporary);
+                v.confidence = Confidence::Medium;
+                v.evidence = vec!["finding:setup.dns_failed".into()];
                 v
             } else {
                 // The most trusted candidate's failure speaks for the run.

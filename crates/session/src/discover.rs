@@ -51,6 +51,9 @@ pub fn system_psl() -> Option<Arc<PublicSuffixList>> {
 
 /// Runs every look-up for `address` at once; the MX's domains are asked as soon as the MX is
 /// known.
+///
+/// Each source is bounded on its own by `until`: one that is still running then becomes a row
+/// that says so, and every source that finished is kept.
 pub async fn discover(
     address: &str,
     domain: &str,
@@ -58,6 +61,7 @@ pub async fn discover(
     trust: &Trust,
     timeout: Duration,
     options: &Options,
+    until: Instant,
 ) -> Discovery {
     let ispdb_own = async {
         match &options.ispdb {
@@ -73,10 +77,25 @@ pub async fn discover(
     };
     // The MX look-up resolves each MX host in turn: bound it as a whole, like the others.
     let mx_chain = async {
-        let mx = tokio::time::timeout(timeout * 2, crate::mx::lookup(domain, how, timeout)).await;
+        let mx_until = until.min(Instant::now() + timeout * 2);
+        let mx = tokio::time::timeout_at(
+            tokio::time::Instant::from_std(mx_until),
+            crate::mx::lookup(domain, how, timeout),
+        )
+        .await;
         let mx_sources = match &mx {
             Ok(m) if !m.null_mx && !m.implicit && m.failure.is_none() => {
-                for_mx(m, address, domain, how, trust, timeout, options).await
+                bounded(
+                    until,
+                    for_mx(m, address, domain, how, trust, timeout, options),
+                    || {
+                        vec![late(
+                            SourceKind::AutoconfigMx,
+                            format!("autoconfig of {domain}'s MX domain"),
+                        )]
+                    },
+                )
+                .await
             }
             _ => vec![not_asked(
                 SourceKind::AutoconfigMx,
@@ -87,12 +106,32 @@ pub async fn discover(
         (mx, mx_sources)
     };
     let (submissions, submission, autoconfig, ispdb, (mx, mx_sources), spf) = tokio::join!(
-        srv(domain, true, how, timeout),
-        srv(domain, false, how, timeout),
-        crate::autoconfig::lookup(domain, address, how, trust, timeout),
-        ispdb_own,
+        bounded(until, srv(domain, true, how, timeout), || late(
+            SourceKind::Srv,
+            format!("_submissions._tcp.{domain} SRV")
+        )),
+        bounded(until, srv(domain, false, how, timeout), || late(
+            SourceKind::Srv,
+            format!("_submission._tcp.{domain} SRV")
+        )),
+        bounded(
+            until,
+            crate::autoconfig::lookup(domain, address, how, trust, timeout),
+            || vec![late(
+                SourceKind::Autoconfig,
+                format!("autoconfig files of {domain}")
+            )]
+        ),
+        bounded(until, ispdb_own, || late(
+            SourceKind::Ispdb,
+            format!("ISP database entry for {domain}")
+        )),
         mx_chain,
-        spf(domain, how, timeout),
+        bounded(until, spf(domain, how, timeout), || (
+            Vec::new(),
+            LATE.to_string(),
+            0
+        )),
     );
     let mut sources = vec![submissions, submission];
     // Thunderbird's order: the domain's own file, the ISP database, then the MX's domain.
@@ -219,6 +258,27 @@ async fn for_mx(
         s.detail = format!("MX {} ({how_found}): {}", first.host, s.detail);
     }
     files
+}
+
+/// What a source still running at the discovery deadline says.
+const LATE: &str = "did not finish before the deadline (still waiting for an answer)";
+
+/// Waits for `work` until `until`; after that, what `late` makes.
+async fn bounded<T>(
+    until: Instant,
+    work: impl std::future::Future<Output = T>,
+    late: impl FnOnce() -> T,
+) -> T {
+    tokio::time::timeout_at(tokio::time::Instant::from_std(until), work)
+        .await
+        .unwrap_or_else(|_| late())
+}
+
+/// The row of a source that did not finish before the discovery deadline.
+fn late(kind: SourceKind, query: String) -> SourceReport {
+    let mut s = not_asked(kind, query, LATE);
+    s.status = SourceStatus::Failed;
+    s
 }
 
 fn not_asked(kind: SourceKind, query: String, why: &str) -> SourceReport {

@@ -1190,3 +1190,52 @@ fn a_plain_http_file_neither_chooses_the_login_nor_controls_the_terminal() {
     assert!(!human.stdout.contains('\u{1b}'), "{:?}", human.stdout);
     assert!(!human.stdout.contains('\u{7}'));
 }
+
+/// A resolver that never answers: the sources that finished are kept, the one cut off says so,
+/// and the verdict is a temporary DNS failure, not "nothing exists".
+#[test]
+fn a_silent_resolver_is_a_dns_failure_not_proof_of_nothing() {
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dns = silent.local_addr().unwrap().to_string();
+    for extra in [None, Some("--no-guess")] {
+        let mut args = vec![
+            "setup",
+            "a@silent.test",
+            "--dns",
+            &dns,
+            "--timeout",
+            "1",
+            "--no-ispdb",
+            "--format",
+            "json",
+        ];
+        args.extend(extra);
+        let run = smtpdoctor(&args, &[]);
+        let json: Value = serde_json::from_str(&run.stdout).unwrap();
+        let kinds: Vec<&str> = json["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["kind"].as_str().unwrap())
+            .collect();
+        for kind in ["srv", "autoconfig", "mx_provider", "spf_provider"] {
+            assert!(kinds.contains(&kind), "{kind} kept: {kinds:?}");
+        }
+        assert_eq!(json["verdict"]["category"], "dns", "{}", json["verdict"]);
+        assert_ne!(json["verdict"]["retry"], "permanent", "{}", json["verdict"]);
+        assert_ne!(json["verdict"]["confidence"], "high");
+        if extra.is_some() {
+            assert!(
+                !json["verdict"]["summary"]
+                    .as_str()
+                    .unwrap()
+                    .contains("no guessed host exists"),
+                "{}",
+                json["verdict"]
+            );
+        } else {
+            assert_finding(&json, "setup.dns_failed");
+        }
+    }
+    drop(silent);
+}
