@@ -68,12 +68,15 @@ pub async fn run(args: SetupArgs, palette: Palette) -> Result<ExitCode, UsageErr
     }
     let address = args.address.trim().to_string();
     validate_address(&address)?;
-    let Some((_, domain)) = address.rsplit_once('@') else {
+    let Some((local, domain)) = address.rsplit_once('@') else {
         return Err(UsageError(format!(
             "'{address}' is not an email address (local@domain)"
         )));
     };
-    let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+    // DNS and the sources know the domain in A-labels: `a@bücher.de` is asked as xn--bcher-kva.de.
+    let domain = smtpdoctor_session::autoconfig::mail_domain(domain)
+        .map_err(|e| UsageError(format!("'{address}' is not a usable email address: {e}")))?;
+    let address = format!("{local}@{domain}");
     if let Some(path) = &args.report {
         report::check_path(path).map_err(UsageError)?;
     }

@@ -9,7 +9,7 @@
 use crate::http;
 use crate::target::Resolution;
 use crate::tls::Trust;
-pub use smtpdoctor_records::autoconfig::{parse, settings};
+pub use smtpdoctor_records::autoconfig::{mail_domain, parse, settings};
 use smtpdoctor_records::psl::PublicSuffixList;
 use smtpdoctor_report::setup::{FetchEvidence, SourceKind, SourceReport, SourceStatus};
 use std::time::Duration;

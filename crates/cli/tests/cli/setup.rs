@@ -870,6 +870,10 @@ fn the_public_address_goes_into_the_setup_report_as_given() {
 fn usage_errors() {
     for (args, needle) in [
         (vec!["setup", "not-an-address"], "not an email address"),
+        (vec!["setup", "a@."], "domain after @ is empty"),
+        (vec!["setup", "a@x/y"], "not a domain name"),
+        (vec!["setup", "a@[127.0.0.1]"], "address literal"),
+        (vec!["setup", "a@b..test"], "not a domain name"),
         (
             vec!["setup", "a@b.test", "--password", "x"],
             "never taken from the command line",
@@ -1238,4 +1242,38 @@ fn a_silent_resolver_is_a_dns_failure_not_proof_of_nothing() {
         }
     }
     drop(silent);
+}
+
+/// An international domain is looked up in A-labels.
+#[test]
+fn an_international_domain_is_asked_in_a_labels() {
+    let closed = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dns = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    let run = smtpdoctor(
+        &[
+            "setup",
+            "me@Bücher.test",
+            "--dns",
+            &dns,
+            "--timeout",
+            "1",
+            "--no-ispdb",
+            "--no-guess",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    assert_ne!(run.code, 2, "{}", run.stderr);
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["target"]["domain"], "xn--bcher-kva.test");
+    assert_eq!(json["target"]["address"], "me@xn--bcher-kva.test");
+    assert!(
+        json["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["query"] == "_submissions._tcp.xn--bcher-kva.test SRV")
+    );
 }
