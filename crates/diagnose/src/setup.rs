@@ -491,9 +491,14 @@ fn usable(o: Outcome) -> bool {
 fn rank_key(c: &Candidate) -> (u8, bool, SourceKind, std::cmp::Reverse<usize>, u8, u8) {
     let outcome = match c.outcome {
         Outcome::Confirmed => 0,
+        Outcome::LoginFailed
+            if auth_reply(c).is_some_and(|code| code / 100 != 5 || code == 504) =>
+        {
+            2
+        }
         Outcome::Reachable | Outcome::LoginFailed => 1,
-        Outcome::NoAuth => 2,
-        Outcome::Failed | Outcome::NotTested => 3,
+        Outcome::NoAuth => 3,
+        Outcome::Failed | Outcome::NotTested => 4,
     };
     let security = c.tls_found.unwrap_or(c.security);
     (
@@ -504,6 +509,38 @@ fn rank_key(c: &Candidate) -> (u8, bool, SourceKind, std::cmp::Reverse<usize>, u
         security_rank(security),
         port_rank(c.port),
     )
+}
+
+/// The code of the reply to the candidate's login attempt, when one was made.
+fn auth_reply(c: &Candidate) -> Option<u16> {
+    c.check.as_ref()?.sessions.iter().find_map(|s| {
+        let a = s.auth.as_ref()?;
+        a.mechanism.as_ref()?;
+        a.reply.as_ref().map(|r| r.code)
+    })
+}
+
+/// Why the password did not go to a trusted candidate although one was given.
+fn why_not_sent(c: &Candidate, all: &[Candidate]) -> String {
+    if let Some(other) = all.iter().find(|o| o.credentials_sent) {
+        return format!(
+            "your password was not sent there: a run makes one login attempt per server and stops after a definite answer, and it went to {}",
+            other.address()
+        );
+    }
+    let skipped = c.check.as_ref().and_then(|k| {
+        k.sessions
+            .iter()
+            .find_map(|s| s.auth.as_ref().and_then(|a| a.skipped.clone()))
+    });
+    match skipped.as_deref() {
+        Some("no_common_mechanism") => format!(
+            "it offers {}, none of which your credential can use (an OAuth token needs XOAUTH2 or OAUTHBEARER; a password needs PLAIN, LOGIN or CRAM-MD5)",
+            c.auth_offered.join(" ")
+        ),
+        Some(other) => format!("your password was not sent there ({other})"),
+        None => "your password was not sent there (the login was not attempted)".to_string(),
+    }
 }
 
 /// The auth method to pick in a client, from the mechanisms offered and the one that worked.
@@ -693,7 +730,8 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
                 )
                 .detail("Thunderbird shows this instruction before the account can be used (the file's <enable> element).")
                 .evidence(reference);
-                for url in file.1 {
+                // A file can list any number of pages; three are enough to start from.
+                for url in file.1.iter().take(3) {
                     f = f.fix(format!("See {url}"));
                 }
                 findings.push(f);
@@ -784,6 +822,7 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
                     )
                 });
             disagreements.push(Disagreement {
+                kind: "security".into(),
                 about: format!("security of {}", c.address()),
                 claims,
                 settled,
@@ -812,15 +851,29 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
         .map(|k| (*k, hosts_of(*k)))
         .filter(|(_, h)| !h.is_empty())
         .collect();
+    // Two sources naming different servers disagree only when one side's servers were tested
+    // and none works: a provider may well have two working names.
+    let works = |hosts: &[String]| {
+        body.candidates
+            .iter()
+            .any(|c| usable(c.outcome) && hosts.contains(&c.host))
+    };
+    let tested = |hosts: &[String]| {
+        body.candidates
+            .iter()
+            .any(|c| c.check.is_some() && hosts.contains(&c.host))
+    };
     for (i, (ka, ha)) in named.iter().enumerate() {
         for (kb, hb) in &named[i + 1..] {
-            if !ha.iter().any(|h| hb.contains(h)) {
+            let one_fails = (tested(ha) && !works(ha)) || (tested(hb) && !works(hb));
+            if !ha.iter().any(|h| hb.contains(h)) && one_fails {
                 let settled = body
                     .candidates
                     .iter()
                     .find(|c| usable(c.outcome) && (ha.contains(&c.host) || hb.contains(&c.host)))
                     .map(|c| format!("{} works", c.address()));
                 disagreements.push(Disagreement {
+                    kind: "server".into(),
                     about: "server".into(),
                     claims: vec![
                         Claim {
@@ -900,7 +953,7 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
                 format!("{} answers, but it was found only by {}: it was tested without your password", c.address(), c.sources.first().map_or("guess", |s| s.describe())),
             )
             .detail("Guesses, the provider behind the MX or SPF record, off-domain SRV targets, hosts outside the MX's domain named by its files, and plain-HTTP autoconfig files are not proof that a server is your provider's, so smtpdoctor never sends them your password.")
-            .fix(format!("If {} is right, prove the login with `smtpdoctor setup {address} --server {}`", c.host, c.address()))
+            .fix(format!("If {} is right, prove the login with `smtpdoctor setup {address} --server {} --password-env VAR`", c.host, c.address()))
             .evidence(format!("candidate:{i}")),
         );
     }
@@ -968,20 +1021,37 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
                 check.unwrap_or_else(|| verdict_from(Status::Problem, String::new(), vec![]));
             v.status = Status::Problem;
             v.evidence = vec![format!("candidate:{}", best_index.unwrap_or(0))];
+            // A refusal shows the server speaks AUTH, not that it holds this account.
+            let temporary = auth_reply(c).is_some_and(|code| code / 100 == 4);
             v.summary = format!(
-                "{} is the right server, but the login failed: {}",
+                "{} answers and {} the login: {}",
                 settings_line(c),
+                if temporary {
+                    "refused for now"
+                } else {
+                    "refused"
+                },
                 v.summary
             );
             if v.category.is_none() {
                 v.category = Some(Category::AuthFailed);
-                v.retry = Some(Retry::Permanent);
+                v.retry = Some(if temporary {
+                    Retry::Temporary
+                } else {
+                    Retry::Permanent
+                });
             }
-            for f in findings
-                .iter()
-                .filter(|f| f.id.starts_with("setup.policy."))
-            {
-                v.fix.extend(f.fix.iter().cloned());
+            // Only the account policy of a provider that names this server applies.
+            for p in body.sources.iter().filter(|s| {
+                s.status == SourceStatus::Found
+                    && c.sources.contains(&s.kind)
+                    && s.settings.iter().any(|x| x.host == c.host)
+            }) {
+                if let Some(p) = p.preset.as_ref().filter(|p| p.policy != "password") {
+                    if !v.fix.contains(&p.policy_note) {
+                        v.fix.push(p.policy_note.clone());
+                    }
+                }
             }
             v
         }
@@ -997,15 +1067,33 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
                 c.username.as_deref().unwrap_or(address)
             )],
         ),
+        Some(c) if c.trusted => verdict_from(
+            Status::Inconclusive,
+            format!(
+                "{} answers with verified TLS and offers AUTH, but the login was not tried: {}",
+                settings_line(c),
+                why_not_sent(c, &body.candidates)
+            ),
+            vec![format!(
+                "Prove the login on this server alone: `smtpdoctor check {} --tls {} --user {} --password-env VAR`",
+                c.address(),
+                match c.tls_found.unwrap_or(c.security) {
+                    TlsMode::Implicit => "implicit",
+                    TlsMode::Starttls => "starttls",
+                    _ => "auto",
+                },
+                c.username.as_deref().unwrap_or(address)
+            )],
+        ),
         Some(c) => verdict_from(
             Status::Inconclusive,
             format!(
-                "{} answers with verified TLS and offers AUTH, but it is only a {}: not tested with your password",
+                "{} answers with verified TLS and offers AUTH, but it was found only by {}: not tested with your password",
                 settings_line(c),
                 c.sources.first().map_or("guess", |s| s.describe())
             ),
             vec![format!(
-                "If it is your provider's server, run `smtpdoctor setup {address} --server {}` to prove the login",
+                "If it is your provider's server, run `smtpdoctor setup {address} --server {} --password-env VAR` to prove the login",
                 c.address()
             )],
         ),
@@ -1597,6 +1685,115 @@ mod tests {
                 .any(|f| f.id == "setup.nothing_works" && f.retry.is_some())
         );
         assert!(d.findings.iter().any(|f| f.id == "setup.source.failed"));
+    }
+
+    /// The verdict says what the evidence shows: a refusal is not proof of the right server,
+    /// only the provider of the recommended server adds its policy, a trusted server that never
+    /// got the password says why, and two working servers are no disagreement.
+    #[test]
+    fn verdicts_say_only_what_the_evidence_shows() {
+        let mut srv = source(
+            SourceKind::Srv,
+            vec![setting("mail.a.test", 465, TlsMode::Implicit)],
+        );
+        srv.status = SourceStatus::Found;
+        let inferred = sources(
+            "me@a.test",
+            &[],
+            Found {
+                spf_includes: vec!["sendgrid.net".into()],
+                ..Default::default()
+            },
+        )
+        .into_iter()
+        .filter(|s| s.kind == SourceKind::SpfProvider)
+        .collect::<Vec<_>>();
+        assert!(inferred[0].preset.is_some());
+        let mut body = SetupBody {
+            sources: [vec![srv], inferred].concat(),
+            candidates: vec![tested(
+                "mail.a.test",
+                465,
+                TlsMode::Implicit,
+                vec![SourceKind::Srv],
+                "refusedlogin",
+            )],
+            ..Default::default()
+        };
+        let d = judge("me@a.test", true, &mut body);
+        assert!(
+            !d.verdict.summary.contains("right server"),
+            "{}",
+            d.verdict.summary
+        );
+        assert!(d.verdict.summary.contains("refused the login"));
+        assert!(
+            !d.verdict.fix.iter().any(|f| f.contains("API key")),
+            "SendGrid's policy is not the SRV server's: {:?}",
+            d.verdict.fix
+        );
+        // A trusted server that did not get the password: why, and no "only a guess".
+        let mut reachable = tested(
+            "mail.a.test",
+            587,
+            TlsMode::Starttls,
+            vec![SourceKind::Srv],
+            "reachable",
+        );
+        reachable.credentials_sent = false;
+        let mut other = tested(
+            "mx.a.test",
+            465,
+            TlsMode::Implicit,
+            vec![SourceKind::Autoconfig],
+            "cert",
+        );
+        other.credentials_sent = true;
+        let (_, d) = judged(vec![reachable, other], true);
+        assert_eq!(d.verdict.status, Status::Inconclusive);
+        assert!(!d.verdict.summary.contains("only"), "{}", d.verdict.summary);
+        assert!(
+            d.verdict.summary.contains("mx.a.test:465"),
+            "{}",
+            d.verdict.summary
+        );
+        // SRV and autoconfig name different servers that both work: no disagreement.
+        let mut ac = source(
+            SourceKind::Autoconfig,
+            vec![setting("smtp.a.test", 465, TlsMode::Implicit)],
+        );
+        ac.status = SourceStatus::Found;
+        let mut srv = source(
+            SourceKind::Srv,
+            vec![setting("mail.a.test", 465, TlsMode::Implicit)],
+        );
+        srv.status = SourceStatus::Found;
+        let both = |what: &str| SetupBody {
+            sources: vec![srv.clone(), ac.clone()],
+            candidates: vec![
+                tested(
+                    "mail.a.test",
+                    465,
+                    TlsMode::Implicit,
+                    vec![SourceKind::Srv],
+                    "login",
+                ),
+                tested(
+                    "smtp.a.test",
+                    465,
+                    TlsMode::Implicit,
+                    vec![SourceKind::Autoconfig],
+                    what,
+                ),
+            ],
+            ..Default::default()
+        };
+        let mut body = both("reachable");
+        judge("me@a.test", true, &mut body);
+        assert!(body.disagreements.is_empty(), "{:?}", body.disagreements);
+        let mut body = both("cert");
+        judge("me@a.test", true, &mut body);
+        assert_eq!(body.disagreements[0].kind, "server");
     }
 
     #[test]
