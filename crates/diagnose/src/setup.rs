@@ -14,13 +14,7 @@ use smtpdoctor_report::{Category, Confidence, Finding, Retry, Severity, Status, 
 /// The ports guessed on each guessed host, in the order tried (RFC 8314 prefers 465).
 pub const GUESS_PORTS: [u16; 4] = [465, 587, 25, 2525];
 
-/// Whether `host` is the domain or a name inside it (RFC 6186 section 6: an SRV target outside
-/// the queried domain is not trusted without DNSSEC).
-pub fn on_domain(host: &str, domain: &str) -> bool {
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    let domain = domain.trim_end_matches('.').to_ascii_lowercase();
-    host == domain || host.ends_with(&format!(".{domain}"))
-}
+pub use smtpdoctor_records::autoconfig::on_domain;
 
 fn preset_source(
     kind: SourceKind,

@@ -42,9 +42,7 @@ pub fn settings(file: &AutoconfigFile, address: &str) -> (Vec<Setting>, Vec<Stri
             }
         };
         // Thunderbird fills the placeholders in host names too (`mail.%EMAILDOMAIN%`).
-        let Some(host) =
-            crate::normalize_host(&expand(s.hostname.trim(), address)).filter(|h| !h.contains('_'))
-        else {
+        let Some(host) = host_name(&expand(s.hostname.trim(), address)) else {
             problems.push(format!(
                 "hostname {:?} is not a host name: server left out",
                 s.hostname
@@ -64,6 +62,20 @@ pub fn settings(file: &AutoconfigFile, address: &str) -> (Vec<Setting>, Vec<Stri
     (out, problems)
 }
 
+/// A host name as the settings and redirects may name one: LDH labels (no underscore), lower
+/// case, without the root's dot; None when it is not one.
+pub fn host_name(name: &str) -> Option<String> {
+    crate::normalize_host(name).filter(|h| !h.contains('_'))
+}
+
+/// Whether `host` is `domain` or a name inside it (RFC 6186 section 6: an SRV target outside the
+/// queried domain is not trusted without DNSSEC; a redirect may lead only there).
+pub fn on_domain(host: &str, domain: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+    host == domain || host.ends_with(&format!(".{domain}"))
+}
+
 /// An address's domain as DNS names it: A-labels (UTS 46: `bücher.de` is `xn--bcher-kva.de`),
 /// lower case, without the root's dot, every label a host-name label. The error says what is
 /// wrong, in words for the person who typed it.
@@ -79,9 +91,7 @@ pub fn mail_domain(domain: &str) -> Result<String, String> {
     }
     let ascii = idna::domain_to_ascii(name)
         .map_err(|_| format!("'{domain}' is not a valid international domain name"))?;
-    crate::normalize_host(&ascii)
-        .filter(|h| !h.contains('_'))
-        .ok_or_else(|| {
+    host_name(&ascii).ok_or_else(|| {
             format!(
                 "'{domain}' is not a domain name (labels of letters, digits and hyphens, separated by single dots)"
             )

@@ -297,6 +297,9 @@ fn not_asked(kind: SourceKind, query: String, why: &str) -> SourceReport {
     }
 }
 
+/// The SRV targets per service that become candidates, in RFC 2782 order.
+const MAX_SRV_TARGETS: usize = 5;
+
 /// `_submissions._tcp` (implicit TLS) or `_submission._tcp` (STARTTLS): the records in the order
 /// RFC 2782 tries them (priority, then the heavier weight first: a fixed order, so runs repeat).
 async fn srv(domain: &str, implicit: bool, how: &Resolution, timeout: Duration) -> SourceReport {
@@ -359,7 +362,12 @@ async fn srv(domain: &str, implicit: bool, how: &Resolution, timeout: Duration) 
                 report.detail = "no SRV record".into();
             } else {
                 report.status = SourceStatus::Found;
-                for r in records.iter().filter(|r| r.target != "." && r.port > 0) {
+                // Each trusted target may get a login attempt: a few are plenty.
+                for r in records
+                    .iter()
+                    .filter(|r| r.target != "." && r.port > 0)
+                    .take(MAX_SRV_TARGETS)
+                {
                     report.settings.push(Setting {
                         host: r.target.clone(),
                         port: r.port,
@@ -378,6 +386,19 @@ async fn srv(domain: &str, implicit: bool, how: &Resolution, timeout: Duration) 
                     .map(|r| format!("{} {} {}:{}", r.priority, r.weight, r.target, r.port))
                     .collect::<Vec<_>>()
                     .join(", ");
+                let usable = records
+                    .iter()
+                    .filter(|r| r.target != "." && r.port > 0)
+                    .count();
+                if report.settings.is_empty() {
+                    // Every record is "." or port 0: nothing to use, whatever the count.
+                    report.status = SourceStatus::NotOffered;
+                    report.detail.push_str(": no usable target");
+                } else if usable > MAX_SRV_TARGETS {
+                    report.detail.push_str(&format!(
+                        " (the first {MAX_SRV_TARGETS} of {usable} targets are used)"
+                    ));
+                }
             }
         }
         Err(e) if e.is_no_records_found() || e.is_nx_domain() => {
@@ -417,10 +438,7 @@ async fn spf(domain: &str, how: &Resolution, timeout: Duration) -> (Vec<String>,
                     ),
                     _ => None,
                 })
-                .find(|t| {
-                    t.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("v=spf1"))
-                        && (t.len() == 6 || t.as_bytes()[6] == b' ')
-                });
+                .find(|t| smtpdoctor_spf::record::is_spf(t.as_bytes()));
             match record {
                 Some(r) => (spf_includes(&r), r),
                 None => (Vec::new(), "no SPF record".into()),
@@ -434,19 +452,24 @@ async fn spf(domain: &str, how: &Resolution, timeout: Duration) -> (Vec<String>,
     (includes, detail, started.elapsed().as_millis() as u64)
 }
 
-/// The domains an SPF record includes or redirects to, lower case.
+/// The domains an SPF record includes or redirects to, lower case, as the SPF crate parses it
+/// (the same reading `domain` reports); names built from macros depend on the message and are
+/// left out. A record that does not parse names none.
 pub fn spf_includes(record: &str) -> Vec<String> {
-    record
-        .split_whitespace()
-        .filter_map(|term| {
-            let term = term.trim_start_matches(['+', '-', '~', '?']);
-            let lower = term.to_ascii_lowercase();
-            lower
-                .strip_prefix("include:")
-                .or_else(|| lower.strip_prefix("redirect="))
-                .map(|d| d.trim_end_matches('.').to_string())
+    use smtpdoctor_spf::record::Mechanism;
+    let Ok(parsed) = smtpdoctor_spf::parse(record) else {
+        return Vec::new();
+    };
+    parsed
+        .directives()
+        .filter_map(|(_, d)| match &d.mechanism {
+            Mechanism::Include(m) => Some(m),
+            _ => None,
         })
-        .filter(|d| !d.is_empty() && !d.contains('%'))
+        .chain(parsed.redirect())
+        .filter(|m| !m.has_macros())
+        .map(|m| m.text.trim_end_matches('.').to_ascii_lowercase())
+        .filter(|d| !d.is_empty())
         .collect()
 }
 
