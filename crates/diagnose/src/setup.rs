@@ -1041,10 +1041,10 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
                     && c.sources.contains(&s.kind)
                     && s.settings.iter().any(|x| x.host == c.host)
             }) {
-                if let Some(p) = p.preset.as_ref().filter(|p| p.policy != "password") {
-                    if !v.fix.contains(&p.policy_note) {
-                        v.fix.push(p.policy_note.clone());
-                    }
+                if let Some(p) = p.preset.as_ref().filter(|p| p.policy != "password")
+                    && !v.fix.contains(&p.policy_note)
+                {
+                    v.fix.push(p.policy_note.clone());
                 }
             }
             v
