@@ -322,6 +322,16 @@ fn security_rank(s: TlsMode) -> u8 {
     }
 }
 
+/// The port heuristic, except where SRV records name the candidate: RFC 2782 says their
+/// priority order is the order to try, and the candidates keep it (the sort is stable).
+fn source_port_rank(c: &Candidate) -> u8 {
+    if c.sources.first() == Some(&SourceKind::Srv) {
+        0
+    } else {
+        port_rank(c.port)
+    }
+}
+
 fn port_rank(port: u16) -> u8 {
     match port {
         465 => 0,
@@ -409,7 +419,7 @@ fn order_key(c: &Candidate) -> (bool, SourceKind, std::cmp::Reverse<usize>, u8, 
         c.sources.first().copied().unwrap_or(SourceKind::Guess),
         std::cmp::Reverse(c.sources.len()),
         security_rank(c.security),
-        port_rank(c.port),
+        source_port_rank(c),
     )
 }
 
@@ -501,7 +511,7 @@ fn rank_key(c: &Candidate) -> (u8, bool, SourceKind, std::cmp::Reverse<usize>, u
         c.sources.first().copied().unwrap_or(SourceKind::Guess),
         std::cmp::Reverse(c.sources.len()),
         security_rank(security),
-        port_rank(c.port),
+        source_port_rank(c),
     )
 }
 
@@ -589,6 +599,40 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
         .to_string();
     for c in &mut body.candidates {
         outcome(c);
+    }
+    // A login that worked in another TLS mode than a source stated (the mode probe found it)
+    // proves the candidate that states that mode for the same host and port: it never got an
+    // attempt of its own, the server allows one per run.
+    let proven: Vec<(String, u16, TlsMode, Option<String>)> = body
+        .candidates
+        .iter()
+        .filter(|c| c.outcome == Outcome::Failed)
+        .filter_map(|c| {
+            let s = c
+                .check
+                .as_ref()?
+                .sessions
+                .iter()
+                .find(|s| s.authenticated)?;
+            Some((
+                c.host.clone(),
+                c.port,
+                s.mode,
+                s.auth.as_ref().and_then(|a| a.mechanism.clone()),
+            ))
+        })
+        .collect();
+    for (host, port, mode, mechanism) in proven {
+        if let Some(o) = body.candidates.iter_mut().find(|o| {
+            o.host == host
+                && o.port == port
+                && o.security == mode
+                && o.outcome == Outcome::Reachable
+        }) {
+            o.outcome = Outcome::Confirmed;
+            o.tls_found = Some(mode);
+            o.auth_mechanism = mechanism;
+        }
     }
     body.candidates.sort_by_key(rank_key);
     let mut n = 0;
@@ -1302,6 +1346,20 @@ mod tests {
         assert_eq!(c[0].sources, [SourceKind::Ispdb]);
     }
 
+    /// Two SRV records of one service: their priority order stands, whatever the ports.
+    #[test]
+    fn srv_priority_beats_the_port_heuristic() {
+        let srv = source(
+            SourceKind::Srv,
+            vec![
+                setting("first.a.test", 2525, TlsMode::Starttls),
+                setting("second.a.test", 587, TlsMode::Starttls),
+            ],
+        );
+        let c = candidates("me@a.test", None, &[srv]);
+        assert_eq!(c[0].host, "first.a.test");
+    }
+
     #[test]
     fn candidates_merge_sources_and_order_trusted_first() {
         let sources = vec![
@@ -1788,6 +1846,35 @@ mod tests {
         let mut body = both("cert");
         judge("me@a.test", true, &mut body);
         assert_eq!(body.disagreements[0].kind, "server");
+    }
+
+    /// A source says implicit TLS for a STARTTLS port; the mode probe logged in with STARTTLS:
+    /// the candidate that says STARTTLS for that port is the proven one.
+    #[test]
+    fn a_login_in_the_other_mode_proves_the_sibling() {
+        let mut wrong = tested(
+            "mail.a.test",
+            587,
+            TlsMode::Implicit,
+            vec![SourceKind::Autoconfig],
+            "login",
+        );
+        wrong.check.as_mut().unwrap().sessions[0].mode = TlsMode::Starttls;
+        let right = tested(
+            "mail.a.test",
+            587,
+            TlsMode::Starttls,
+            vec![SourceKind::Srv],
+            "reachable",
+        );
+        let (body, d) = judged(vec![wrong, right], true);
+        assert_eq!(d.verdict.status, Status::Ok, "{}", d.verdict.summary);
+        let r = body.recommended.unwrap();
+        assert_eq!(
+            (r.port, r.security, r.proven),
+            (587, TlsMode::Starttls, true)
+        );
+        assert_eq!(body.disagreements[0].kind, "security");
     }
 
     #[test]
