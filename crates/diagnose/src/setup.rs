@@ -22,7 +22,7 @@ fn preset_source(
     matched: String,
     address: &str,
 ) -> SourceReport {
-    let username = presets::expand_username(provider.username, address);
+    let username = smtpdoctor_records::autoconfig::expand(provider.username, address);
     let settings = provider
         .servers
         .iter()

@@ -171,16 +171,6 @@ pub fn is_alternative(provider: &str, host: &str) -> bool {
     })
 }
 
-/// Fills in Thunderbird's placeholders (`%EMAILADDRESS%`, `%EMAILLOCALPART%`, `%EMAILDOMAIN%`)
-/// for `address`; other text is kept as it is.
-pub fn expand_username(template: &str, address: &str) -> String {
-    let (local, domain) = address.rsplit_once('@').unwrap_or((address, ""));
-    template
-        .replace("%EMAILADDRESS%", address)
-        .replace("%EMAILLOCALPART%", local)
-        .replace("%EMAILDOMAIN%", domain)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,18 +313,5 @@ mod tests {
             ["proton_bridge", "proton_smtp"]
         );
         assert!(for_domain("example.test").is_none());
-    }
-
-    #[test]
-    fn username_placeholders() {
-        assert_eq!(
-            expand_username("%EMAILLOCALPART%+%EMAILDOMAIN%", "me@ex.test"),
-            "me+ex.test"
-        );
-        assert_eq!(
-            expand_username("%EMAILADDRESS%", "me@ex.test"),
-            "me@ex.test"
-        );
-        assert_eq!(expand_username("apikey", "me@ex.test"), "apikey");
     }
 }

@@ -98,8 +98,9 @@ pub fn mail_domain(domain: &str) -> Result<String, String> {
         })
 }
 
-/// Thunderbird's placeholders filled in for `address`.
-fn expand(template: &str, address: &str) -> String {
+/// Thunderbird's placeholders (`%EMAILADDRESS%`, `%EMAILLOCALPART%`, `%EMAILDOMAIN%`) filled in
+/// for `address`; other text is kept as it is. Autoconfig files and the presets use the same.
+pub fn expand(template: &str, address: &str) -> String {
     let (local, domain) = address.rsplit_once('@').unwrap_or((address, ""));
     template
         .replace("%EMAILADDRESS%", address)
@@ -355,6 +356,16 @@ mod tests {
             let e = mail_domain(bad).unwrap_err();
             assert!(e.contains(why), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn username_placeholders() {
+        assert_eq!(
+            expand("%EMAILLOCALPART%+%EMAILDOMAIN%", "me@ex.test"),
+            "me+ex.test"
+        );
+        assert_eq!(expand("%EMAILADDRESS%", "me@ex.test"), "me@ex.test");
+        assert_eq!(expand("apikey", "me@ex.test"), "apikey");
     }
 
     #[test]
