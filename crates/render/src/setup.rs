@@ -87,7 +87,7 @@ fn human_text(report: &Report<SetupBody>, p: Palette, show_transcript: bool) -> 
         let why = match (&c.check, c.outcome) {
             (Some(k), Outcome::Failed) => format!(": {}", clip(&k.verdict.summary, 70)),
             (_, Outcome::Reachable) if with_password && c.trusted => {
-                " — one login attempt per host".to_string()
+                " — one login attempt per server".to_string()
             }
             (_, Outcome::Reachable) if with_password => " — not trusted with the password".into(),
             _ => String::new(),
