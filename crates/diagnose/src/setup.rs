@@ -1112,16 +1112,22 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
                 settings_line(c),
                 why_not_sent(c, &body.candidates)
             ),
-            vec![format!(
-                "Prove the login on this server alone: `smtpdoctor check {} --tls {} --user {} --password-env VAR`",
-                c.address(),
-                match c.tls_found.unwrap_or(c.security) {
-                    TlsMode::Implicit => "implicit",
-                    TlsMode::Starttls => "starttls",
-                    _ => "auto",
+            vec![
+                if why_not_sent(c, &body.candidates).contains("none of which") {
+                    "Use a credential the server accepts: an (app) password with --password-env VAR, or ask the provider which sign-in its SMTP server supports".to_string()
+                } else {
+                    format!(
+                        "Prove the login on this server alone: `smtpdoctor check {} --tls {} --user {} --password-env VAR`",
+                        c.address(),
+                        match c.tls_found.unwrap_or(c.security) {
+                            TlsMode::Implicit => "implicit",
+                            TlsMode::Starttls => "starttls",
+                            _ => "auto",
+                        },
+                        c.username.as_deref().unwrap_or(address)
+                    )
                 },
-                c.username.as_deref().unwrap_or(address)
-            )],
+            ],
         ),
         Some(c) => verdict_from(
             Status::Inconclusive,

@@ -84,9 +84,10 @@ fn human_text(report: &Report<SetupBody>, p: Palette, show_transcript: bool) -> 
             (s, _) => s.name().to_string(),
         };
         let with_password = !report.target["credentials"].is_null();
+        let attempt_made = report.body.candidates.iter().any(|o| o.credentials_sent);
         let why = match (&c.check, c.outcome) {
             (Some(k), Outcome::Failed) => format!(": {}", clip(&k.verdict.summary, 70)),
-            (_, Outcome::Reachable) if with_password && c.trusted => {
+            (_, Outcome::Reachable) if with_password && c.trusted && attempt_made => {
                 " — one login attempt per server".to_string()
             }
             (_, Outcome::Reachable) if with_password => " — not trusted with the password".into(),

@@ -1277,3 +1277,34 @@ fn an_international_domain_is_asked_in_a_labels() {
             .any(|s| s["query"] == "_submissions._tcp.xn--bcher-kva.test SRV")
     );
 }
+
+/// An OAuth token for a server that offers only password mechanisms: nothing is sent, the JSON
+/// says so (credentials_sent is the evidence, not the intention), and the verdict says why.
+#[test]
+fn a_credential_the_server_cannot_use_is_not_reported_as_sent() {
+    let Some(rig) = rig() else { return };
+    let run = setup(
+        &rig,
+        &rig["RM_USER"],
+        &[
+            "--no-guess".into(),
+            "--oauth-token-env".into(),
+            "RIGTOKEN".into(),
+        ],
+        &[("RIGTOKEN", "ya29.not-a-real-token")],
+    );
+    let json = assert_verdict(&run, "inconclusive", None, 15);
+    assert!(
+        json["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["credentials_sent"] == false),
+        "{}",
+        json["candidates"]
+    );
+    let summary = json["verdict"]["summary"].as_str().unwrap();
+    assert!(summary.contains("login was not tried"), "{summary}");
+    assert!(summary.contains("OAuth token needs XOAUTH2"), "{summary}");
+    assert!(!summary.contains("only a"), "{summary}");
+}
