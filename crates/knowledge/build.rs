@@ -265,6 +265,8 @@ struct PresetServer {
     auth: Vec<String>,
     #[serde(default)]
     note: String,
+    #[serde(default)]
+    alternative: bool,
 }
 
 #[derive(Deserialize)]
@@ -320,12 +322,13 @@ fn presets(path: &Path) {
                     s.security
                 );
                 format!(
-                    "Server {{ host: {:?}, port: {}, security: Security::{}, auth: {}, note: {:?} }}",
+                    "Server {{ host: {:?}, port: {}, security: Security::{}, auth: {}, note: {:?}, alternative: {} }}",
                     s.host,
                     s.port,
                     camel(&s.security),
                     strs(&s.auth),
-                    s.note
+                    s.note,
+                    s.alternative
                 )
             })
             .collect();

@@ -11,8 +11,11 @@ use smtpdoctor_report::check::TlsMode;
 use smtpdoctor_report::setup::{CandidateCheck, Setting, SetupBody, SourceKind, SourceStatus};
 use smtpdoctor_report::{ExitCode, Report, SCHEMA_VERSION};
 use smtpdoctor_session::autoconfig::Ispdb;
+use smtpdoctor_session::redact::Redactor;
 use smtpdoctor_session::target::{self, Resolution};
-use smtpdoctor_session::{CheckOptions, Credential, Trust, run_check};
+use smtpdoctor_session::{CheckOptions, Credential, Trust, run_check_redacting};
+use std::collections::HashSet;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -45,7 +48,7 @@ fn user_servers(args: &SetupArgs) -> Result<Vec<Setting>, UsageError> {
                 Some(TlsArg::Auto) | None => TlsMode::Auto,
             };
             Ok(Setting {
-                host: host.to_ascii_lowercase(),
+                host: host_key(&host),
                 port,
                 security,
                 username: args.user.clone(),
@@ -65,12 +68,15 @@ pub async fn run(args: SetupArgs, palette: Palette) -> Result<ExitCode, UsageErr
     }
     let address = args.address.trim().to_string();
     validate_address(&address)?;
-    let Some((_, domain)) = address.rsplit_once('@') else {
+    let Some((local, domain)) = address.rsplit_once('@') else {
         return Err(UsageError(format!(
             "'{address}' is not an email address (local@domain)"
         )));
     };
-    let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+    // DNS and the sources know the domain in A-labels: `a@bücher.de` is asked as xn--bcher-kva.de.
+    let domain = smtpdoctor_session::autoconfig::mail_domain(domain)
+        .map_err(|e| UsageError(format!("'{address}' is not a usable email address: {e}")))?;
+    let address = format!("{local}@{domain}");
     if let Some(path) = &args.report {
         report::check_path(path).map_err(UsageError)?;
     }
@@ -119,35 +125,26 @@ pub async fn run(args: SetupArgs, palette: Palette) -> Result<ExitCode, UsageErr
         psl: smtpdoctor_session::discover::system_psl(),
     };
     // Every look-up is bounded (at most twice the step timeout; the MX's domain is asked after
-    // the MX, within three); this bound only keeps discovery inside the run's deadline.
-    let discovery = tokio::time::timeout(
-        deadline.min(timeout * 4),
-        smtpdoctor_session::discover::discover(
-            &address,
-            &domain,
-            &resolution,
-            &trust,
-            timeout,
-            &options,
-        ),
+    // the MX); each source is also cut off on its own at this bound, which keeps discovery inside
+    // the run's deadline. A source cut off says so; the others are kept.
+    let discovery = smtpdoctor_session::discover::discover(
+        &address,
+        &domain,
+        &resolution,
+        &trust,
+        timeout,
+        &options,
+        Instant::now() + deadline.min(timeout * 4),
     )
-    .await
-    .ok();
-    let found = match discovery {
-        Some(d) => Found {
-            sources: d.sources,
-            mx_hosts: d.mx_hosts,
-            mx_detail: d.mx_detail,
-            mx_ms: d.mx_ms,
-            spf_includes: d.spf_includes,
-            spf_detail: d.spf_detail,
-            spf_ms: d.spf_ms,
-        },
-        None => Found {
-            mx_detail: "not finished before the deadline".into(),
-            spf_detail: "not finished before the deadline".into(),
-            ..Default::default()
-        },
+    .await;
+    let found = Found {
+        sources: discovery.sources,
+        mx_hosts: discovery.mx_hosts,
+        mx_detail: discovery.mx_detail,
+        mx_ms: discovery.mx_ms,
+        spf_includes: discovery.spf_includes,
+        spf_detail: discovery.spf_detail,
+        spf_ms: discovery.spf_ms,
     };
     let mut sources = rules::sources(&address, &user_settings, found);
     if args.no_guess {
@@ -183,14 +180,17 @@ pub async fn run(args: SetupArgs, palette: Palette) -> Result<ExitCode, UsageErr
         require_verified_tls: true,
         tlsa: Vec::new(),
     };
-    let results = test_all(
+    let Ok(results) = test_all(
         &candidates,
         &base,
         credential.clone(),
         started + deadline,
         args.jobs as usize,
     )
-    .await;
+    .await
+    else {
+        return Ok(ExitCode::Internal);
+    };
     for (i, (check, sent)) in results {
         candidates[i].check = Some(check);
         candidates[i].credentials_sent = sent;
@@ -259,31 +259,65 @@ pub async fn run(args: SetupArgs, palette: Palette) -> Result<ExitCode, UsageErr
     ))
 }
 
-/// Tests every candidate, at most `jobs` at once. The trusted candidates of one host are tested
-/// in turn, best first, so that the password goes there at most once (until one AUTH attempt was
-/// made); every other candidate never carries it and is tested on its own. Returns each tested
-/// candidate's index, its check, and whether it carried the password.
+/// What the run learnt about password attempts, shared by every candidate's task.
+#[derive(Default)]
+struct Attempts {
+    /// A login was accepted or refused for good somewhere: a wrong password is wrong on every
+    /// host of the provider, and a right one needs no second proof, so it is not sent again.
+    settled: bool,
+    /// Every address of each host that had an attempt: the same server under another name
+    /// (`localhost`, `127.0.0.1`, a CNAME) gets none.
+    addresses: HashSet<IpAddr>,
+}
+
+/// A host name as one server: lower case, without the root's dot or an IP literal's brackets.
+fn host_key(host: &str) -> String {
+    host.trim_end_matches('.')
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase()
+}
+
+/// Whether an AUTH reply settles the password: accepted (2xx) or refused for good (5xx), but not
+/// a mechanism the server does not know (504) or a demand for encryption (538).
+fn settles(code: u16) -> bool {
+    (200..300).contains(&code) || ((500..600).contains(&code) && code != 504 && code != 538)
+}
+
+/// Tests every candidate, at most `jobs` at once. The password goes to trusted candidates only,
+/// one attempt at a time (a run-wide lock), at most once per server (by resolved address, so two
+/// names for one machine share the attempt) and not at all once a login was accepted or refused
+/// for good. The trusted candidates of one host run in turn, best first, so the attempt goes to
+/// its best port. Every check scrubs the run's secret, whether or not it sent it: a server can
+/// echo the password on any connection. Returns each tested candidate's index, its check, and
+/// whether the password was really sent; `Err` when a task panicked.
 async fn test_all(
     candidates: &[smtpdoctor_report::setup::Candidate],
     base: &CheckOptions,
     credential: Option<Credential>,
     until: Instant,
     jobs: usize,
-) -> Vec<(usize, (CandidateCheck, bool))> {
+) -> Result<Vec<(usize, (CandidateCheck, bool))>, ()> {
     // In the candidates' order: a trusted host's chain where its first candidate stands.
     let mut order: Vec<(Option<String>, Vec<usize>)> = Vec::new();
     for (i, c) in candidates.iter().enumerate() {
+        let key = host_key(&c.host);
         if !c.trusted {
             order.push((None, vec![i]));
         } else if let Some((_, chain)) = order
             .iter_mut()
-            .find(|(host, _)| host.as_deref() == Some(c.host.as_str()))
+            .find(|(host, _)| host.as_deref() == Some(key.as_str()))
         {
             chain.push(i);
         } else {
-            order.push((Some(c.host.clone()), vec![i]));
+            order.push((Some(key), vec![i]));
         }
     }
+    let mut redactor = Redactor::default();
+    if let Some(c) = &credential {
+        redactor.add_secret(c.secret());
+    }
+    let gate = Arc::new(tokio::sync::Mutex::new(Attempts::default()));
     let limit = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
     let mut set = tokio::task::JoinSet::new();
     for (_, indices) in order {
@@ -292,41 +326,84 @@ async fn test_all(
             .map(|i| (i, candidates[i].clone()))
             .collect();
         let (base, credential, limit) = (base.clone(), credential.clone(), limit.clone());
+        let (gate, redactor) = (gate.clone(), redactor.clone());
         set.spawn(async move {
             let Ok(_permit) = limit.acquire_owned().await else {
                 return Vec::new();
             };
+            let left = || {
+                until
+                    .checked_duration_since(Instant::now())
+                    .filter(|d| !d.is_zero())
+            };
             let mut out = Vec::new();
             let mut auth_tried = false;
             for (i, c) in plan {
-                let Some(left) = until
-                    .checked_duration_since(Instant::now())
-                    .filter(|d| !d.is_zero())
-                else {
-                    break;
-                };
-                let carry =
+                let wants =
                     c.trusted && !auth_tried && c.security != TlsMode::None && credential.is_some();
+                // Held for the whole check that may carry the password: attempts never overlap,
+                // so each one knows what the others showed.
+                let mut held = if wants {
+                    Some(gate.clone().lock_owned().await)
+                } else {
+                    None
+                };
+                let Some(remaining) = left() else { break };
+                let mut addresses: Vec<IpAddr> = Vec::new();
+                if let Some(state) = &held {
+                    if !state.settled {
+                        let (_, resolved) = target::resolve(
+                            &c.host,
+                            c.port,
+                            &base.resolution,
+                            base.timeout.min(remaining),
+                        )
+                        .await;
+                        addresses = resolved.iter().map(|a| a.ip()).collect();
+                    }
+                    if state.settled || addresses.iter().any(|a| state.addresses.contains(a)) {
+                        held = None;
+                    }
+                }
+                let carry = held.is_some();
+                let Some(remaining) = left() else { break };
                 let opts = CheckOptions {
                     host: c.host.clone(),
                     port: c.port,
                     tls: c.security,
                     user: if carry { c.username.clone() } else { None },
                     credential: if carry { credential.clone() } else { None },
-                    deadline: left,
+                    deadline: remaining,
                     ..base.clone()
                 };
-                let run = run_check(&opts, &|_: &str| {}).await;
+                let run = run_check_redacting(&opts, &|_: &str| {}, redactor.clone()).await;
                 let (report, _) = crate::build_report(&opts, run, None);
-                if carry
-                    && report
-                        .body
-                        .sessions
-                        .iter()
-                        .any(|s| s.auth.as_ref().is_some_and(|a| a.mechanism.is_some()))
+                let attempts: Vec<_> = report
+                    .body
+                    .sessions
+                    .iter()
+                    .filter(|s| s.auth.as_ref().is_some_and(|a| a.mechanism.is_some()))
+                    .collect();
+                let sent = !attempts.is_empty();
+                if let Some(state) = held.as_mut()
+                    && sent
                 {
                     auth_tried = true;
+                    state.addresses.extend(addresses);
+                    state.addresses.extend(attempts.iter().flat_map(|s| {
+                        s.connects
+                            .iter()
+                            .filter_map(|a| a.address.parse::<SocketAddr>().ok())
+                            .map(|a| a.ip())
+                    }));
+                    state.settled |= attempts.iter().any(|s| {
+                        s.auth
+                            .as_ref()
+                            .and_then(|a| a.reply.as_ref())
+                            .is_some_and(|r| settles(r.code))
+                    });
                 }
+                drop(held);
                 out.push((
                     i,
                     (
@@ -338,7 +415,7 @@ async fn test_all(
                             transcript: report.body.transcript,
                             duration_ms: report.duration_ms,
                         },
-                        carry,
+                        sent,
                     ),
                 ));
             }
@@ -347,9 +424,12 @@ async fn test_all(
     }
     let mut all = Vec::new();
     while let Some(done) = set.join_next().await {
-        if let Ok(results) = done {
-            all.extend(results);
+        match done {
+            Ok(results) => all.extend(results),
+            // The panic hook has printed it; a lost candidate must not pass for an untested one.
+            Err(e) if e.is_panic() => return Err(()),
+            Err(_) => {}
         }
     }
-    all
+    Ok(all)
 }

@@ -14,13 +14,7 @@ use smtpdoctor_report::{Category, Confidence, Finding, Retry, Severity, Status, 
 /// The ports guessed on each guessed host, in the order tried (RFC 8314 prefers 465).
 pub const GUESS_PORTS: [u16; 4] = [465, 587, 25, 2525];
 
-/// Whether `host` is the domain or a name inside it (RFC 6186 section 6: an SRV target outside
-/// the queried domain is not trusted without DNSSEC).
-pub fn on_domain(host: &str, domain: &str) -> bool {
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    let domain = domain.trim_end_matches('.').to_ascii_lowercase();
-    host == domain || host.ends_with(&format!(".{domain}"))
-}
+pub use smtpdoctor_records::autoconfig::on_domain;
 
 fn preset_source(
     kind: SourceKind,
@@ -28,7 +22,7 @@ fn preset_source(
     matched: String,
     address: &str,
 ) -> SourceReport {
-    let username = presets::expand_username(provider.username, address);
+    let username = smtpdoctor_records::autoconfig::expand(provider.username, address);
     let settings = provider
         .servers
         .iter()
@@ -292,11 +286,31 @@ pub fn sources(address: &str, user: &[Setting], found: Found) -> Vec<SourceRepor
 /// inside the domain, and a host named by the MX's domain (its autoconfig file or ISP database
 /// entry) lies inside that domain: the MX's operator may speak for its own servers, not for
 /// anyone else's.
+/// A preset's alternative servers (Google's Workspace relay, Zoho's server for paid
+/// organisations) serve only some of the provider's accounts: they are tested, never trusted with
+/// the password.
 fn trusted(source: &SourceReport, host: &str, domain: &str) -> bool {
     let kind = source.kind;
     kind.trusted()
         && (kind != SourceKind::Srv || on_domain(host, domain))
         && (!kind.scoped() || source.scope.as_deref().is_some_and(|s| on_domain(host, s)))
+        && !source
+            .preset
+            .as_ref()
+            .is_some_and(|p| presets::is_alternative(&p.id, host))
+}
+
+/// How far a login name can be believed: the user's `--user`, a source trusted for the host, a
+/// built-in preset (reviewed data); anything else (a plain-HTTP autoconfig file, an off-domain
+/// SRV target) never chooses the name sent with the password or shown as the setting.
+fn username_weight(source: &SourceReport, trust: bool) -> u8 {
+    if trust {
+        1
+    } else if source.preset.is_some() {
+        2
+    } else {
+        u8::MAX
+    }
 }
 
 fn security_rank(s: TlsMode) -> u8 {
@@ -305,6 +319,16 @@ fn security_rank(s: TlsMode) -> u8 {
         TlsMode::Starttls => 1,
         TlsMode::Auto => 2,
         TlsMode::None => 3,
+    }
+}
+
+/// The port heuristic, except where SRV records name the candidate: RFC 2782 says their
+/// priority order is the order to try, and the candidates keep it (the sort is stable).
+fn source_port_rank(c: &Candidate) -> u8 {
+    if c.sources.first() == Some(&SourceKind::Srv) {
+        0
+    } else {
+        port_rank(c.port)
     }
 }
 
@@ -324,6 +348,8 @@ fn port_rank(port: u16) -> u8 {
 pub fn candidates(address: &str, user: Option<&str>, sources: &[SourceReport]) -> Vec<Candidate> {
     let domain = address.rsplit_once('@').map_or(address, |(_, d)| d);
     let mut out: Vec<Candidate> = Vec::new();
+    // Per candidate: the weight of the source its login name came from (see `username_weight`).
+    let mut weights: Vec<u8> = Vec::new();
     for source in sources.iter().filter(|s| s.status == SourceStatus::Found) {
         for s in &source.settings {
             let same_place =
@@ -332,24 +358,37 @@ pub fn candidates(address: &str, user: Option<&str>, sources: &[SourceReport]) -
                 continue;
             }
             let trust = trusted(source, &s.host, domain);
-            if let Some(c) = out
-                .iter_mut()
-                .find(|c| same_place(c) && c.security == s.security)
+            let weight = if s.username.is_some() {
+                username_weight(source, trust)
+            } else {
+                u8::MAX
+            };
+            if let Some(i) = out
+                .iter()
+                .position(|c| same_place(c) && c.security == s.security)
             {
+                let c = &mut out[i];
                 if !c.sources.contains(&source.kind) {
                     c.sources.push(source.kind);
                 }
                 c.trusted |= trust;
-                if c.username.is_none() {
+                if weight < weights[i] {
                     c.username = s.username.clone();
+                    weights[i] = weight;
                 }
                 continue;
             }
+            let (username, weight) = match user {
+                Some(u) => (Some(u.to_string()), 0),
+                None if weight < u8::MAX => (s.username.clone(), weight),
+                None => (None, u8::MAX),
+            };
+            weights.push(weight);
             out.push(Candidate {
                 host: s.host.to_ascii_lowercase(),
                 port: s.port,
                 security: s.security,
-                username: user.map(String::from).or_else(|| s.username.clone()),
+                username,
                 sources: vec![source.kind],
                 trusted: trust,
                 credentials_sent: false,
@@ -380,7 +419,7 @@ fn order_key(c: &Candidate) -> (bool, SourceKind, std::cmp::Reverse<usize>, u8, 
         c.sources.first().copied().unwrap_or(SourceKind::Guess),
         std::cmp::Reverse(c.sources.len()),
         security_rank(c.security),
-        port_rank(c.port),
+        source_port_rank(c),
     )
 }
 
@@ -456,9 +495,14 @@ fn usable(o: Outcome) -> bool {
 fn rank_key(c: &Candidate) -> (u8, bool, SourceKind, std::cmp::Reverse<usize>, u8, u8) {
     let outcome = match c.outcome {
         Outcome::Confirmed => 0,
+        Outcome::LoginFailed
+            if auth_reply(c).is_some_and(|code| code / 100 != 5 || code == 504) =>
+        {
+            2
+        }
         Outcome::Reachable | Outcome::LoginFailed => 1,
-        Outcome::NoAuth => 2,
-        Outcome::Failed | Outcome::NotTested => 3,
+        Outcome::NoAuth => 3,
+        Outcome::Failed | Outcome::NotTested => 4,
     };
     let security = c.tls_found.unwrap_or(c.security);
     (
@@ -467,8 +511,40 @@ fn rank_key(c: &Candidate) -> (u8, bool, SourceKind, std::cmp::Reverse<usize>, u
         c.sources.first().copied().unwrap_or(SourceKind::Guess),
         std::cmp::Reverse(c.sources.len()),
         security_rank(security),
-        port_rank(c.port),
+        source_port_rank(c),
     )
+}
+
+/// The code of the reply to the candidate's login attempt, when one was made.
+fn auth_reply(c: &Candidate) -> Option<u16> {
+    c.check.as_ref()?.sessions.iter().find_map(|s| {
+        let a = s.auth.as_ref()?;
+        a.mechanism.as_ref()?;
+        a.reply.as_ref().map(|r| r.code)
+    })
+}
+
+/// Why the password did not go to a trusted candidate although one was given.
+fn why_not_sent(c: &Candidate, all: &[Candidate]) -> String {
+    if let Some(other) = all.iter().find(|o| o.credentials_sent) {
+        return format!(
+            "your password was not sent there: a run makes one login attempt per server and stops after a definite answer, and it went to {}",
+            other.address()
+        );
+    }
+    let skipped = c.check.as_ref().and_then(|k| {
+        k.sessions
+            .iter()
+            .find_map(|s| s.auth.as_ref().and_then(|a| a.skipped.clone()))
+    });
+    match skipped.as_deref() {
+        Some("no_common_mechanism") => format!(
+            "it offers {}, none of which your credential can use (an OAuth token needs XOAUTH2 or OAUTHBEARER; a password needs PLAIN, LOGIN or CRAM-MD5)",
+            c.auth_offered.join(" ")
+        ),
+        Some(other) => format!("your password was not sent there ({other})"),
+        None => "your password was not sent there (the login was not attempted)".to_string(),
+    }
 }
 
 /// The auth method to pick in a client, from the mechanisms offered and the one that worked.
@@ -523,6 +599,40 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
         .to_string();
     for c in &mut body.candidates {
         outcome(c);
+    }
+    // A login that worked in another TLS mode than a source stated (the mode probe found it)
+    // proves the candidate that states that mode for the same host and port: it never got an
+    // attempt of its own, the server allows one per run.
+    let proven: Vec<(String, u16, TlsMode, Option<String>)> = body
+        .candidates
+        .iter()
+        .filter(|c| c.outcome == Outcome::Failed)
+        .filter_map(|c| {
+            let s = c
+                .check
+                .as_ref()?
+                .sessions
+                .iter()
+                .find(|s| s.authenticated)?;
+            Some((
+                c.host.clone(),
+                c.port,
+                s.mode,
+                s.auth.as_ref().and_then(|a| a.mechanism.clone()),
+            ))
+        })
+        .collect();
+    for (host, port, mode, mechanism) in proven {
+        if let Some(o) = body.candidates.iter_mut().find(|o| {
+            o.host == host
+                && o.port == port
+                && o.security == mode
+                && o.outcome == Outcome::Reachable
+        }) {
+            o.outcome = Outcome::Confirmed;
+            o.tls_found = Some(mode);
+            o.auth_mechanism = mechanism;
+        }
     }
     body.candidates.sort_by_key(rank_key);
     let mut n = 0;
@@ -658,7 +768,8 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
                 )
                 .detail("Thunderbird shows this instruction before the account can be used (the file's <enable> element).")
                 .evidence(reference);
-                for url in file.1 {
+                // A file can list any number of pages; three are enough to start from.
+                for url in file.1.iter().take(3) {
                     f = f.fix(format!("See {url}"));
                 }
                 findings.push(f);
@@ -749,6 +860,7 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
                     )
                 });
             disagreements.push(Disagreement {
+                kind: "security".into(),
                 about: format!("security of {}", c.address()),
                 claims,
                 settled,
@@ -777,15 +889,29 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
         .map(|k| (*k, hosts_of(*k)))
         .filter(|(_, h)| !h.is_empty())
         .collect();
+    // Two sources naming different servers disagree only when one side's servers were tested
+    // and none works: a provider may well have two working names.
+    let works = |hosts: &[String]| {
+        body.candidates
+            .iter()
+            .any(|c| usable(c.outcome) && hosts.contains(&c.host))
+    };
+    let tested = |hosts: &[String]| {
+        body.candidates
+            .iter()
+            .any(|c| c.check.is_some() && hosts.contains(&c.host))
+    };
     for (i, (ka, ha)) in named.iter().enumerate() {
         for (kb, hb) in &named[i + 1..] {
-            if !ha.iter().any(|h| hb.contains(h)) {
+            let one_fails = (tested(ha) && !works(ha)) || (tested(hb) && !works(hb));
+            if !ha.iter().any(|h| hb.contains(h)) && one_fails {
                 let settled = body
                     .candidates
                     .iter()
                     .find(|c| usable(c.outcome) && (ha.contains(&c.host) || hb.contains(&c.host)))
                     .map(|c| format!("{} works", c.address()));
                 disagreements.push(Disagreement {
+                    kind: "server".into(),
                     about: "server".into(),
                     claims: vec![
                         Claim {
@@ -865,7 +991,7 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
                 format!("{} answers, but it was found only by {}: it was tested without your password", c.address(), c.sources.first().map_or("guess", |s| s.describe())),
             )
             .detail("Guesses, the provider behind the MX or SPF record, off-domain SRV targets, hosts outside the MX's domain named by its files, and plain-HTTP autoconfig files are not proof that a server is your provider's, so smtpdoctor never sends them your password.")
-            .fix(format!("If {} is right, prove the login with `smtpdoctor setup {address} --server {}`", c.host, c.address()))
+            .fix(format!("If {} is right, prove the login with `smtpdoctor setup {address} --server {} --password-env VAR`", c.host, c.address()))
             .evidence(format!("candidate:{i}")),
         );
     }
@@ -933,20 +1059,37 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
                 check.unwrap_or_else(|| verdict_from(Status::Problem, String::new(), vec![]));
             v.status = Status::Problem;
             v.evidence = vec![format!("candidate:{}", best_index.unwrap_or(0))];
+            // A refusal shows the server speaks AUTH, not that it holds this account.
+            let temporary = auth_reply(c).is_some_and(|code| code / 100 == 4);
             v.summary = format!(
-                "{} is the right server, but the login failed: {}",
+                "{} answers and {} the login: {}",
                 settings_line(c),
+                if temporary {
+                    "refused for now"
+                } else {
+                    "refused"
+                },
                 v.summary
             );
             if v.category.is_none() {
                 v.category = Some(Category::AuthFailed);
-                v.retry = Some(Retry::Permanent);
+                v.retry = Some(if temporary {
+                    Retry::Temporary
+                } else {
+                    Retry::Permanent
+                });
             }
-            for f in findings
-                .iter()
-                .filter(|f| f.id.starts_with("setup.policy."))
-            {
-                v.fix.extend(f.fix.iter().cloned());
+            // Only the account policy of a provider that names this server applies.
+            for p in body.sources.iter().filter(|s| {
+                s.status == SourceStatus::Found
+                    && c.sources.contains(&s.kind)
+                    && s.settings.iter().any(|x| x.host == c.host)
+            }) {
+                if let Some(p) = p.preset.as_ref().filter(|p| p.policy != "password")
+                    && !v.fix.contains(&p.policy_note)
+                {
+                    v.fix.push(p.policy_note.clone());
+                }
             }
             v
         }
@@ -962,15 +1105,39 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
                 c.username.as_deref().unwrap_or(address)
             )],
         ),
+        Some(c) if c.trusted => verdict_from(
+            Status::Inconclusive,
+            format!(
+                "{} answers with verified TLS and offers AUTH, but the login was not tried: {}",
+                settings_line(c),
+                why_not_sent(c, &body.candidates)
+            ),
+            vec![
+                if why_not_sent(c, &body.candidates).contains("none of which") {
+                    "Use a credential the server accepts: an (app) password with --password-env VAR, or ask the provider which sign-in its SMTP server supports".to_string()
+                } else {
+                    format!(
+                        "Prove the login on this server alone: `smtpdoctor check {} --tls {} --user {} --password-env VAR`",
+                        c.address(),
+                        match c.tls_found.unwrap_or(c.security) {
+                            TlsMode::Implicit => "implicit",
+                            TlsMode::Starttls => "starttls",
+                            _ => "auto",
+                        },
+                        c.username.as_deref().unwrap_or(address)
+                    )
+                },
+            ],
+        ),
         Some(c) => verdict_from(
             Status::Inconclusive,
             format!(
-                "{} answers with verified TLS and offers AUTH, but it is only a {}: not tested with your password",
+                "{} answers with verified TLS and offers AUTH, but it was found only by {}: not tested with your password",
                 settings_line(c),
                 c.sources.first().map_or("guess", |s| s.describe())
             ),
             vec![format!(
-                "If it is your provider's server, run `smtpdoctor setup {address} --server {}` to prove the login",
+                "If it is your provider's server, run `smtpdoctor setup {address} --server {} --password-env VAR` to prove the login",
                 c.address()
             )],
         ),
@@ -984,24 +1151,81 @@ pub fn judge(address: &str, credential_given: bool, body: &mut SetupBody) -> Set
                 .candidates
                 .iter()
                 .any(|c| c.sources.iter().any(|s| *s != SourceKind::Guess));
-            if !named
-                && tested.iter().all(|c| {
-                    c.check
-                        .as_ref()
-                        .is_some_and(|k| k.verdict.category == Some(Category::Dns))
-                })
-            {
-                findings.push(
-                    Finding::new("setup.nothing_found", Severity::Problem, Some(Category::Dns), format!("No source names a mail server for {domain}, and no guessed host exists"))
-                        .detail("No preset, no SRV record, no autoconfig file, and none of smtp.DOMAIN, mail.DOMAIN or DOMAIN resolves.")
-                        .fix("Check the address's spelling, and ask the provider for its SMTP (outgoing) server settings")
-                        .retry(Retry::Permanent)
-                        .evidence("sources"),
-                );
-                let mut v = verdict_from(Status::Problem, format!("Nothing found for {domain}: no source names a mail server and no guessed host exists"), vec!["Check the address's spelling, and ask the provider for its SMTP (outgoing) server settings".into()]);
+            let dns_only = tested.iter().all(|c| {
+                c.check
+                    .as_ref()
+                    .is_some_and(|k| k.verdict.category == Some(Category::Dns))
+            });
+            // Only "no such name" and "no address" prove that nothing exists; a resolver that
+            // timed out or failed proves nothing, and neither does a source cut off in time.
+            let proven = tested.iter().all(|c| {
+                c.check
+                    .as_ref()
+                    .is_some_and(|k| k.verdict.retry == Some(Retry::Permanent))
+            }) && !body
+                .sources
+                .iter()
+                .any(|s| s.status == SourceStatus::Failed);
+            let guessed = !tested.is_empty();
+            if !named && dns_only && (proven || !guessed) {
+                let (summary, detail) = if guessed {
+                    (
+                        format!(
+                            "No source names a mail server for {domain}, and no guessed host exists"
+                        ),
+                        "No preset, no SRV record, no autoconfig file, and none of smtp.DOMAIN, mail.DOMAIN or DOMAIN resolves.",
+                    )
+                } else {
+                    (
+                        format!(
+                            "No source names a mail server for {domain} (no host was guessed: --no-guess)"
+                        ),
+                        "No preset, no SRV record and no autoconfig file; the usual host names were not tried.",
+                    )
+                };
+                let mut f = Finding::new("setup.nothing_found", Severity::Problem, Some(Category::Dns), summary.clone())
+                    .detail(detail)
+                    .fix("Check the address's spelling, and ask the provider for its SMTP (outgoing) server settings")
+                    .evidence("sources");
+                if proven {
+                    f = f.retry(Retry::Permanent);
+                }
+                findings.push(f);
+                let mut v = verdict_from(Status::Problem, if guessed { format!("Nothing found for {domain}: no source names a mail server and no guessed host exists") } else { format!("Nothing found for {domain}: no source names a mail server (no host was guessed: --no-guess)") }, vec!["Check the address's spelling, and ask the provider for its SMTP (outgoing) server settings".into()]);
                 v.category = Some(Category::Dns);
-                v.retry = Some(Retry::Permanent);
+                if proven {
+                    v.retry = Some(Retry::Permanent);
+                } else {
+                    v.confidence = Confidence::Medium;
+                }
                 v.evidence = vec!["finding:setup.nothing_found".into()];
+                v
+            } else if !named && dns_only {
+                let late: Vec<&str> = body
+                    .sources
+                    .iter()
+                    .filter(|s| s.status == SourceStatus::Failed)
+                    .map(|s| s.query.as_str())
+                    .collect();
+                let summary = format!(
+                    "DNS did not answer for {domain}: nothing could be looked up, so nothing is known about its mail server"
+                );
+                let mut f = Finding::new("setup.dns_failed", Severity::Problem, Some(Category::Dns), summary.clone())
+                    .detail(if late.is_empty() {
+                        "The guessed hosts' look-ups timed out or failed (not \"no such name\")".to_string()
+                    } else {
+                        format!("The guessed hosts' look-ups timed out or failed, and these sources gave no answer: {}", late.join(", "))
+                    })
+                    .fix("Check the network connection and the DNS resolver, or try another resolver with --dns")
+                    .retry(Retry::Temporary)
+                    .evidence("sources");
+                f.confidence = Confidence::Medium;
+                findings.push(f);
+                let mut v = verdict_from(Status::Problem, summary, vec!["Check the network connection and the DNS resolver, or try another resolver with --dns; then run setup again".into()]);
+                v.category = Some(Category::Dns);
+                v.retry = Some(Retry::Temporary);
+                v.confidence = Confidence::Medium;
+                v.evidence = vec!["finding:setup.dns_failed".into()];
                 v
             } else {
                 // The most trusted candidate's failure speaks for the run.
@@ -1128,6 +1352,20 @@ mod tests {
         assert_eq!(c[0].sources, [SourceKind::Ispdb]);
     }
 
+    /// Two SRV records of one service: their priority order stands, whatever the ports.
+    #[test]
+    fn srv_priority_beats_the_port_heuristic() {
+        let srv = source(
+            SourceKind::Srv,
+            vec![
+                setting("first.a.test", 2525, TlsMode::Starttls),
+                setting("second.a.test", 587, TlsMode::Starttls),
+            ],
+        );
+        let c = candidates("me@a.test", None, &[srv]);
+        assert_eq!(c[0].host, "first.a.test");
+    }
+
     #[test]
     fn candidates_merge_sources_and_order_trusted_first() {
         let sources = vec![
@@ -1169,6 +1407,62 @@ mod tests {
         );
         assert_eq!(c[0].username.as_deref(), Some("me@a.test"));
         assert_eq!(c[3].username, None);
+    }
+
+    /// A plain-HTTP autoconfig file (anyone on the path can write it) names the trusted server
+    /// with its own login name: the name sent with the password stays the trusted one.
+    #[test]
+    fn an_untrusted_source_never_chooses_the_login_name() {
+        let mut user = setting("mail.a.test", 465, TlsMode::Implicit);
+        user.username = None;
+        let mut planted = setting("mail.a.test", 465, TlsMode::Implicit);
+        planted.username = Some("chosen-by-attacker".into());
+        let mut srv_named = setting("mail.a.test", 587, TlsMode::Starttls);
+        srv_named.username = None;
+        let mut planted_587 = setting("mail.a.test", 587, TlsMode::Starttls);
+        planted_587.username = Some("chosen-by-attacker".into());
+        let mut https = setting("mail.a.test", 587, TlsMode::Starttls);
+        https.username = Some("me".into());
+        let sources = vec![
+            source(SourceKind::User, vec![user]),
+            source(SourceKind::AutoconfigHttp, vec![planted, planted_587]),
+            source(SourceKind::Srv, vec![srv_named]),
+            source(SourceKind::Autoconfig, vec![https]),
+        ];
+        let c = candidates("me@a.test", None, &sources);
+        let name = |port: u16| c.iter().find(|c| c.port == port).unwrap().username.clone();
+        assert_eq!(name(465).as_deref(), Some("me@a.test"), "the default");
+        assert_eq!(name(587).as_deref(), Some("me"), "the trusted file's name");
+        let forced = candidates("me@a.test", Some("given"), &sources);
+        assert!(
+            forced
+                .iter()
+                .all(|c| c.username.as_deref() == Some("given"))
+        );
+    }
+
+    /// Google's Workspace relay and Zoho's server for paid organisations are tested, but a
+    /// consumer password goes only to the provider's main server.
+    #[test]
+    fn a_presets_alternative_servers_never_get_the_password() {
+        for (address, main, alternative) in [
+            ("me@gmail.com", "smtp.gmail.com", "smtp-relay.gmail.com"),
+            ("me@zoho.com", "smtp.zoho.com", "smtppro.zoho.com"),
+        ] {
+            let s = sources(address, &[], Found::default());
+            let c = candidates(address, None, &s);
+            let named = |host: &str| -> Vec<&Candidate> {
+                c.iter()
+                    .filter(|c| c.host == host && c.sources.contains(&SourceKind::Preset))
+                    .collect()
+            };
+            assert!(named(main).iter().all(|c| c.trusted) && !named(main).is_empty());
+            let alt = named(alternative);
+            assert!(
+                !alt.is_empty() && alt.iter().all(|c| !c.trusted),
+                "{address}"
+            );
+        }
     }
 
     #[test]
@@ -1449,6 +1743,144 @@ mod tests {
                 .any(|f| f.id == "setup.nothing_works" && f.retry.is_some())
         );
         assert!(d.findings.iter().any(|f| f.id == "setup.source.failed"));
+    }
+
+    /// The verdict says what the evidence shows: a refusal is not proof of the right server,
+    /// only the provider of the recommended server adds its policy, a trusted server that never
+    /// got the password says why, and two working servers are no disagreement.
+    #[test]
+    fn verdicts_say_only_what_the_evidence_shows() {
+        let mut srv = source(
+            SourceKind::Srv,
+            vec![setting("mail.a.test", 465, TlsMode::Implicit)],
+        );
+        srv.status = SourceStatus::Found;
+        let inferred = sources(
+            "me@a.test",
+            &[],
+            Found {
+                spf_includes: vec!["sendgrid.net".into()],
+                ..Default::default()
+            },
+        )
+        .into_iter()
+        .filter(|s| s.kind == SourceKind::SpfProvider)
+        .collect::<Vec<_>>();
+        assert!(inferred[0].preset.is_some());
+        let mut body = SetupBody {
+            sources: [vec![srv], inferred].concat(),
+            candidates: vec![tested(
+                "mail.a.test",
+                465,
+                TlsMode::Implicit,
+                vec![SourceKind::Srv],
+                "refusedlogin",
+            )],
+            ..Default::default()
+        };
+        let d = judge("me@a.test", true, &mut body);
+        assert!(
+            !d.verdict.summary.contains("right server"),
+            "{}",
+            d.verdict.summary
+        );
+        assert!(d.verdict.summary.contains("refused the login"));
+        assert!(
+            !d.verdict.fix.iter().any(|f| f.contains("API key")),
+            "SendGrid's policy is not the SRV server's: {:?}",
+            d.verdict.fix
+        );
+        // A trusted server that did not get the password: why, and no "only a guess".
+        let mut reachable = tested(
+            "mail.a.test",
+            587,
+            TlsMode::Starttls,
+            vec![SourceKind::Srv],
+            "reachable",
+        );
+        reachable.credentials_sent = false;
+        let mut other = tested(
+            "mx.a.test",
+            465,
+            TlsMode::Implicit,
+            vec![SourceKind::Autoconfig],
+            "cert",
+        );
+        other.credentials_sent = true;
+        let (_, d) = judged(vec![reachable, other], true);
+        assert_eq!(d.verdict.status, Status::Inconclusive);
+        assert!(!d.verdict.summary.contains("only"), "{}", d.verdict.summary);
+        assert!(
+            d.verdict.summary.contains("mx.a.test:465"),
+            "{}",
+            d.verdict.summary
+        );
+        // SRV and autoconfig name different servers that both work: no disagreement.
+        let mut ac = source(
+            SourceKind::Autoconfig,
+            vec![setting("smtp.a.test", 465, TlsMode::Implicit)],
+        );
+        ac.status = SourceStatus::Found;
+        let mut srv = source(
+            SourceKind::Srv,
+            vec![setting("mail.a.test", 465, TlsMode::Implicit)],
+        );
+        srv.status = SourceStatus::Found;
+        let both = |what: &str| SetupBody {
+            sources: vec![srv.clone(), ac.clone()],
+            candidates: vec![
+                tested(
+                    "mail.a.test",
+                    465,
+                    TlsMode::Implicit,
+                    vec![SourceKind::Srv],
+                    "login",
+                ),
+                tested(
+                    "smtp.a.test",
+                    465,
+                    TlsMode::Implicit,
+                    vec![SourceKind::Autoconfig],
+                    what,
+                ),
+            ],
+            ..Default::default()
+        };
+        let mut body = both("reachable");
+        judge("me@a.test", true, &mut body);
+        assert!(body.disagreements.is_empty(), "{:?}", body.disagreements);
+        let mut body = both("cert");
+        judge("me@a.test", true, &mut body);
+        assert_eq!(body.disagreements[0].kind, "server");
+    }
+
+    /// A source says implicit TLS for a STARTTLS port; the mode probe logged in with STARTTLS:
+    /// the candidate that says STARTTLS for that port is the proven one.
+    #[test]
+    fn a_login_in_the_other_mode_proves_the_sibling() {
+        let mut wrong = tested(
+            "mail.a.test",
+            587,
+            TlsMode::Implicit,
+            vec![SourceKind::Autoconfig],
+            "login",
+        );
+        wrong.check.as_mut().unwrap().sessions[0].mode = TlsMode::Starttls;
+        let right = tested(
+            "mail.a.test",
+            587,
+            TlsMode::Starttls,
+            vec![SourceKind::Srv],
+            "reachable",
+        );
+        let (body, d) = judged(vec![wrong, right], true);
+        assert_eq!(d.verdict.status, Status::Ok, "{}", d.verdict.summary);
+        let r = body.recommended.unwrap();
+        assert_eq!(
+            (r.port, r.security, r.proven),
+            (587, TlsMode::Starttls, true)
+        );
+        assert_eq!(body.disagreements[0].kind, "security");
     }
 
     #[test]

@@ -74,6 +74,11 @@ pub struct Server {
     pub auth: &'static [&'static str],
     /// A remark, e.g. "relay for Workspace only".
     pub note: &'static str,
+    /// A server for only some of the provider's accounts (Google's Workspace relay, Zoho's
+    /// server for paid organisations): `setup` tests it but never sends it the password, which
+    /// goes to the main servers only (a consumer password there could only fail, and every
+    /// failure counts against the account).
+    pub alternative: bool,
 }
 
 /// Where a preset's facts come from.
@@ -156,14 +161,14 @@ pub fn for_spf_include(include: &str) -> Vec<&'static Provider> {
         .collect()
 }
 
-/// Fills in Thunderbird's placeholders (`%EMAILADDRESS%`, `%EMAILLOCALPART%`, `%EMAILDOMAIN%`)
-/// for `address`; other text is kept as it is.
-pub fn expand_username(template: &str, address: &str) -> String {
-    let (local, domain) = address.rsplit_once('@').unwrap_or((address, ""));
-    template
-        .replace("%EMAILADDRESS%", address)
-        .replace("%EMAILLOCALPART%", local)
-        .replace("%EMAILDOMAIN%", domain)
+/// Whether `host` is one of `provider`'s alternative servers (see [`Server::alternative`]).
+pub fn is_alternative(provider: &str, host: &str) -> bool {
+    let host = lower(host);
+    PROVIDERS.iter().filter(|p| p.id == provider).any(|p| {
+        p.servers
+            .iter()
+            .any(|s| s.alternative && s.host.eq_ignore_ascii_case(&host))
+    })
 }
 
 #[cfg(test)]
@@ -308,18 +313,5 @@ mod tests {
             ["proton_bridge", "proton_smtp"]
         );
         assert!(for_domain("example.test").is_none());
-    }
-
-    #[test]
-    fn username_placeholders() {
-        assert_eq!(
-            expand_username("%EMAILLOCALPART%+%EMAILDOMAIN%", "me@ex.test"),
-            "me+ex.test"
-        );
-        assert_eq!(
-            expand_username("%EMAILADDRESS%", "me@ex.test"),
-            "me@ex.test"
-        );
-        assert_eq!(expand_username("apikey", "me@ex.test"), "apikey");
     }
 }

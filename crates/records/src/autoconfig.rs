@@ -18,13 +18,14 @@ pub fn settings(file: &AutoconfigFile, address: &str) -> (Vec<Setting>, Vec<Stri
     let mut out = Vec::new();
     let mut problems = Vec::new();
     for s in &file.outgoing {
-        let security = match s.socket_type.to_ascii_uppercase().as_str() {
-            "SSL" | "TLS" => TlsMode::Implicit,
+        // Exactly Thunderbird's three values: a file it would not read is not followed here.
+        let security = match s.socket_type.trim() {
+            "SSL" => TlsMode::Implicit,
             "STARTTLS" => TlsMode::Starttls,
-            "PLAIN" => TlsMode::None,
+            "plain" => TlsMode::None,
             other => {
                 problems.push(format!(
-                    "{}: unknown socketType {other:?}: server left out",
+                    "{}: socketType {other:?} is not one Thunderbird reads (plain, SSL, STARTTLS): server left out",
                     s.hostname
                 ));
                 continue;
@@ -40,18 +41,14 @@ pub fn settings(file: &AutoconfigFile, address: &str) -> (Vec<Setting>, Vec<Stri
                 continue;
             }
         };
-        let host = s.hostname.trim().trim_end_matches('.').to_ascii_lowercase();
-        if host.is_empty()
-            || !host
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-.".contains(c))
-        {
+        // Thunderbird fills the placeholders in host names too (`mail.%EMAILDOMAIN%`).
+        let Some(host) = host_name(&expand(s.hostname.trim(), address)) else {
             problems.push(format!(
                 "hostname {:?} is not a host name: server left out",
                 s.hostname
             ));
             continue;
-        }
+        };
         let username = (!s.username.trim().is_empty()).then(|| expand(s.username.trim(), address));
         out.push(Setting {
             host,
@@ -65,8 +62,45 @@ pub fn settings(file: &AutoconfigFile, address: &str) -> (Vec<Setting>, Vec<Stri
     (out, problems)
 }
 
-/// Thunderbird's placeholders filled in for `address`.
-fn expand(template: &str, address: &str) -> String {
+/// A host name as the settings and redirects may name one: LDH labels (no underscore), lower
+/// case, without the root's dot; None when it is not one.
+pub fn host_name(name: &str) -> Option<String> {
+    crate::normalize_host(name).filter(|h| !h.contains('_'))
+}
+
+/// Whether `host` is `domain` or a name inside it (RFC 6186 section 6: an SRV target outside the
+/// queried domain is not trusted without DNSSEC; a redirect may lead only there).
+pub fn on_domain(host: &str, domain: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+    host == domain || host.ends_with(&format!(".{domain}"))
+}
+
+/// An address's domain as DNS names it: A-labels (UTS 46: `bücher.de` is `xn--bcher-kva.de`),
+/// lower case, without the root's dot, every label a host-name label. The error says what is
+/// wrong, in words for the person who typed it.
+pub fn mail_domain(domain: &str) -> Result<String, String> {
+    if domain.starts_with('[') {
+        return Err(format!(
+            "{domain} is an address literal: it names no domain whose settings could be looked up"
+        ));
+    }
+    let name = domain.strip_suffix('.').unwrap_or(domain);
+    if name.is_empty() {
+        return Err("the domain after @ is empty".into());
+    }
+    let ascii = idna::domain_to_ascii(name)
+        .map_err(|_| format!("'{domain}' is not a valid international domain name"))?;
+    host_name(&ascii).ok_or_else(|| {
+            format!(
+                "'{domain}' is not a domain name (labels of letters, digits and hyphens, separated by single dots)"
+            )
+        })
+}
+
+/// Thunderbird's placeholders (`%EMAILADDRESS%`, `%EMAILLOCALPART%`, `%EMAILDOMAIN%`) filled in
+/// for `address`; other text is kept as it is. Autoconfig files and the presets use the same.
+pub fn expand(template: &str, address: &str) -> String {
     let (local, domain) = address.rsplit_once('@').unwrap_or((address, ""));
     template
         .replace("%EMAILADDRESS%", address)
@@ -305,6 +339,47 @@ mod tests {
         assert_eq!(settings[1].security, TlsMode::Starttls);
         assert_eq!(settings[1].port, 587);
         assert_eq!(settings[1].username.as_deref(), Some("me@example.test"));
+    }
+
+    #[test]
+    fn mail_domains_become_a_labels_or_say_what_is_wrong() {
+        assert_eq!(mail_domain("Bücher.DE.").unwrap(), "xn--bcher-kva.de");
+        assert_eq!(mail_domain("mail.test").unwrap(), "mail.test");
+        for (bad, why) in [
+            ("", "empty"),
+            (".", "empty"),
+            ("x/y", "not a domain name"),
+            ("a..b", "not a domain name"),
+            ("[127.0.0.1]", "address literal"),
+            ("-a.test", "not a domain name"),
+        ] {
+            let e = mail_domain(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn username_placeholders() {
+        assert_eq!(
+            expand("%EMAILLOCALPART%+%EMAILDOMAIN%", "me@ex.test"),
+            "me+ex.test"
+        );
+        assert_eq!(expand("%EMAILADDRESS%", "me@ex.test"), "me@ex.test");
+        assert_eq!(expand("apikey", "me@ex.test"), "apikey");
+    }
+
+    #[test]
+    fn placeholders_in_host_names_and_strict_socket_types() {
+        let xml = r#"<clientConfig><emailProvider id="x">
+            <outgoingServer type="smtp"><hostname>mail.%EMAILDOMAIN%</hostname><port>465</port><socketType>SSL</socketType></outgoingServer>
+            <outgoingServer type="smtp"><hostname>b.test</hostname><port>465</port><socketType>TLS</socketType></outgoingServer>
+            <outgoingServer type="smtp"><hostname>%EMAILLOCALPART%.test</hostname><port>465</port><socketType>SSL</socketType></outgoingServer>
+        </emailProvider></clientConfig>"#;
+        let (settings, problems) = settings(&parse(xml).unwrap(), "a b@x.test");
+        assert_eq!(settings.len(), 1, "{problems:?}");
+        assert_eq!(settings[0].host, "mail.x.test");
+        assert!(problems[0].contains("Thunderbird"), "{problems:?}");
+        assert!(problems[1].contains("not a host name"), "{problems:?}");
     }
 
     #[test]

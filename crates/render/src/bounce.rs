@@ -18,6 +18,10 @@ pub const DETAILED: usize = 20;
 /// Renders a bounce report for a terminal. `report.body.records` holds the first records (at
 /// most [`TABLE_ROWS`] are shown); the summary counts all of them.
 pub fn human(report: &Report<BounceBody>, p: Palette) -> String {
+    crate::terminal_safe(&human_text(report, p), p)
+}
+
+fn human_text(report: &Report<BounceBody>, p: Palette) -> String {
     let mut out = String::new();
     let b = &report.body;
     let paths: Vec<String> = report.target["paths"]
@@ -261,6 +265,10 @@ fn details(out: &mut String, n: usize, r: &BounceRecord, truncated: bool, p: Pal
 /// a reader of the lines would otherwise miss (paths that could not be read are said on stderr
 /// as they happen, so not again here).
 pub fn brief(report: &Report<BounceBody>) -> String {
+    crate::terminal_safe(&brief_text(report), crate::Palette::PLAIN)
+}
+
+fn brief_text(report: &Report<BounceBody>) -> String {
     let mut out = String::new();
     let mut lines = summary_lines(&report.body).into_iter();
     if let Some(first) = lines.next() {

@@ -32,6 +32,10 @@ fn label(name: &str) -> &'static str {
 
 /// The report of one domain.
 pub fn domain(report: &Report<DomainBody>, p: Palette) -> String {
+    crate::terminal_safe(&domain_text(report, p), p)
+}
+
+fn domain_text(report: &Report<DomainBody>, p: Palette) -> String {
     let mut out = String::new();
     let b = &report.body;
     let _ = writeln!(

@@ -23,6 +23,10 @@ fn dane_word(status: DaneStatus, p: Palette) -> String {
 
 /// Renders a check report for a terminal.
 pub fn check(report: &Report<CheckBody>, p: Palette, show_transcript: bool) -> String {
+    crate::terminal_safe(&check_text(report, p, show_transcript), p)
+}
+
+fn check_text(report: &Report<CheckBody>, p: Palette, show_transcript: bool) -> String {
     let mut out = String::new();
     let target = &report.target;
     let host = target
@@ -319,6 +323,10 @@ pub(crate) fn clip(text: &str, max: usize) -> String {
 
 /// Renders an explain report for a terminal.
 pub fn explain(report: &Report<smtpdoctor_report::explain::ExplainBody>, p: Palette) -> String {
+    crate::terminal_safe(&explain_text(report, p), p)
+}
+
+fn explain_text(report: &Report<smtpdoctor_report::explain::ExplainBody>, p: Palette) -> String {
     let mut out = String::new();
     let b = &report.body;
     let first = b.input.lines().next().unwrap_or("");

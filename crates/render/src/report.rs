@@ -72,6 +72,10 @@ impl Block {
 
 /// Renders a check report as a support report.
 pub fn check(report: &Report<CheckBody>, options: &Options<'_>) -> String {
+    crate::terminal_safe(&check_text(report, options), crate::Palette::PLAIN)
+}
+
+fn check_text(report: &Report<CheckBody>, options: &Options<'_>) -> String {
     let mut blocks = model(report, options.redact_identity);
     if options.redact_identity {
         let mut masker = Masker::for_report(report, options.public_hosts);

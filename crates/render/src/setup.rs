@@ -42,6 +42,10 @@ pub fn outcome_words(o: Outcome) -> &'static str {
 
 /// Renders a setup report for a terminal.
 pub fn human(report: &Report<SetupBody>, p: Palette, show_transcript: bool) -> String {
+    crate::terminal_safe(&human_text(report, p, show_transcript), p)
+}
+
+fn human_text(report: &Report<SetupBody>, p: Palette, show_transcript: bool) -> String {
     let mut out = String::new();
     let b = &report.body;
     let address = report
@@ -80,10 +84,11 @@ pub fn human(report: &Report<SetupBody>, p: Palette, show_transcript: bool) -> S
             (s, _) => s.name().to_string(),
         };
         let with_password = !report.target["credentials"].is_null();
+        let attempt_made = report.body.candidates.iter().any(|o| o.credentials_sent);
         let why = match (&c.check, c.outcome) {
             (Some(k), Outcome::Failed) => format!(": {}", clip(&k.verdict.summary, 70)),
-            (_, Outcome::Reachable) if with_password && c.trusted => {
-                " — one login attempt per host".to_string()
+            (_, Outcome::Reachable) if with_password && c.trusted && attempt_made => {
+                " — one login attempt per server".to_string()
             }
             (_, Outcome::Reachable) if with_password => " — not trusted with the password".into(),
             _ => String::new(),
@@ -206,6 +211,10 @@ pub fn human(report: &Report<SetupBody>, p: Palette, show_transcript: bool) -> S
 /// to use and the verdict first, then the full test of the recommended and of every trusted
 /// candidate as `check --report` writes it (transcripts already scrubbed of secrets).
 pub fn report(report: &Report<SetupBody>, options: &crate::report::Options<'_>) -> String {
+    crate::terminal_safe(&report_text(report, options), crate::Palette::PLAIN)
+}
+
+fn report_text(report: &Report<SetupBody>, options: &crate::report::Options<'_>) -> String {
     use crate::report::{Block, Masker, model, retry_words, status_word};
     use smtpdoctor_report::Severity;
     use smtpdoctor_report::check::CheckBody;

@@ -251,13 +251,14 @@ pub enum Outcome {
     /// Verified TLS and AUTH offered; no password was sent (none given, or the source is not
     /// trusted with it, or another port of the host had the one attempt).
     Reachable,
-    /// The server refused the login (the settings are right; the password or account is not).
+    /// The server answered over verified TLS and refused the login: it speaks AUTH, which does
+    /// not prove it holds this account (see the reply in the check).
     LoginFailed,
     /// Verified TLS, but no AUTH offered: not a submission service for this client.
     NoAuth,
     /// The test failed (see the verdict): wrong TLS mode, refused, certificate, ...
     Failed,
-    /// Not tested (the run's deadline came first, or it is plaintext-only).
+    /// Not tested (the run's deadline came first).
     NotTested,
 }
 
@@ -277,7 +278,8 @@ pub struct Candidate {
     pub sources: Vec<SourceKind>,
     /// Whether the password may go to it (a trusted source names it).
     pub trusted: bool,
-    /// Whether the test carried the password (at most one host's candidate does).
+    /// Whether the password was really sent (an AUTH attempt was made): at most one candidate
+    /// per server, and none after a login was accepted or refused for good.
     pub credentials_sent: bool,
     /// What the test showed.
     pub outcome: Outcome,
@@ -348,8 +350,10 @@ pub struct Recommended {
 /// Where sources disagree.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Disagreement {
-    /// `security` (one host and port, different TLS modes), `server` (trusted sources name
-    /// different hosts) or `username`.
+    /// What they disagree on, for programs: `security` (one host and port, different TLS
+    /// modes) or `server` (trusted sources name different hosts, and one side's do not work).
+    pub kind: String,
+    /// The same in words, for people: `security of HOST:PORT` or `server`.
     pub about: String,
     /// What each source says.
     pub claims: Vec<Claim>,

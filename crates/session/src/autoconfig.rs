@@ -9,7 +9,7 @@
 use crate::http;
 use crate::target::Resolution;
 use crate::tls::Trust;
-pub use smtpdoctor_records::autoconfig::{parse, settings};
+pub use smtpdoctor_records::autoconfig::{host_name, mail_domain, on_domain, parse, settings};
 use smtpdoctor_records::psl::PublicSuffixList;
 use smtpdoctor_report::setup::{FetchEvidence, SourceKind, SourceReport, SourceStatus};
 use std::time::Duration;
@@ -233,13 +233,6 @@ fn url(https: bool, host: &str, path: &str) -> String {
     format!("{}://{host}{path}", if https { "https" } else { "http" })
 }
 
-/// Whether `host` is the domain or inside it: the only places a redirect may lead.
-fn on_domain(host: &str, domain: &str) -> bool {
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    let domain = domain.trim_end_matches('.').to_ascii_lowercase();
-    host == domain || host.ends_with(&format!(".{domain}"))
-}
-
 /// Where one fetch goes, and what it is reported as.
 struct Fetch<'a> {
     kind: SourceKind,
@@ -442,11 +435,10 @@ fn split_url(location: &str, host: &str, https: bool) -> Option<(bool, String, S
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
-    // Only the default ports: the fetch knows no other.
-    if authority.contains(':') || authority.contains('@') || authority.is_empty() {
-        return None;
-    }
-    Some((secure, authority.to_ascii_lowercase(), path.to_string()))
+    // Only the default ports (the fetch knows no other), and only a host name: `#`, `?`, spaces
+    // or a user part would make a proxy fetch from somewhere else than `on_domain` approved.
+    let host = host_name(authority).filter(|_| !authority.ends_with('.'))?;
+    Some((secure, host, path.to_string()))
 }
 
 fn percent_encode(text: &str) -> String {
@@ -528,6 +520,14 @@ mod tests {
         );
         assert_eq!(split_url("https://a.test:8443/x", "h", true), None);
         assert_eq!(split_url("ftp://a.test/x", "h", true), None);
+        for odd in [
+            "http://evil.test#.a.test/x",
+            "http://evil.test?.a.test",
+            "http://u@a.test/",
+            "http://a .test/",
+        ] {
+            assert_eq!(split_url(odd, "h", false), None, "{odd}");
+        }
         assert!(on_domain("autoconfig.a.test", "a.test"));
         assert!(on_domain("A.TEST.", "a.test"));
         assert!(!on_domain("evil-a.test", "a.test"));

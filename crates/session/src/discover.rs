@@ -51,6 +51,9 @@ pub fn system_psl() -> Option<Arc<PublicSuffixList>> {
 
 /// Runs every look-up for `address` at once; the MX's domains are asked as soon as the MX is
 /// known.
+///
+/// Each source is bounded on its own by `until`: one that is still running then becomes a row
+/// that says so, and every source that finished is kept.
 pub async fn discover(
     address: &str,
     domain: &str,
@@ -58,6 +61,7 @@ pub async fn discover(
     trust: &Trust,
     timeout: Duration,
     options: &Options,
+    until: Instant,
 ) -> Discovery {
     let ispdb_own = async {
         match &options.ispdb {
@@ -73,10 +77,25 @@ pub async fn discover(
     };
     // The MX look-up resolves each MX host in turn: bound it as a whole, like the others.
     let mx_chain = async {
-        let mx = tokio::time::timeout(timeout * 2, crate::mx::lookup(domain, how, timeout)).await;
+        let mx_until = until.min(Instant::now() + timeout * 2);
+        let mx = tokio::time::timeout_at(
+            tokio::time::Instant::from_std(mx_until),
+            crate::mx::lookup(domain, how, timeout),
+        )
+        .await;
         let mx_sources = match &mx {
             Ok(m) if !m.null_mx && !m.implicit && m.failure.is_none() => {
-                for_mx(m, address, domain, how, trust, timeout, options).await
+                bounded(
+                    until,
+                    for_mx(m, address, domain, how, trust, timeout, options),
+                    || {
+                        vec![late(
+                            SourceKind::AutoconfigMx,
+                            format!("autoconfig of {domain}'s MX domain"),
+                        )]
+                    },
+                )
+                .await
             }
             _ => vec![not_asked(
                 SourceKind::AutoconfigMx,
@@ -87,12 +106,32 @@ pub async fn discover(
         (mx, mx_sources)
     };
     let (submissions, submission, autoconfig, ispdb, (mx, mx_sources), spf) = tokio::join!(
-        srv(domain, true, how, timeout),
-        srv(domain, false, how, timeout),
-        crate::autoconfig::lookup(domain, address, how, trust, timeout),
-        ispdb_own,
+        bounded(until, srv(domain, true, how, timeout), || late(
+            SourceKind::Srv,
+            format!("_submissions._tcp.{domain} SRV")
+        )),
+        bounded(until, srv(domain, false, how, timeout), || late(
+            SourceKind::Srv,
+            format!("_submission._tcp.{domain} SRV")
+        )),
+        bounded(
+            until,
+            crate::autoconfig::lookup(domain, address, how, trust, timeout),
+            || vec![late(
+                SourceKind::Autoconfig,
+                format!("autoconfig files of {domain}")
+            )]
+        ),
+        bounded(until, ispdb_own, || late(
+            SourceKind::Ispdb,
+            format!("ISP database entry for {domain}")
+        )),
         mx_chain,
-        spf(domain, how, timeout),
+        bounded(until, spf(domain, how, timeout), || (
+            Vec::new(),
+            LATE.to_string(),
+            0
+        )),
     );
     let mut sources = vec![submissions, submission];
     // Thunderbird's order: the domain's own file, the ISP database, then the MX's domain.
@@ -221,6 +260,27 @@ async fn for_mx(
     files
 }
 
+/// What a source still running at the discovery deadline says.
+const LATE: &str = "did not finish before the deadline (still waiting for an answer)";
+
+/// Waits for `work` until `until`; after that, what `late` makes.
+async fn bounded<T>(
+    until: Instant,
+    work: impl std::future::Future<Output = T>,
+    late: impl FnOnce() -> T,
+) -> T {
+    tokio::time::timeout_at(tokio::time::Instant::from_std(until), work)
+        .await
+        .unwrap_or_else(|_| late())
+}
+
+/// The row of a source that did not finish before the discovery deadline.
+fn late(kind: SourceKind, query: String) -> SourceReport {
+    let mut s = not_asked(kind, query, LATE);
+    s.status = SourceStatus::Failed;
+    s
+}
+
 fn not_asked(kind: SourceKind, query: String, why: &str) -> SourceReport {
     SourceReport {
         kind,
@@ -236,6 +296,9 @@ fn not_asked(kind: SourceKind, query: String, why: &str) -> SourceReport {
         ms: 0,
     }
 }
+
+/// The SRV targets per service that become candidates, in RFC 2782 order.
+const MAX_SRV_TARGETS: usize = 5;
 
 /// `_submissions._tcp` (implicit TLS) or `_submission._tcp` (STARTTLS): the records in the order
 /// RFC 2782 tries them (priority, then the heavier weight first: a fixed order, so runs repeat).
@@ -299,7 +362,12 @@ async fn srv(domain: &str, implicit: bool, how: &Resolution, timeout: Duration) 
                 report.detail = "no SRV record".into();
             } else {
                 report.status = SourceStatus::Found;
-                for r in records.iter().filter(|r| r.target != "." && r.port > 0) {
+                // Each trusted target may get a login attempt: a few are plenty.
+                for r in records
+                    .iter()
+                    .filter(|r| r.target != "." && r.port > 0)
+                    .take(MAX_SRV_TARGETS)
+                {
                     report.settings.push(Setting {
                         host: r.target.clone(),
                         port: r.port,
@@ -318,6 +386,19 @@ async fn srv(domain: &str, implicit: bool, how: &Resolution, timeout: Duration) 
                     .map(|r| format!("{} {} {}:{}", r.priority, r.weight, r.target, r.port))
                     .collect::<Vec<_>>()
                     .join(", ");
+                let usable = records
+                    .iter()
+                    .filter(|r| r.target != "." && r.port > 0)
+                    .count();
+                if report.settings.is_empty() {
+                    // Every record is "." or port 0: nothing to use, whatever the count.
+                    report.status = SourceStatus::NotOffered;
+                    report.detail.push_str(": no usable target");
+                } else if usable > MAX_SRV_TARGETS {
+                    report.detail.push_str(&format!(
+                        " (the first {MAX_SRV_TARGETS} of {usable} targets are used)"
+                    ));
+                }
             }
         }
         Err(e) if e.is_no_records_found() || e.is_nx_domain() => {
@@ -357,10 +438,7 @@ async fn spf(domain: &str, how: &Resolution, timeout: Duration) -> (Vec<String>,
                     ),
                     _ => None,
                 })
-                .find(|t| {
-                    t.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("v=spf1"))
-                        && (t.len() == 6 || t.as_bytes()[6] == b' ')
-                });
+                .find(|t| smtpdoctor_spf::record::is_spf(t.as_bytes()));
             match record {
                 Some(r) => (spf_includes(&r), r),
                 None => (Vec::new(), "no SPF record".into()),
@@ -374,19 +452,24 @@ async fn spf(domain: &str, how: &Resolution, timeout: Duration) -> (Vec<String>,
     (includes, detail, started.elapsed().as_millis() as u64)
 }
 
-/// The domains an SPF record includes or redirects to, lower case.
+/// The domains an SPF record includes or redirects to, lower case, as the SPF crate parses it
+/// (the same reading `domain` reports); names built from macros depend on the message and are
+/// left out. A record that does not parse names none.
 pub fn spf_includes(record: &str) -> Vec<String> {
-    record
-        .split_whitespace()
-        .filter_map(|term| {
-            let term = term.trim_start_matches(['+', '-', '~', '?']);
-            let lower = term.to_ascii_lowercase();
-            lower
-                .strip_prefix("include:")
-                .or_else(|| lower.strip_prefix("redirect="))
-                .map(|d| d.trim_end_matches('.').to_string())
+    use smtpdoctor_spf::record::Mechanism;
+    let Ok(parsed) = smtpdoctor_spf::parse(record) else {
+        return Vec::new();
+    };
+    parsed
+        .directives()
+        .filter_map(|(_, d)| match &d.mechanism {
+            Mechanism::Include(m) => Some(m),
+            _ => None,
         })
-        .filter(|d| !d.is_empty() && !d.contains('%'))
+        .chain(parsed.redirect())
+        .filter(|m| !m.has_macros())
+        .map(|m| m.text.trim_end_matches('.').to_ascii_lowercase())
+        .filter(|d| !d.is_empty())
         .collect()
 }
 

@@ -154,9 +154,11 @@ async fn get_into(
     } else {
         path.to_string()
     };
-    let request = format!(
-        "GET {target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: smtpdoctor\r\nAccept: */*\r\nConnection: close\r\n\r\n"
-    );
+    let request = |target: &str| {
+        format!(
+            "GET {target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: smtpdoctor\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+        )
+    };
     let response = if https {
         let (config, captured) = tls::client_config(trust)?;
         let name = ServerName::try_from(host.to_string()).map_err(|e| e.to_string())?;
@@ -176,9 +178,16 @@ async fn get_into(
             // Evidence, not the end: the response still shows what else is wrong.
             out.certificate_error = Some(v.detail.unwrap_or_else(|| "not verified".into()));
         }
-        exchange(stream, &request, deadline, max_body).await?
+        // A server that failed verification could be anyone: it gets the path, not the query
+        // (autoconfig's `?emailaddress=` would tell it the address).
+        let target = if out.certificate_error.is_some() {
+            target.split('?').next().unwrap_or_default()
+        } else {
+            target.as_str()
+        };
+        exchange(stream, &request(target), deadline, max_body).await?
     } else {
-        exchange(tcp, &request, deadline, max_body).await?
+        exchange(tcp, &request(&target), deadline, max_body).await?
     };
     let split = response
         .windows(4)

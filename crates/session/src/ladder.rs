@@ -113,13 +113,23 @@ struct Ladder<'a> {
 
 /// Runs the whole ladder. Never fails: every failure is evidence in the result.
 pub async fn run_check(opts: &CheckOptions, progress: &Progress) -> CheckRun {
+    run_check_redacting(opts, progress, Redactor::default()).await
+}
+
+/// Runs the whole ladder with a redactor that already knows secrets this check may never send
+/// (`setup`: the password another connection of the run carried, which a server can echo back
+/// here). The check's own credential is added to it.
+pub async fn run_check_redacting(
+    opts: &CheckOptions,
+    progress: &Progress,
+    mut redactor: Redactor,
+) -> CheckRun {
     let started_at = tls::rfc3339(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0),
     );
-    let mut redactor = Redactor::default();
     if let Some(cred) = &opts.credential {
         redactor.add_secret(cred.secret());
     }

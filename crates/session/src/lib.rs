@@ -22,6 +22,6 @@ pub mod tls;
 pub mod wire;
 
 pub use auth::Credential;
-pub use ladder::{CheckOptions, CheckRun, run_check};
+pub use ladder::{CheckOptions, CheckRun, run_check, run_check_redacting};
 pub use redact::Secret;
 pub use tls::Trust;

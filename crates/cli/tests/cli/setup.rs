@@ -194,8 +194,6 @@ fn setup(
         address,
         "--dns",
         &rig["RM_DNS"],
-        "--format",
-        "json",
         "--timeout",
         "3",
         "--deadline",
@@ -206,6 +204,10 @@ fn setup(
     .iter()
     .map(|s| s.to_string())
     .collect();
+    if !more.iter().any(|a| a == "--format") {
+        args.push("--format".into());
+        args.push("json".into());
+    }
     // Thunderbird's ISP database is outside: a test asks only the one it serves.
     if !more.iter().any(|a| a == "--ispdb" || a == "--no-ispdb") {
         args.push("--no-ispdb".into());
@@ -868,6 +870,10 @@ fn the_public_address_goes_into_the_setup_report_as_given() {
 fn usage_errors() {
     for (args, needle) in [
         (vec!["setup", "not-an-address"], "not an email address"),
+        (vec!["setup", "a@."], "domain after @ is empty"),
+        (vec!["setup", "a@x/y"], "not a domain name"),
+        (vec!["setup", "a@[127.0.0.1]"], "address literal"),
+        (vec!["setup", "a@b..test"], "not a domain name"),
         (
             vec!["setup", "a@b.test", "--password", "x"],
             "never taken from the command line",
@@ -971,4 +977,334 @@ fn markdown_report_snapshot() {
         .map(|l| format!("{l}\n"))
         .collect();
     crate::report::assert_snapshot("setup-confirmed.md", &crate::report::durations(&text));
+}
+
+/// A server that echoes the password on a connection that never carried it (here: a plaintext
+/// candidate, which never gets the password; the secret is told to the fake server, as if another
+/// connection of the run had delivered it). Every output is scrubbed all the same: JSON, the human
+/// transcript and RUST_LOG=trace. No real server echoes on demand, hence the in-process fake.
+#[test]
+fn a_password_echoed_on_another_connection_is_scrubbed_everywhere() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    const SECRET: &str = "Echo-Me-Elsewhere-4417!";
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let forms = forbidden(SECRET, "me@echo.test", "127.0.0.1", port);
+    let payload = forms[1].clone();
+    runtime.spawn(async move {
+        loop {
+            let Ok((s, _)) = listener.accept().await else {
+                continue;
+            };
+            let payload = payload.clone();
+            tokio::spawn(async move {
+                let (r, mut w) = s.into_split();
+                let mut lines = BufReader::new(r).lines();
+                let _ = w
+                    .write_all(format!("220 fake ready {SECRET} {payload}\r\n").as_bytes())
+                    .await;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let reply = if line.to_ascii_uppercase().starts_with("EHLO") {
+                        format!("250-fake {SECRET}\r\n250 AUTH PLAIN {payload}\r\n")
+                    } else if line.eq_ignore_ascii_case("QUIT") {
+                        format!("221 bye {SECRET}\r\n")
+                    } else {
+                        format!("502 5.5.2 {SECRET} {payload}\r\n")
+                    };
+                    if w.write_all(reply.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    // Nothing answers DNS: discovery fails fast and only the given server is tested.
+    let dead_dns = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dns = dead_dns.local_addr().unwrap().to_string();
+    drop(dead_dns);
+    let server = format!("127.0.0.1:{port}");
+    for format in ["json", "human"] {
+        let run = smtpdoctor(
+            &[
+                "setup",
+                "me@echo.test",
+                "--dns",
+                &dns,
+                "--no-ispdb",
+                "--no-guess",
+                "--timeout",
+                "2",
+                "--server",
+                &server,
+                "--server-tls",
+                "none",
+                "--password-env",
+                "ECHOPW",
+                "--format",
+                format,
+                "--transcript",
+            ],
+            &[("ECHOPW", SECRET), ("RUST_LOG", "trace")],
+        );
+        assert!(
+            run.stdout.contains("fake ready [redacted]"),
+            "{format}: the echo was received and scrubbed: {}",
+            run.stdout
+        );
+        assert!(
+            run.stderr.contains("[redacted]"),
+            "{format}: trace logs the scrubbed line"
+        );
+        for form in &forms {
+            assert!(
+                !run.stdout.contains(form.as_str()) && !run.stderr.contains(form.as_str()),
+                "{format}: a secret form leaked: {form}"
+            );
+        }
+    }
+}
+
+/// One password attempt per server, whatever it is called: `localhost`, `127.0.0.1`,
+/// `LOCALHOST.`, `[::1]` and the SRV records' `mail.test` (both ports) all lead to the rig's one
+/// Postfix. Counted as the server saw it (Dovecot's log, by a login name only this test uses)
+/// and in the transcripts.
+#[test]
+fn the_password_goes_once_to_one_server_under_every_name() {
+    let Some(rig) = rig() else { return };
+    let user = format!("names-{}@mail.test", std::process::id());
+    let run = setup(
+        &rig,
+        &rig["RM_USER"],
+        &[
+            "--no-guess".into(),
+            "--user".into(),
+            user.clone(),
+            "--password-env".into(),
+            "RIGPASS".into(),
+            "--server".into(),
+            "localhost:2465".into(),
+            "--server".into(),
+            "127.0.0.1:2465".into(),
+            "--server".into(),
+            "LOCALHOST.:2465".into(),
+            "--server".into(),
+            "[::1]:2465".into(),
+            "--server-tls".into(),
+            "implicit".into(),
+        ],
+        &[("RIGPASS", "not-the-password-names")],
+    );
+    let json = assert_verdict(&run, "problem", Some("auth_failed"), 12);
+    let candidates = json["candidates"].as_array().unwrap();
+    assert!(candidates.len() >= 4, "{}", json["candidates"]);
+    let auth_lines: usize = candidates
+        .iter()
+        .filter_map(|c| c["check"]["transcript"].as_array())
+        .flatten()
+        .filter(|e| {
+            e["dir"] == "sent"
+                && e["text"]
+                    .as_str()
+                    .is_some_and(|t| t.to_ascii_uppercase().starts_with("AUTH "))
+        })
+        .count();
+    assert_eq!(auth_lines, 1, "one AUTH command in all transcripts");
+    let sent: Vec<&Value> = candidates
+        .iter()
+        .filter(|c| c["credentials_sent"] == true)
+        .collect();
+    assert_eq!(sent.len(), 1, "{}", json["candidates"]);
+    let log = std::fs::read_to_string(&rig["RM_DOVECOT_LOG"]).unwrap_or_default();
+    if !log.is_empty() {
+        let seen = log.lines().filter(|l| l.contains(&user)).count();
+        assert_eq!(seen, 1, "Dovecot saw {seen} attempts for {user}");
+    }
+}
+
+/// A plain-HTTP autoconfig file (anyone on the path can write it) names the user's trusted
+/// server with a login name of its own and carries terminal escape sequences: the password goes
+/// with the address as login name, the settings shown keep it, and no escape reaches the
+/// terminal.
+#[test]
+fn a_plain_http_file_neither_chooses_the_login_nor_controls_the_terminal() {
+    let Some(rig) = rig() else { return };
+    let mut web = Web::new(&rig, "planted");
+    web.http(
+        "autoconfig.nosub.mail.test",
+        ok_xml(
+            &autoconfig_with(
+                &[("mail.test", 2465, "SSL")],
+                "chosen-by-attacker",
+                "<enable visiturl=\"https://nosub.mail.test/x\"><instruction>Evil \u{1b}[2J\u{1b}]0;PWNED\u{7} done</instruction></enable>",
+            )
+            .replace("Rig mail", "Rig \u{1b}[8mhidden\u{1b}[0m mail"),
+        ),
+    );
+    web.http(
+        "nosub.mail.test",
+        "HTTP/1.1 301 Moved\r\nLocation: ftp://\u{1b}[31mRED\u{1b}]0;PWNED\u{7}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".into(),
+    );
+    let more = [
+        &web.args()[..],
+        &[
+            "--no-guess".into(),
+            "--server".into(),
+            "mail.test:2465".into(),
+            "--server-tls".into(),
+            "implicit".into(),
+            "--password-env".into(),
+            "RIGPASS".into(),
+        ],
+    ]
+    .concat();
+    let env = [("RIGPASS", "not-the-password-planted")];
+    let run = setup(&rig, "user@nosub.mail.test", &more, &env);
+    let json = assert_verdict(&run, "problem", Some("auth_failed"), 12);
+    let c = candidate(&json, "mail.test:2465", "implicit");
+    assert_eq!(c["credentials_sent"], true);
+    assert_eq!(c["username"], "user@nosub.mail.test", "{c}");
+    assert_eq!(json["recommended"]["username"], "user@nosub.mail.test");
+    let auth = c["check"]["transcript"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["text"].as_str())
+        .find(|t| t.starts_with("AUTH "))
+        .unwrap()
+        .to_string();
+    assert!(!auth.contains("chosen"), "{auth}");
+    let human = setup(
+        &rig,
+        "user@nosub.mail.test",
+        &[
+            &more[..],
+            &["--format".into(), "human".into(), "--transcript".into()],
+        ]
+        .concat(),
+        &env,
+    );
+    assert!(human.stdout.contains("PWNED"), "{}", human.stdout);
+    assert!(!human.stdout.contains('\u{1b}'), "{:?}", human.stdout);
+    assert!(!human.stdout.contains('\u{7}'));
+}
+
+/// A resolver that never answers: the sources that finished are kept, the one cut off says so,
+/// and the verdict is a temporary DNS failure, not "nothing exists".
+#[test]
+fn a_silent_resolver_is_a_dns_failure_not_proof_of_nothing() {
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dns = silent.local_addr().unwrap().to_string();
+    for extra in [None, Some("--no-guess")] {
+        let mut args = vec![
+            "setup",
+            "a@silent.test",
+            "--dns",
+            &dns,
+            "--timeout",
+            "1",
+            "--no-ispdb",
+            "--format",
+            "json",
+        ];
+        args.extend(extra);
+        let run = smtpdoctor(&args, &[]);
+        let json: Value = serde_json::from_str(&run.stdout).unwrap();
+        let kinds: Vec<&str> = json["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["kind"].as_str().unwrap())
+            .collect();
+        for kind in ["srv", "autoconfig", "mx_provider", "spf_provider"] {
+            assert!(kinds.contains(&kind), "{kind} kept: {kinds:?}");
+        }
+        assert_eq!(json["verdict"]["category"], "dns", "{}", json["verdict"]);
+        assert_ne!(json["verdict"]["retry"], "permanent", "{}", json["verdict"]);
+        assert_ne!(json["verdict"]["confidence"], "high");
+        if extra.is_some() {
+            assert!(
+                !json["verdict"]["summary"]
+                    .as_str()
+                    .unwrap()
+                    .contains("no guessed host exists"),
+                "{}",
+                json["verdict"]
+            );
+        } else {
+            assert_finding(&json, "setup.dns_failed");
+        }
+    }
+    drop(silent);
+}
+
+/// An international domain is looked up in A-labels.
+#[test]
+fn an_international_domain_is_asked_in_a_labels() {
+    let closed = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dns = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    let run = smtpdoctor(
+        &[
+            "setup",
+            "me@Bücher.test",
+            "--dns",
+            &dns,
+            "--timeout",
+            "1",
+            "--no-ispdb",
+            "--no-guess",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    assert_ne!(run.code, 2, "{}", run.stderr);
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["target"]["domain"], "xn--bcher-kva.test");
+    assert_eq!(json["target"]["address"], "me@xn--bcher-kva.test");
+    assert!(
+        json["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["query"] == "_submissions._tcp.xn--bcher-kva.test SRV")
+    );
+}
+
+/// An OAuth token for a server that offers only password mechanisms: nothing is sent, the JSON
+/// says so (credentials_sent is the evidence, not the intention), and the verdict says why.
+#[test]
+fn a_credential_the_server_cannot_use_is_not_reported_as_sent() {
+    let Some(rig) = rig() else { return };
+    let run = setup(
+        &rig,
+        &rig["RM_USER"],
+        &[
+            "--no-guess".into(),
+            "--oauth-token-env".into(),
+            "RIGTOKEN".into(),
+        ],
+        &[("RIGTOKEN", "ya29.not-a-real-token")],
+    );
+    let json = assert_verdict(&run, "inconclusive", None, 15);
+    assert!(
+        json["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["credentials_sent"] == false),
+        "{}",
+        json["candidates"]
+    );
+    let summary = json["verdict"]["summary"].as_str().unwrap();
+    assert!(summary.contains("login was not tried"), "{summary}");
+    assert!(summary.contains("OAuth token needs XOAUTH2"), "{summary}");
+    assert!(!summary.contains("only a"), "{summary}");
 }
