@@ -11,7 +11,7 @@ use crate::args::{LogsArgs, LogsFormat};
 use serde::Serialize;
 use smtpdoctor_logs::clock::{self, Clock};
 use smtpdoctor_logs::input::Source;
-use smtpdoctor_logs::summary::Summary;
+use smtpdoctor_logs::summary::{IpStats, Summary, UserStats, top_by};
 use smtpdoctor_logs::track::{Message, Outcome, Tracker};
 use smtpdoctor_logs::{Event, Kind, Level, Line, Reason};
 use smtpdoctor_render::Palette;
@@ -301,6 +301,9 @@ pub fn run(args: LogsArgs, _palette: Palette) -> Result<ExitCode, UsageError> {
     let mut body = LogsBody::default();
     let mut clock = Clock::new(tz, args.year);
     let mut tracker = Tracker::new();
+    // Totals show no message, and a message filter reads only what a lean tracker keeps
+    // (the Message-ID aside).
+    tracker.lean = !detail && filter.message_id.is_none();
     let mut summary = Summary::default();
     let mut causes = Causes {
         deep: !args.summary,
@@ -631,20 +634,8 @@ fn summary_value(s: &Summary) -> serde_json::Value {
             .map(|(k, n)| serde_json::json!({"address": k, "count": n}))
             .collect()
     };
-    let mut ips: Vec<(&String, &smtpdoctor_logs::summary::IpStats)> = s.ips.iter().collect();
-    ips.sort_by(|a, b| {
-        b.1.failures
-            .cmp(&a.1.failures)
-            .then(b.1.suspicious.cmp(&a.1.suspicious))
-            .then(a.0.cmp(b.0))
-    });
-    let mut users: Vec<(&String, &smtpdoctor_logs::summary::UserStats)> = s.users.iter().collect();
-    users.sort_by(|a, b| {
-        b.1.auth_failed
-            .cmp(&a.1.auth_failed)
-            .then(b.1.received.cmp(&a.1.received))
-            .then(a.0.cmp(b.0))
-    });
+    let ips = top_by(s.ips.iter().collect(), 100, ip_order);
+    let users = top_by(s.users.iter().collect(), 100, user_order);
     serde_json::json!({
         "lines": s.lines,
         "recognised": s.recognised,
@@ -669,11 +660,27 @@ fn summary_value(s: &Summary) -> serde_json::Value {
         "outcomes": s.outcomes,
         "top_senders": top(&s.senders),
         "top_recipients": top(&s.recipients),
-        "ips": ips.iter().take(100).map(|(ip, st)| { let mut v = serde_json::to_value(st).unwrap_or_default(); v["ip"] = serde_json::json!(ip); v }).collect::<Vec<_>>(),
-        "users": users.iter().take(100).map(|(u, st)| { let mut v = serde_json::to_value(st).unwrap_or_default(); v["user"] = serde_json::json!(u); v }).collect::<Vec<_>>(),
+        "ips": ips.iter().map(|(ip, st)| { let mut v = serde_json::to_value(st).unwrap_or_default(); v["ip"] = serde_json::json!(ip); v }).collect::<Vec<_>>(),
+        "users": users.iter().map(|(u, st)| { let mut v = serde_json::to_value(st).unwrap_or_default(); v["user"] = serde_json::json!(u); v }).collect::<Vec<_>>(),
         "distinct_ips": s.ips.len() as u64 + s.other_ips,
         "distinct_users": s.users.len() as u64 + s.other_users,
     })
+}
+
+/// Client IPs by failures, then suspicious events, then address.
+fn ip_order(a: &(&String, &IpStats), b: &(&String, &IpStats)) -> std::cmp::Ordering {
+    b.1.failures
+        .cmp(&a.1.failures)
+        .then(b.1.suspicious.cmp(&a.1.suspicious))
+        .then(a.0.cmp(b.0))
+}
+
+/// Logins by failed logins, then messages sent, then name.
+fn user_order(a: &(&String, &UserStats), b: &(&String, &UserStats)) -> std::cmp::Ordering {
+    b.1.auth_failed
+        .cmp(&a.1.auth_failed)
+        .then(b.1.received.cmp(&a.1.received))
+        .then(a.0.cmp(b.0))
 }
 
 fn judge(s: &Summary, causes: &Causes) -> (Verdict, Vec<Finding>) {
@@ -850,23 +857,20 @@ fn human_summary(s: &Summary, verdict: &Verdict, lines: &[String], filtered: boo
             let _ = writeln!(o, "  {n:>10}  {r}");
         }
     }
-    let mut ips: Vec<_> = s
-        .ips
-        .iter()
-        .filter(|(_, v)| v.failures + v.suspicious > 0)
-        .collect();
-    ips.sort_by(|a, b| {
-        b.1.failures
-            .cmp(&a.1.failures)
-            .then(b.1.suspicious.cmp(&a.1.suspicious))
-            .then(a.0.cmp(b.0))
-    });
+    let ips = top_by(
+        s.ips
+            .iter()
+            .filter(|(_, v)| v.failures + v.suspicious > 0)
+            .collect(),
+        15,
+        ip_order,
+    );
     if !ips.is_empty() {
         let _ = writeln!(
             o,
             "\nClient IPs with failures (failures, suspicious, refusals, failed logins, users)"
         );
-        for (ip, v) in ips.iter().take(15) {
+        for (ip, v) in &ips {
             let _ = writeln!(
                 o,
                 "  {ip:<40} {:>6} {:>6} {:>6} {:>6}  {}",
@@ -878,16 +882,10 @@ fn human_summary(s: &Summary, verdict: &Verdict, lines: &[String], filtered: boo
             );
         }
     }
-    let mut users: Vec<_> = s.users.iter().collect();
-    users.sort_by(|a, b| {
-        b.1.auth_failed
-            .cmp(&a.1.auth_failed)
-            .then(b.1.received.cmp(&a.1.received))
-            .then(a.0.cmp(b.0))
-    });
+    let users = top_by(s.users.iter().collect(), 15, user_order);
     if !users.is_empty() {
         let _ = writeln!(o, "\nLogins (failed logins, messages sent, logins, IPs)");
-        for (u, v) in users.iter().take(15) {
+        for (u, v) in &users {
             let _ = writeln!(
                 o,
                 "  {u:<40} {:>6} {:>6} {:>6}  {}",

@@ -442,17 +442,30 @@ pub fn parse<'a>(line: &'a Line<'a>) -> Option<Event<'a>> {
 /// into the log: "Password mismatch (given password: ...)", "password=...". The event keeps the
 /// words before it, so no output of ours ever repeats a password.
 fn without_password(mut event: Event<'_>) -> Event<'_> {
-    if let Some(reply) = event.reply {
-        let lower = reply.to_ascii_lowercase();
-        if let Some(at) = ["given password", "password="]
-            .iter()
-            .filter_map(|marker| lower.find(marker))
-            .min()
-        {
-            event.reply = Some(reply[..at].trim_end_matches([' ', '(', ',', ':']));
-        }
+    if let Some(reply) = event.reply
+        && let Some(at) = password_at(reply)
+    {
+        event.reply = Some(reply[..at].trim_end_matches([' ', '(', ',', ':']));
     }
     event
+}
+
+/// Where the first `given password` or `password=` starts, in any case (no copy of the text:
+/// every line with a reply comes here).
+fn password_at(text: &str) -> Option<usize> {
+    let b = text.as_bytes();
+    memchr::memchr2_iter(b'p', b'P', b).find_map(|i| {
+        if !b.get(i..i + 8)?.eq_ignore_ascii_case(b"password") {
+            return None;
+        }
+        if b.get(i + 8) == Some(&b'=') {
+            Some(i)
+        } else if i >= 6 && b[i - 6..i].eq_ignore_ascii_case(b"given ") {
+            Some(i - 6)
+        } else {
+            None
+        }
+    })
 }
 
 /// Which server wrote a line, from its program name (Exim's own logs have none).

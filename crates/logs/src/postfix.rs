@@ -147,7 +147,7 @@ fn warning<'a>(e: &mut Event<'a>, w: &'a str) {
         e.host = Some(word(rest));
         if let Some(a) = after(rest, "to address ") {
             e.ip = Some(a.split([':', ' ']).next().unwrap_or(a));
-            if a.contains(':') && !a.contains(": ") {
+            if a.contains(':') && !has(a, ": ") {
                 e.ip = Some(word(a));
             }
         }
@@ -239,7 +239,7 @@ fn smtpd<'a>(e: &mut Event<'a>, m: &'a str) {
         || m.starts_with("too many errors after ")
         || m.starts_with("bare <LF> received after ")
     {
-        let r = &m[m.find(" after ").unwrap_or(0) + 7..];
+        let r = &m[find(m, " after ").unwrap_or(0) + 7..];
         e.stage = Some(word(r));
         if let Some(f) = after(r, " from ") {
             client(e, f);
@@ -295,7 +295,7 @@ fn reject<'a>(e: &mut Event<'a>, action: &'a str, r: &'a str) {
     if let Some(f) = after(r, " from ") {
         client(e, f);
         // The reply follows `host[ip]: ` (smtpd) or `host[ip]:port: ` (postscreen).
-        if let Some(close) = f.find("]") {
+        if let Some(close) = f.find(']') {
             let mut rest = &f[close + 1..];
             if let Some(p) = rest.strip_prefix(':') {
                 let n = p.bytes().take_while(u8::is_ascii_digit).count();
@@ -315,7 +315,7 @@ fn reject<'a>(e: &mut Event<'a>, action: &'a str, r: &'a str) {
     if e.reply.is_none() || action == "milter-reject" && !has(e.reply.unwrap_or(""), " ") {
         // cleanup: `...; from=<a> to=<b> proto=ESMTP helo=<h>: 5.7.1 text`
         if let Some(h) = after(r, " helo=<")
-            && let Some(t) = h.find(">: ")
+            && let Some(t) = find(h, ">: ")
         {
             e.reply = Some(&h[t + 3..]);
         }
@@ -354,7 +354,7 @@ fn postscreen<'a>(e: &mut Event<'a>, m: &'a str) {
     let tail = &m[head.len()..].trim_start();
     let from_client = |e: &mut Event<'a>, s: &'a str| {
         // `from [ip]:port`, `OLD [ip]:port`, `rank 3 for [ip]:port`
-        let at = s.find(" [").map_or(0, |i| i + 1);
+        let at = find(s, " [").map_or(0, |i| i + 1);
         let at = if s.starts_with('[') { 0 } else { at };
         client(e, &s[at..]);
     };
@@ -448,7 +448,7 @@ fn delivery<'a>(e: &mut Event<'a>, m: &'a str) {
             e.reply = Some(m);
             e.set(Kind::ConnectFailed, Level::Info);
         } else if m.starts_with("lost connection with ") || m.starts_with("conversation with ") {
-            let r = &m[m.find(" with ").unwrap_or(0) + 6..];
+            let r = &m[find(m, " with ").unwrap_or(0) + 6..];
             client(e, r);
             e.relay = Some(relay_of(r));
             e.reply = Some(m);

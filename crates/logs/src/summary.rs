@@ -76,11 +76,27 @@ impl Counts {
 
     /// The `n` largest, largest first (ties by key).
     pub fn top(&self, n: usize) -> Vec<(&str, u64)> {
-        let mut v: Vec<(&str, u64)> = self.counts.iter().map(|(k, c)| (k.as_str(), *c)).collect();
-        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        v.truncate(n);
-        v
+        let v: Vec<(&str, u64)> = self.counts.iter().map(|(k, c)| (k.as_str(), *c)).collect();
+        top_by(v, n, |a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)))
     }
+}
+
+/// The first `n` of `v` in the order `cmp` (a total order), sorted: a selection first, so a
+/// table of a million keys is not sorted whole for its top twenty.
+pub fn top_by<T>(
+    mut v: Vec<T>,
+    n: usize,
+    mut cmp: impl FnMut(&T, &T) -> std::cmp::Ordering,
+) -> Vec<T> {
+    if n == 0 {
+        return Vec::new();
+    }
+    if v.len() > n {
+        v.select_nth_unstable_by(n - 1, &mut cmp);
+        v.truncate(n);
+    }
+    v.sort_by(cmp);
+    v
 }
 
 /// Everything counted.
@@ -292,63 +308,23 @@ impl Summary {
             Kind::Delivered | Kind::Deferred | Kind::Bounced | Kind::Expired | Kind::ConnectFailed
         ) || (e.server == Server::Postfix && matches!(e.daemon, "smtp" | "lmtp"));
         if let Some(ip) = e.ip.filter(|_| !outbound) {
-            let known = self.ips.contains_key(ip);
-            if !known && self.ips.len() >= CLIENT_CAP {
-                self.other_ips += 1;
+            if let Some(s) = self.ips.get_mut(ip) {
+                count_ip(s, e, kind);
+            } else if self.ips.len() < CLIENT_CAP {
+                count_ip(self.ips.entry(ip.to_owned()).or_default(), e, kind);
             } else {
-                if !known {
-                    self.ips.insert(ip.to_owned(), IpStats::default());
-                }
-                let Some(s) = self.ips.get_mut(ip) else {
-                    return;
-                };
-                match kind {
-                    Kind::Connect => s.connections += 1,
-                    Kind::Received => s.received += 1,
-                    Kind::Rejected => s.rejected += 1,
-                    Kind::AuthFailed => {
-                        s.auth_failed += 1;
-                        if let Some(u) = e.user
-                            && s.users.len() < 8
-                            && !s.users.iter().any(|x| x == u)
-                        {
-                            s.users.push(u.to_owned());
-                        }
-                    }
-                    _ => {}
-                }
-                match e.level {
-                    Level::Failure => s.failures += 1,
-                    Level::Suspicious => s.suspicious += 1,
-                    Level::Info => {}
-                }
+                self.other_ips += 1;
             }
         }
         if let Some(user) = e.user
             && matches!(kind, Kind::Received | Kind::AuthFailed | Kind::Login)
         {
-            let known = self.users.contains_key(user);
-            if !known && self.users.len() >= CLIENT_CAP {
-                self.other_users += 1;
+            if let Some(s) = self.users.get_mut(user) {
+                count_user(s, e, kind);
+            } else if self.users.len() < CLIENT_CAP {
+                count_user(self.users.entry(user.to_owned()).or_default(), e, kind);
             } else {
-                if !known {
-                    self.users.insert(user.to_owned(), UserStats::default());
-                }
-                let Some(s) = self.users.get_mut(user) else {
-                    return;
-                };
-                match kind {
-                    Kind::Received => s.received += 1,
-                    Kind::AuthFailed => s.auth_failed += 1,
-                    Kind::Login => s.logins += 1,
-                    _ => {}
-                }
-                if let Some(ip) = e.ip
-                    && s.ips.len() < 8
-                    && !s.ips.iter().any(|x| x == ip)
-                {
-                    s.ips.push(ip.to_owned());
-                }
+                self.other_users += 1;
             }
         }
     }
@@ -360,5 +336,45 @@ impl Summary {
             self.sizes.remove(&m.queue_id);
             self.deferred_ids.remove(&m.queue_id);
         }
+    }
+}
+
+/// Counts one event for its client IP.
+fn count_ip(s: &mut IpStats, e: &Event<'_>, kind: Kind) {
+    match kind {
+        Kind::Connect => s.connections += 1,
+        Kind::Received => s.received += 1,
+        Kind::Rejected => s.rejected += 1,
+        Kind::AuthFailed => {
+            s.auth_failed += 1;
+            if let Some(u) = e.user
+                && s.users.len() < 8
+                && !s.users.iter().any(|x| x == u)
+            {
+                s.users.push(u.to_owned());
+            }
+        }
+        _ => {}
+    }
+    match e.level {
+        Level::Failure => s.failures += 1,
+        Level::Suspicious => s.suspicious += 1,
+        Level::Info => {}
+    }
+}
+
+/// Counts one event for its login.
+fn count_user(s: &mut UserStats, e: &Event<'_>, kind: Kind) {
+    match kind {
+        Kind::Received => s.received += 1,
+        Kind::AuthFailed => s.auth_failed += 1,
+        Kind::Login => s.logins += 1,
+        _ => {}
+    }
+    if let Some(ip) = e.ip
+        && s.ips.len() < 8
+        && !s.ips.iter().any(|x| x == ip)
+    {
+        s.ips.push(ip.to_owned());
     }
 }

@@ -242,6 +242,9 @@ pub struct Tracker {
     pub idle: i64,
     /// Most messages kept open at once.
     pub limit: usize,
+    /// Keep only what the outcome and the filters need (recipients, sender, client, login),
+    /// not the replies, relays, delays and Message-IDs: for totals, where no message is shown.
+    pub lean: bool,
     seq: u64,
     events: u64,
     latest: Option<Timestamp>,
@@ -261,6 +264,7 @@ impl Tracker {
             open: HashMap::default(),
             idle: 5 * 86400,
             limit: 200_000,
+            lean: false,
             seq: 0,
             events: 0,
             latest: None,
@@ -292,16 +296,6 @@ impl Tracker {
         }
         let Some(qid) = e.queue_id else { return };
         let Some(kind) = e.kind else { return };
-        let opening = matches!(kind, Kind::Received);
-        if opening
-            && let Some(old) = self.open.get(qid)
-            && (!old.is_fresh() || old.removed)
-        {
-            let mut old = self.open.remove(qid).unwrap_or_else(|| unreachable!());
-            old.reused = true;
-            old.decide();
-            closed(old);
-        }
         let tracked = matches!(
             kind,
             Kind::Received
@@ -317,19 +311,6 @@ impl Tracker {
         );
         if !tracked {
             return;
-        }
-        if kind == Kind::Rejected && !self.open.contains_key(qid) {
-            return;
-        }
-        if !self.open.contains_key(qid) {
-            if kind == Kind::Removed {
-                return;
-            }
-            self.seq += 1;
-            self.open.insert(
-                qid.to_owned(),
-                Message::new(qid, e.server, at, time, self.seq),
-            );
         }
         let handed = match (kind, e.queued_as) {
             (Kind::Delivered, Some(child)) if child != qid && self.open.contains_key(child) => {
@@ -355,7 +336,30 @@ impl Tracker {
                 }
             }
         }
-        let m = self.open.get_mut(qid).unwrap_or_else(|| unreachable!());
+        // One look-up for the common case (a line about an open message).
+        let mut found = self.open.get_mut(qid);
+        if kind == Kind::Received
+            && let Some(old) = found.as_deref()
+            && (!old.is_fresh() || old.removed)
+        {
+            // The id came back: the old message ends here.
+            let mut old = self.open.remove(qid).unwrap_or_else(|| unreachable!());
+            old.reused = true;
+            old.decide();
+            closed(old);
+            found = None;
+        }
+        let m = match found {
+            Some(m) => m,
+            None => {
+                if matches!(kind, Kind::Rejected | Kind::Removed) {
+                    return;
+                }
+                self.seq += 1;
+                let fresh = Message::new(qid, e.server, at, time, self.seq);
+                self.open.entry(fresh.queue_id.clone()).or_insert(fresh)
+            }
+        };
         if time.is_some() {
             m.last = time;
         }
@@ -374,7 +378,9 @@ impl Tracker {
                 }
                 set(&mut m.user, e.user);
                 set(&mut m.from, e.from);
-                set(&mut m.message_id, e.message_id);
+                if !self.lean {
+                    set(&mut m.message_id, e.message_id);
+                }
                 if e.size.is_some() {
                     m.size = e.size;
                 }
@@ -411,17 +417,19 @@ impl Tracker {
                         }
                     }
                 } else if m.attempts.len() < ATTEMPTS_CAP {
+                    let lean = self.lean;
+                    let keep = |v: Option<&str>| v.filter(|_| !lean).map(str::to_owned);
                     m.attempts.push(Attempt {
                         time,
                         at,
                         to: e.to.unwrap_or("").to_owned(),
-                        orig_to: e.orig_to.map(str::to_owned),
+                        orig_to: keep(e.orig_to),
                         status: kind,
-                        dsn: e.dsn.map(str::to_owned),
-                        relay: e.relay.map(str::to_owned),
-                        delay: e.delay.map(str::to_owned),
-                        delays: e.delays.map(str::to_owned),
-                        reply: e.reply.map(cap),
+                        dsn: keep(e.dsn),
+                        relay: keep(e.relay),
+                        delay: keep(e.delay),
+                        delays: keep(e.delays),
+                        reply: e.reply.filter(|_| !lean).map(cap),
                         handed_to: handed.map(str::to_owned),
                     });
                 }
