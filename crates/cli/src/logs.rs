@@ -301,16 +301,14 @@ pub fn run(args: LogsArgs, _palette: Palette) -> Result<ExitCode, UsageError> {
     let mut body = LogsBody::default();
     let mut clock = Clock::new(tz, args.year);
     let mut tracker = Tracker::new();
-    // Totals show no message, and a message filter reads only what a lean tracker keeps
-    // (the Message-ID aside).
-    tracker.lean = !detail && filter.message_id.is_none();
+    // Totals with no filter show nothing of a message but its outcome.
+    tracker.lean = !detail && !filtered;
     let mut summary = Summary::default();
     let mut causes = Causes {
         deep: !args.summary,
         ..Causes::default()
     };
     let mut unreadable = Vec::new();
-    let mut buf = Vec::with_capacity(1024);
     let mut write_error: Option<std::io::Error> = None;
     let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
     let mut closed: Vec<(Message, usize)> = Vec::new();
@@ -327,30 +325,32 @@ pub fn run(args: LogsArgs, _palette: Palette) -> Result<ExitCode, UsageError> {
         clock.start_file(src.modified);
         let file = names[index].as_str();
         loop {
-            match src.next_line(&mut buf) {
-                Ok(true) => {}
-                Ok(false) => break,
+            let (number, bytes) = match src.next_bytes() {
+                Ok(Some(l)) => l,
+                Ok(None) => break,
                 Err(e) => {
                     eprintln!("smtpdoctor: error: {file}: {e}");
                     unreadable.push(file.to_owned());
                     break;
                 }
-            }
+            };
             summary.lines += 1;
-            let text = match std::str::from_utf8(&buf) {
+            let text = match std::str::from_utf8(bytes) {
                 Ok(t) => std::borrow::Cow::Borrowed(t),
-                Err(_) => String::from_utf8_lossy(&buf),
+                Err(_) => String::from_utf8_lossy(bytes),
             };
             let Some(line) = Line::parse(&text) else {
                 continue;
             };
-            let Some(event) = smtpdoctor_logs::parse(&line) else {
+            // Borrowed, not moved out of the Option: an event is a few hundred bytes.
+            let parsed = smtpdoctor_logs::parse(&line);
+            let Some(event) = parsed.as_ref() else {
                 continue;
             };
             let time = clock.resolve(line.stamp);
-            let at = (index, src.line);
-            tracker.feed(&event, at, time, &mut |m| closed.push((m, index)));
-            if filter.event(&event, time) {
+            let at = (index, number);
+            tracker.feed(event, at, time, &mut |m| closed.push((m, index)));
+            if filter.event(event, time) {
                 let hour = time.map(|t| {
                     let sec = t.as_second();
                     if hour_cache.0 != sec {
@@ -358,13 +358,13 @@ pub fn run(args: LogsArgs, _palette: Palette) -> Result<ExitCode, UsageError> {
                     }
                     hour_cache.1
                 });
-                summary.add(&event, hour);
+                summary.add(event, hour);
                 let listed = detail && (args.all || !event.kind.is_some_and(Kind::is_routine));
                 if listed || event.level == Level::Failure {
                     let cause = causes.of(&event);
                     if listed {
-                        let rec = event_record(&event, file, at.1, time, &clock, cause.as_ref());
-                        emit(&mut sink, &mut body, &rec, &event, &mut write_error);
+                        let rec = event_record(event, file, at.1, time, &clock, cause.as_ref());
+                        emit(&mut sink, &mut body, &rec, event, &mut write_error);
                     }
                 }
             }
@@ -668,7 +668,7 @@ fn summary_value(s: &Summary) -> serde_json::Value {
 }
 
 /// Client IPs by failures, then suspicious events, then address.
-fn ip_order(a: &(&String, &IpStats), b: &(&String, &IpStats)) -> std::cmp::Ordering {
+fn ip_order(a: &(&str, &IpStats), b: &(&str, &IpStats)) -> std::cmp::Ordering {
     b.1.failures
         .cmp(&a.1.failures)
         .then(b.1.suspicious.cmp(&a.1.suspicious))
@@ -676,7 +676,7 @@ fn ip_order(a: &(&String, &IpStats), b: &(&String, &IpStats)) -> std::cmp::Order
 }
 
 /// Logins by failed logins, then messages sent, then name.
-fn user_order(a: &(&String, &UserStats), b: &(&String, &UserStats)) -> std::cmp::Ordering {
+fn user_order(a: &(&str, &UserStats), b: &(&str, &UserStats)) -> std::cmp::Ordering {
     b.1.auth_failed
         .cmp(&a.1.auth_failed)
         .then(b.1.received.cmp(&a.1.received))

@@ -3,7 +3,7 @@
 //! errors and panics any of them writes.
 
 use crate::scan::{
-    after, dsn_at, find, has, host_ip, kv, paren_tail, postfix_qid, reply_codes, value, word,
+    after, dsn_at, find, has, host_ip, kv, kvs, paren_tail, postfix_qid, reply_codes, value, word,
 };
 use crate::{Event, Kind, Level, Reason, Server};
 
@@ -11,6 +11,13 @@ use crate::{Event, Kind, Level, Reason, Server};
 /// `postfix/submission/smtpd` → `smtpd`).
 pub fn parse<'a>(daemon: &'a str, message: &'a str) -> Option<Event<'a>> {
     let mut e = Event::new(Server::Postfix, daemon);
+    fill(&mut e, daemon, message).then_some(e)
+}
+
+/// [`parse`] into an event made by the caller (no copy of it on the way back); whether the
+/// line was read.
+pub(crate) fn fill<'a>(e: &mut Event<'a>, daemon: &'a str, message: &'a str) -> bool {
+    let e = &mut *e;
     let mut m = message;
     if let Some((qid, rest)) = postfix_qid(m) {
         e.queue_id = Some(qid);
@@ -19,25 +26,25 @@ pub fn parse<'a>(daemon: &'a str, message: &'a str) -> Option<Event<'a>> {
         m = rest;
     }
     match daemon {
-        "smtpd" => smtpd(&mut e, m),
-        "postscreen" | "tlsproxy" => postscreen(&mut e, m),
-        "cleanup" => cleanup(&mut e, m),
-        "qmgr" | "nqmgr" | "oqmgr" => qmgr(&mut e, m),
+        "smtpd" => smtpd(e, m),
+        "postscreen" | "tlsproxy" => postscreen(e, m),
+        "cleanup" => cleanup(e, m),
+        "qmgr" | "nqmgr" | "oqmgr" => qmgr(e, m),
         "smtp" | "lmtp" | "local" | "virtual" | "pipe" | "error" | "retry" | "discard"
-        | "relay" => delivery(&mut e, m),
-        "bounce" => bounce(&mut e, m),
+        | "relay" => delivery(e, m),
+        "bounce" => bounce(e, m),
         "pickup" => {
             if let Some(from) = kv(m, "from") {
                 e.from = Some(from);
                 e.user = kv(m, "uid");
                 e.set(Kind::Received, Level::Info);
             } else {
-                general(&mut e, m);
+                general(e, m);
             }
         }
-        _ => general(&mut e, m),
+        _ => general(e, m),
     }
-    e.kind.is_some().then_some(e)
+    e.kind.is_some()
 }
 
 /// The daemon a message body without its program name most likely came from, by its shape.
@@ -205,8 +212,7 @@ fn client<'a>(e: &mut Event<'a>, s: &'a str) {
 fn smtpd<'a>(e: &mut Event<'a>, m: &'a str) {
     if let Some(c) = m.strip_prefix("client=") {
         client(e, c);
-        e.user = kv(m, "sasl_username");
-        e.method = kv(m, "sasl_method");
+        [e.user, e.method] = kvs(m, ["sasl_username", "sasl_method"]);
         e.set(Kind::Received, Level::Info);
     } else if let Some(c) = m.strip_prefix("connect from ") {
         client(e, c);
@@ -309,9 +315,7 @@ fn reject<'a>(e: &mut Event<'a>, action: &'a str, r: &'a str) {
             }
         }
     }
-    e.from = kv(r, "from");
-    e.to = kv(r, "to");
-    e.helo = kv(r, "helo");
+    [e.from, e.to, e.helo] = kvs(r, ["from", "to", "helo"]);
     if e.reply.is_none() || action == "milter-reject" && !has(e.reply.unwrap_or(""), " ") {
         // cleanup: `...; from=<a> to=<b> proto=ESMTP helo=<h>: 5.7.1 text`
         if let Some(h) = after(r, " helo=<")
@@ -422,14 +426,15 @@ fn qmgr<'a>(e: &mut Event<'a>, m: &'a str) {
     if m == "removed" {
         e.set(Kind::Removed, Level::Info);
     } else if m.starts_with("from=") {
-        e.from = kv(m, "from");
+        let [from, size, nrcpt] = kvs(m, ["from", "size", "nrcpt"]);
+        e.from = from;
         if has(m, "status=expired") {
             e.status = Some("expired");
             e.reply = paren_tail(m).or(Some("message expired"));
             e.set(Kind::Expired, Level::Failure);
         } else {
-            e.size = kv(m, "size").and_then(|s| s.parse().ok());
-            e.nrcpt = kv(m, "nrcpt").and_then(|s| s.parse().ok());
+            e.size = size.and_then(|s| s.parse().ok());
+            e.nrcpt = nrcpt.and_then(|s| s.parse().ok());
             e.set(Kind::Queued, Level::Info);
         }
     } else if m.starts_with("to=") {
@@ -491,19 +496,22 @@ fn delivery<'a>(e: &mut Event<'a>, m: &'a str) {
         }
         return;
     }
-    e.to = kv(m, "to");
-    e.orig_to = kv(m, "orig_to");
-    e.relay = kv(m, "relay");
+    let [to, orig_to, relay, delay, delays, dsn, status] = kvs(
+        m,
+        ["to", "orig_to", "relay", "delay", "delays", "dsn", "status"],
+    );
+    e.to = to;
+    e.orig_to = orig_to;
+    e.relay = relay;
     if let Some(relay) = e.relay
         && let Some((_, ip, port, _)) = host_ip(relay)
     {
         e.ip = Some(ip);
         e.port = port;
     }
-    e.delay = kv(m, "delay");
-    e.delays = kv(m, "delays");
-    e.dsn = kv(m, "dsn");
-    let status = kv(m, "status");
+    e.delay = delay;
+    e.delays = delays;
+    e.dsn = dsn;
     e.status = status;
     if let Some(s) = after(m, "status=") {
         let text = paren_tail(s);

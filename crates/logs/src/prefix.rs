@@ -216,8 +216,16 @@ fn skip_tag(s: &str) -> &str {
 
 /// The first space-separated token and the rest (spaces skipped).
 fn token(s: &str) -> (&str, &str) {
-    match s.find(' ') {
-        Some(i) => (&s[..i], s[i + 1..].trim_start_matches(' ')),
+    // A byte loop: the space is a few bytes away, closer than a memchr call pays off.
+    let b = s.as_bytes();
+    match b.iter().position(|&c| c == b' ') {
+        Some(i) => {
+            let mut j = i + 1;
+            while b.get(j) == Some(&b' ') {
+                j += 1;
+            }
+            (&s[..i], &s[j..])
+        }
         None => (s, ""),
     }
 }
@@ -230,7 +238,7 @@ fn program(t: &str) -> Option<(&str, Option<u32>)> {
         return None;
     }
     if let Some(name) = t.strip_suffix(']')
-        && let Some(open) = name.rfind('[')
+        && let Some(open) = name.bytes().rposition(|c| c == b'[')
     {
         let pid = name[open + 1..].parse().ok();
         return Some((&name[..open], pid));

@@ -60,6 +60,34 @@ pub(crate) fn kv<'a>(s: &'a str, key: &str) -> Option<&'a str> {
     None
 }
 
+/// The values of several keys at once, each as [`kv`] gives it, in one pass over the `=`
+/// signs: the word before an `=` (back to a space, comma, parenthesis, tab or semicolon) is
+/// the key it ends, and `kv` finds a key exactly where that word equals it.
+pub(crate) fn kvs<'a, const N: usize>(s: &'a str, keys: [&str; N]) -> [Option<&'a str>; N] {
+    let b = s.as_bytes();
+    let mut out = [None; N];
+    let mut left = N;
+    for eq in memchr::memchr_iter(b'=', b) {
+        let start = b[..eq]
+            .iter()
+            .rposition(|c| matches!(c, b' ' | b',' | b'(' | b'\t' | b';'))
+            .map_or(0, |i| i + 1);
+        let word = &b[start..eq];
+        // Compared by hand: the words are a few bytes, shorter than a memcmp call pays off.
+        let same = |k: &&str| k.len() == word.len() && k.bytes().zip(word).all(|(a, b)| a == *b);
+        if let Some(i) = keys.iter().position(same)
+            && out[i].is_none()
+        {
+            out[i] = Some(value(&s[eq + 1..]));
+            left -= 1;
+            if left == 0 {
+                break;
+            }
+        }
+    }
+    out
+}
+
 /// The value at the start of `s` (see [`kv`]).
 pub(crate) fn value(s: &str) -> &str {
     if let Some(rest) = s.strip_prefix('<') {
@@ -81,9 +109,9 @@ pub(crate) fn word(s: &str) -> &str {
 /// `host[ip]:port` at the start of `s` (port optional, host may be empty as in postscreen's
 /// `[ip]:port`): host, ip, port, and the rest after it.
 pub(crate) fn host_ip(s: &str) -> Option<(&str, &str, Option<&str>, &str)> {
-    let open = s.find('[')?;
+    let open = s.bytes().position(|c| c == b'[')?;
     let host = &s[..open];
-    if host.contains(' ') {
+    if host.bytes().any(|c| c == b' ') {
         return None;
     }
     let close = open + memchr::memchr(b']', &s.as_bytes()[open..])?;
@@ -116,24 +144,63 @@ pub(crate) fn is_ip(s: &str) -> bool {
         && s.bytes().any(|c| c.is_ascii_digit())
 }
 
+const QID_ALNUM: u8 = 1;
+const QID_SHORT: u8 = 2;
+const QID_DIGIT: u8 = 4;
+const QID_VOWEL: u8 = 8;
+
+/// Byte classes for [`postfix_qid`]: letters and digits, upper-case hex, digits, vowels.
+static QID_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        let mut v = 0;
+        if b.is_ascii_alphanumeric() {
+            v |= QID_ALNUM;
+        }
+        if b.is_ascii_digit() || (b >= b'A' && b <= b'F') {
+            v |= QID_SHORT;
+        }
+        if b.is_ascii_digit() {
+            v |= QID_DIGIT;
+        }
+        if matches!(b | 0x20, b'a' | b'e' | b'i' | b'o' | b'u') && b.is_ascii_alphabetic() {
+            v |= QID_VOWEL;
+        }
+        t[c] = v;
+        c += 1;
+    }
+    t
+};
+
 /// A Postfix queue id at the start of `s`, followed by `": "`: the id and the rest.
 pub(crate) fn postfix_qid(s: &str) -> Option<(&str, &str)> {
     let b = s.as_bytes();
-    let n = b.iter().take_while(|c| c.is_ascii_alphanumeric()).count();
+    // One pass (every line with a program comes here) over a table of byte classes: the
+    // length, and whether the id is short (upper-case hex), holds a digit, holds a vowel.
+    let (mut n, mut all, mut any) = (0, QID_SHORT, 0);
+    while n < b.len() && n < 33 {
+        let c = QID_CLASS[usize::from(b[n])];
+        if c == 0 {
+            break;
+        }
+        all &= c;
+        any |= c;
+        n += 1;
+    }
+    let (short, digit, vowel) = (
+        all & QID_SHORT != 0,
+        any & QID_DIGIT != 0,
+        any & QID_VOWEL != 0,
+    );
     if !(5..=32).contains(&n) || b.get(n) != Some(&b':') || b.get(n + 1) != Some(&b' ') {
         return None;
     }
     let id = &s[..n];
     // Short ids are upper-case hex; long ids (enable_long_queue_ids) are base 52 with digits.
-    let short = id
-        .bytes()
-        .all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(&c));
     // Long ids leave out vowels and always hold a digit: words such as `statistics` are not ids.
-    if !short
-        && (n < 10
-            || !id.bytes().any(|c| c.is_ascii_digit())
-            || id.bytes().any(|c| b"aeiouAEIOU".contains(&c)))
-    {
+    if !short && (n < 10 || !digit || vowel) {
         return None;
     }
     if id == "NOQUEUE" {
@@ -227,6 +294,25 @@ mod tests {
         assert_eq!(kv("to=<a>, status=sent", "status"), Some("sent"));
         assert_eq!(kv("xto=<a>", "to"), None);
         assert_eq!(kv("=x, a=1", "a"), Some("1"));
+    }
+
+    #[test]
+    fn kvs_agrees_with_kv() {
+        let keys = ["to", "orig_to", "relay", "from", "a", "status"];
+        for line in [
+            "to=<a@b>, orig_to=<c>, relay=local, delay=1, status=sent (ok)",
+            "orig_to=<x>, to=<y> to=<z>",
+            "xto=<a>, (to=b; from=<a to=q>",
+            "a=b=c, to==, relay=, status=x=y",
+            "from=<a@b>, size=3, nrcpt=1 (queue active)",
+            "=",
+            "",
+        ] {
+            let got = kvs(line, keys);
+            for (k, v) in keys.iter().zip(got) {
+                assert_eq!(v, kv(line, k), "{line:?} {k}");
+            }
+        }
     }
 
     #[test]

@@ -81,6 +81,84 @@ impl Counts {
     }
 }
 
+/// Stats per key (client IP, login), with a cap. The last key looked up is remembered: the
+/// lines of one session follow each other closely, and a look-up in a table of a million
+/// addresses is a trip to main memory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table<V> {
+    index: HashMap<Box<str>, u32, crate::scan::FxBuild>,
+    values: Vec<V>,
+    /// The last key looked up (a buffer reused) and its index.
+    last: Option<u32>,
+    last_key: String,
+}
+
+impl<V> Default for Table<V> {
+    fn default() -> Self {
+        Table {
+            index: HashMap::default(),
+            values: Vec::new(),
+            last: None,
+            last_key: String::new(),
+        }
+    }
+}
+
+impl<V: Default> Table<V> {
+    /// The stats of `key`, added when new unless `cap` keys are held already.
+    fn entry(&mut self, key: &str, cap: usize) -> Option<&mut V> {
+        if let Some(i) = self.last
+            && self.last_key == key
+        {
+            return self.values.get_mut(i as usize);
+        }
+        let i = match self.index.get(key) {
+            Some(&i) => i,
+            None if self.index.len() >= cap => return None,
+            None => {
+                let i = u32::try_from(self.values.len()).ok()?;
+                self.index.insert(key.into(), i);
+                self.values.push(V::default());
+                i
+            }
+        };
+        self.last = Some(i);
+        self.last_key.clear();
+        self.last_key.push_str(key);
+        self.values.get_mut(i as usize)
+    }
+}
+
+impl<V> Table<V> {
+    /// Keys held.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Whether no key is held.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// The stats of one key.
+    pub fn get(&self, key: &str) -> Option<&V> {
+        self.index.get(key).map(|&i| &self.values[i as usize])
+    }
+
+    /// Every key and its stats, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &V)> {
+        self.index
+            .iter()
+            .map(|(k, &i)| (&**k, &self.values[i as usize]))
+    }
+}
+
+impl<V: Serialize> Serialize for Table<V> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.iter())
+    }
+}
+
 /// The first `n` of `v` in the order `cmp` (a total order), sorted: a selection first, so a
 /// table of a million keys is not sorted whole for its top twenty.
 pub fn top_by<T>(
@@ -154,9 +232,9 @@ pub struct Summary {
     /// Messages per outcome (from the tracker).
     pub outcomes: BTreeMap<&'static str, u64>,
     /// Per client IP.
-    pub ips: HashMap<String, IpStats, crate::scan::FxBuild>,
+    pub ips: Table<IpStats>,
     /// Per login.
-    pub users: HashMap<String, UserStats, crate::scan::FxBuild>,
+    pub users: Table<UserStats>,
     /// IPs counted after the cap.
     pub other_ips: u64,
     /// Users counted after the cap.
@@ -195,8 +273,8 @@ impl Default for Summary {
             recipients: Counts::with_cap(ADDRESS_CAP),
             reject_reasons: BTreeMap::new(),
             outcomes: BTreeMap::new(),
-            ips: HashMap::default(),
-            users: HashMap::default(),
+            ips: Table::default(),
+            users: Table::default(),
             other_ips: 0,
             other_users: 0,
             sizes: HashMap::default(),
@@ -308,10 +386,8 @@ impl Summary {
             Kind::Delivered | Kind::Deferred | Kind::Bounced | Kind::Expired | Kind::ConnectFailed
         ) || (e.server == Server::Postfix && matches!(e.daemon, "smtp" | "lmtp"));
         if let Some(ip) = e.ip.filter(|_| !outbound) {
-            if let Some(s) = self.ips.get_mut(ip) {
+            if let Some(s) = self.ips.entry(ip, CLIENT_CAP) {
                 count_ip(s, e, kind);
-            } else if self.ips.len() < CLIENT_CAP {
-                count_ip(self.ips.entry(ip.to_owned()).or_default(), e, kind);
             } else {
                 self.other_ips += 1;
             }
@@ -319,10 +395,8 @@ impl Summary {
         if let Some(user) = e.user
             && matches!(kind, Kind::Received | Kind::AuthFailed | Kind::Login)
         {
-            if let Some(s) = self.users.get_mut(user) {
+            if let Some(s) = self.users.entry(user, CLIENT_CAP) {
                 count_user(s, e, kind);
-            } else if self.users.len() < CLIENT_CAP {
-                count_user(self.users.entry(user.to_owned()).or_default(), e, kind);
             } else {
                 self.other_users += 1;
             }

@@ -242,8 +242,9 @@ pub struct Tracker {
     pub idle: i64,
     /// Most messages kept open at once.
     pub limit: usize,
-    /// Keep only what the outcome and the filters need (recipients, sender, client, login),
-    /// not the replies, relays, delays and Message-IDs: for totals, where no message is shown.
+    /// Keep only what the outcome needs (the recipients and their statuses; whether a sender,
+    /// a client, a login, a hand-off were seen, not their text), not the replies, relays and
+    /// delays: for totals, where no message is shown or filtered on.
     pub lean: bool,
     seq: u64,
     events: u64,
@@ -363,11 +364,14 @@ impl Tracker {
         if time.is_some() {
             m.last = time;
         }
+        let lean = self.lean;
+        // Lean: whether a field was seen is kept (it decides whether an id was reused), not
+        // its text (an empty string needs no allocation).
         let set = |slot: &mut Option<String>, v: Option<&str>| {
             if slot.is_none()
                 && let Some(v) = v
             {
-                *slot = Some(v.to_owned());
+                *slot = Some(if lean { String::new() } else { v.to_owned() });
             }
         };
         match kind {
@@ -378,9 +382,7 @@ impl Tracker {
                 }
                 set(&mut m.user, e.user);
                 set(&mut m.from, e.from);
-                if !self.lean {
-                    set(&mut m.message_id, e.message_id);
-                }
+                set(&mut m.message_id, e.message_id);
                 if e.size.is_some() {
                     m.size = e.size;
                 }
@@ -417,7 +419,6 @@ impl Tracker {
                         }
                     }
                 } else if m.attempts.len() < ATTEMPTS_CAP {
-                    let lean = self.lean;
                     let keep = |v: Option<&str>| v.filter(|_| !lean).map(str::to_owned);
                     m.attempts.push(Attempt {
                         time,
@@ -430,7 +431,7 @@ impl Tracker {
                         delay: keep(e.delay),
                         delays: keep(e.delays),
                         reply: e.reply.filter(|_| !lean).map(cap),
-                        handed_to: handed.map(str::to_owned),
+                        handed_to: handed.map(|h| if lean { String::new() } else { h.to_owned() }),
                     });
                 }
                 if e.server == Server::Sendmail && kind != Kind::Deferred {
