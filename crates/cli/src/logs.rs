@@ -339,11 +339,12 @@ pub fn run(args: LogsArgs, _palette: Palette) -> Result<ExitCode, UsageError> {
                 Ok(t) => std::borrow::Cow::Borrowed(t),
                 Err(_) => String::from_utf8_lossy(bytes),
             };
-            let Some(line) = Line::parse(&text) else {
+            // Both borrowed, not moved out of their Options (copies of a few hundred bytes).
+            let envelope = Line::parse(&text);
+            let Some(line) = envelope.as_ref() else {
                 continue;
             };
-            // Borrowed, not moved out of the Option: an event is a few hundred bytes.
-            let parsed = smtpdoctor_logs::parse(&line);
+            let parsed = smtpdoctor_logs::parse(line);
             let Some(event) = parsed.as_ref() else {
                 continue;
             };

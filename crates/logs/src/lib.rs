@@ -401,10 +401,37 @@ pub struct Event<'a> {
 
 impl<'a> Event<'a> {
     fn new(server: Server, daemon: &'a str) -> Event<'a> {
+        // Every field written out (not `..Event::default()`), so the event is built where it
+        // will live rather than copied there.
         Event {
+            kind: None,
+            level: Level::Info,
             server,
             daemon,
-            ..Event::default()
+            ip: None,
+            host: None,
+            port: None,
+            user: None,
+            queue_id: None,
+            message_id: None,
+            from: None,
+            to: None,
+            orig_to: None,
+            status: None,
+            dsn: None,
+            relay: None,
+            delay: None,
+            delays: None,
+            size: None,
+            nrcpt: None,
+            stage: None,
+            reply: None,
+            reason: None,
+            helo: None,
+            tls_version: None,
+            tls_cipher: None,
+            queued_as: None,
+            method: None,
         }
     }
 
@@ -433,11 +460,14 @@ pub fn parse<'a>(line: &'a Line<'a>) -> Option<Event<'a>> {
                 .bytes()
                 .rposition(|c| c == b'/')
                 .map_or(program, |i| &program[i + 1..]);
-            let mut e = Event::new(Server::Postfix, daemon);
-            if !postfix::fill(&mut e, daemon, message) {
-                return None;
+            let mut event = Some(Event::new(Server::Postfix, daemon));
+            if let Some(e) = &mut event
+                && postfix::fill(e, daemon, message)
+            {
+                hide_password(e);
+                return event;
             }
-            Some(e)
+            return None;
         }
         Server::Exim => exim::parse(message),
         Server::Sendmail => sendmail::parse(program, message),

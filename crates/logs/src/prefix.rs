@@ -216,9 +216,8 @@ fn skip_tag(s: &str) -> &str {
 
 /// The first space-separated token and the rest (spaces skipped).
 fn token(s: &str) -> (&str, &str) {
-    // A byte loop: the space is a few bytes away, closer than a memchr call pays off.
     let b = s.as_bytes();
-    match b.iter().position(|&c| c == b' ') {
+    match memchr::memchr(b' ', b) {
         Some(i) => {
             let mut j = i + 1;
             while b.get(j) == Some(&b' ') {
