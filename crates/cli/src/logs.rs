@@ -11,7 +11,7 @@ use crate::args::{LogsArgs, LogsFormat};
 use serde::Serialize;
 use smtpdoctor_logs::clock::{self, Clock};
 use smtpdoctor_logs::input::Source;
-use smtpdoctor_logs::summary::{IpStats, Summary, UserStats, top_by};
+use smtpdoctor_logs::summary::{IpStats, Summary, UserStats, When, top_by};
 use smtpdoctor_logs::track::{Message, Outcome, Tracker};
 use smtpdoctor_logs::{Event, Kind, Level, Line, Reason};
 use smtpdoctor_render::Palette;
@@ -312,7 +312,8 @@ pub fn run(args: LogsArgs, _palette: Palette) -> Result<ExitCode, UsageError> {
     let mut write_error: Option<std::io::Error> = None;
     let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
     let mut closed: Vec<(Message, usize)> = Vec::new();
-    let mut hour_cache: (i64, u8) = (i64::MIN, 0);
+    // The day and hour of the last second seen (lines come many to a second).
+    let mut when_cache: Option<(i64, When)> = None;
     for (index, path) in paths.iter().enumerate() {
         let mut src = match Source::open(path) {
             Ok(s) => s,
@@ -352,14 +353,22 @@ pub fn run(args: LogsArgs, _palette: Palette) -> Result<ExitCode, UsageError> {
             let at = (index, number);
             tracker.feed(event, at, time, &mut |m| closed.push((m, index)));
             if filter.event(event, time) {
-                let hour = time.map(|t| {
+                let when = time.map(|t| {
                     let sec = t.as_second();
-                    if hour_cache.0 != sec {
-                        hour_cache = (sec, t.to_zoned(clock.zone().clone()).hour() as u8);
+                    match when_cache {
+                        Some((s, w)) if s == sec => w,
+                        _ => {
+                            let z = t.to_zoned(clock.zone().clone());
+                            let w = When {
+                                day: z.date(),
+                                hour: z.hour() as u8,
+                            };
+                            when_cache = Some((sec, w));
+                            w
+                        }
                     }
-                    hour_cache.1
                 });
-                summary.add(event, hour);
+                summary.add(event, when);
                 let listed = detail && (args.all || !event.kind.is_some_and(Kind::is_routine));
                 if listed || event.level == Level::Failure {
                     let cause = causes.of(&event);
@@ -656,6 +665,14 @@ fn summary_value(s: &Summary) -> serde_json::Value {
         "protocol": s.protocol,
         "bytes_received": s.bytes_received,
         "bytes_delivered": s.bytes_delivered,
+        "warnings": s.warnings,
+        "fatal": s.fatal,
+        "per_day": s.per_day.iter().map(|(d, v)| serde_json::json!({"date": d.to_string(), "received": v[0], "delivered": v[1], "deferred": v[2], "bounced": v[3], "rejected": v[4]})).collect::<Vec<_>>(),
+        "delays": s.delays,
+        "recipient_domains": top_by(s.recipient_domains.iter().collect(), 20, |a, b| b.1.delivered.cmp(&a.1.delivered).then(b.1.deferrals.cmp(&a.1.deferrals)).then(a.0.cmp(b.0))).into_iter().map(|(d, st)| { let mut v = serde_json::to_value(st).unwrap_or_default(); v["domain"] = serde_json::json!(d); v }).collect::<Vec<_>>(),
+        "distinct_recipient_domains": s.recipient_domains.len(),
+        "sender_domains": top_by(s.sender_domains.iter().collect(), 20, |a, b| b.1.messages.cmp(&a.1.messages).then(a.0.cmp(b.0))).into_iter().map(|(d, st)| { let mut v = serde_json::to_value(st).unwrap_or_default(); v["domain"] = serde_json::json!(d); v }).collect::<Vec<_>>(),
+        "distinct_sender_domains": s.sender_domains.len(),
         "per_hour": s.per_hour.iter().enumerate().map(|(h, v)| serde_json::json!({"hour": h, "received": v[0], "delivered": v[1], "deferred": v[2], "bounced": v[3], "rejected": v[4]})).collect::<Vec<_>>(),
         "reject_reasons": s.reject_reasons,
         "outcomes": s.outcomes,
@@ -838,6 +855,8 @@ fn human_summary(s: &Summary, verdict: &Verdict, lines: &[String], filtered: boo
         (s.tls_failed, "TLS failures"),
         (s.lost_connections, "lost connections"),
         (s.protocol, "protocol violations"),
+        (s.warnings, "warnings"),
+        (s.fatal, "fatal errors and panics"),
     ] {
         let _ = writeln!(o, "  {n:>10}  {what}");
     }
@@ -846,6 +865,64 @@ fn human_summary(s: &Summary, verdict: &Verdict, lines: &[String], filtered: boo
         "  {:>10}  bytes received\n  {:>10}  bytes delivered",
         s.bytes_received, s.bytes_delivered
     );
+    if s.per_day.len() > 1 {
+        let _ = writeln!(
+            o,
+            "\nPer day (received, delivered, deferred, bounced, rejected)"
+        );
+        for (d, v) in &s.per_day {
+            let _ = writeln!(
+                o,
+                "  {d}  {:>9} {:>9} {:>9} {:>9} {:>9}",
+                v[0], v[1], v[2], v[3], v[4]
+            );
+        }
+    }
+    if s.delays.count > 0 {
+        let q = |p| seconds(s.delays.quantile(p).unwrap_or(0));
+        let _ = writeln!(
+            o,
+            "\nDelivery delays: median {}, 90% {}, 99% {}, longest {} ({} delivered)",
+            q(0.5),
+            q(0.9),
+            q(0.99),
+            seconds(s.delays.max_ms),
+            s.delays.count
+        );
+    }
+    if s.recipient_domains.len() > 1 {
+        let _ = writeln!(
+            o,
+            "\nRecipient domains (delivered, deferrals, bounced, average and longest delay)"
+        );
+        let top = top_by(s.recipient_domains.iter().collect(), 5, |a, b| {
+            b.1.delivered
+                .cmp(&a.1.delivered)
+                .then(b.1.deferrals.cmp(&a.1.deferrals))
+                .then(a.0.cmp(b.0))
+        });
+        for (d, v) in top {
+            let avg = v.delay_total_ms.checked_div(v.delivered).unwrap_or(0);
+            let _ = writeln!(
+                o,
+                "  {:>10} {:>6} {:>6} {:>9} {:>9}  {d}",
+                v.delivered,
+                v.deferrals,
+                v.bounced,
+                seconds(avg),
+                seconds(v.delay_max_ms)
+            );
+        }
+    }
+    if s.sender_domains.len() > 1 {
+        let _ = writeln!(o, "\nSender domains (messages, bytes)");
+        let top = top_by(s.sender_domains.iter().collect(), 5, |a, b| {
+            b.1.messages.cmp(&a.1.messages).then(a.0.cmp(b.0))
+        });
+        for (d, v) in top {
+            let _ = writeln!(o, "  {:>10} {:>12}  {d}", v.messages, v.bytes);
+        }
+    }
     if !s.reject_reasons.is_empty() {
         let _ = writeln!(o, "\nRefusals by reason");
         for (r, n) in &s.reject_reasons {
@@ -935,6 +1012,23 @@ fn human_summary(s: &Summary, verdict: &Verdict, lines: &[String], filtered: boo
         let _ = writeln!(o, "  fix: {f}");
     }
     o
+}
+
+/// Milliseconds as seconds for people (`0.5s`, `12s`, `3m20s`, `2h05m`).
+fn seconds(ms: u64) -> String {
+    let s = ms / 1000;
+    if s < 60 {
+        let tenths = ms / 100;
+        if tenths % 10 == 0 || s >= 10 {
+            format!("{s}s")
+        } else {
+            format!("{}.{}s", tenths / 10, tenths % 10)
+        }
+    } else if s < 3600 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{}h{:02}m", s / 3600, s / 60 % 60)
+    }
 }
 
 fn write_failed(e: std::io::Error) -> ExitCode {

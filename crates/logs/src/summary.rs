@@ -12,6 +12,176 @@ pub const ADDRESS_CAP: usize = 100_000;
 /// Most keys in the per-IP and per-user tables.
 pub const CLIENT_CAP: usize = 1_000_000;
 
+/// Most domains in the per-domain tables.
+pub const DOMAIN_CAP: usize = 10_000;
+/// Most days in the per-day table.
+pub const DAY_CAP: usize = 3_660;
+
+/// Where in local time an event falls: its day and hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct When {
+    /// The calendar day.
+    pub day: jiff::civil::Date,
+    /// The hour of the day (0–23).
+    pub hour: u8,
+}
+
+/// Deliveries to one recipient domain (pflogsumm's "Host/Domain Summary: Message Delivery").
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DeliveredTo {
+    /// Recipients delivered.
+    pub delivered: u64,
+    /// Bytes delivered (the message's size per recipient).
+    pub bytes: u64,
+    /// Deferral lines.
+    pub deferrals: u64,
+    /// Recipients bounced.
+    pub bounced: u64,
+    /// Sum of the delivered recipients' delays, in milliseconds.
+    pub delay_total_ms: u64,
+    /// Longest delay of a delivered recipient, in milliseconds.
+    pub delay_max_ms: u64,
+}
+
+/// Messages from one sender domain (pflogsumm's "Host/Domain Summary: Messages Received").
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ReceivedFrom {
+    /// Messages.
+    pub messages: u64,
+    /// Their bytes.
+    pub bytes: u64,
+}
+
+/// Delivery delays (Postfix's `delay=`, Sendmail's `delay=`), as a histogram of logarithmic
+/// buckets, each about 6% wide: percentiles are read to that precision, the longest is exact.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delays {
+    buckets: Vec<u64>,
+    /// Delays counted.
+    pub count: u64,
+    /// The longest, in milliseconds.
+    pub max_ms: u64,
+}
+
+impl Default for Delays {
+    fn default() -> Self {
+        Delays {
+            buckets: vec![0; 32 + 59 * 16],
+            count: 0,
+            max_ms: 0,
+        }
+    }
+}
+
+impl Delays {
+    /// The bucket of a delay: exact below 32 ms, then 16 per doubling.
+    fn bucket(ms: u64) -> usize {
+        if ms < 32 {
+            return ms as usize;
+        }
+        let e = 63 - ms.leading_zeros() as usize;
+        32 + (e - 5) * 16 + ((ms >> (e - 4)) & 15) as usize
+    }
+
+    /// The largest delay a bucket holds.
+    fn upper(i: usize) -> u64 {
+        if i < 32 {
+            return i as u64;
+        }
+        let (e, m) = (5 + (i - 32) / 16, 16 + (i - 32) % 16);
+        ((m as u64 + 1) << (e - 4)) - 1
+    }
+
+    /// Counts one delay.
+    pub fn add(&mut self, ms: u64) {
+        self.buckets[Delays::bucket(ms)] += 1;
+        self.count += 1;
+        self.max_ms = self.max_ms.max(ms);
+    }
+
+    /// The delay that `q` (0–1) of the delays do not exceed, in milliseconds (to about 6%).
+    pub fn quantile(&self, q: f64) -> Option<u64> {
+        if self.count == 0 {
+            return None;
+        }
+        let rank = ((q * self.count as f64).ceil() as u64).clamp(1, self.count);
+        let mut seen = 0;
+        for (i, n) in self.buckets.iter().enumerate() {
+            seen += n;
+            if seen >= rank {
+                return Some(Delays::upper(i).min(self.max_ms));
+            }
+        }
+        Some(self.max_ms)
+    }
+}
+
+impl Serialize for Delays {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("count", &self.count)?;
+        for (name, q) in [
+            ("p50_ms", 0.5),
+            ("p90_ms", 0.9),
+            ("p95_ms", 0.95),
+            ("p99_ms", 0.99),
+        ] {
+            m.serialize_entry(name, &self.quantile(q))?;
+        }
+        m.serialize_entry("max_ms", &(self.count > 0).then_some(self.max_ms))?;
+        m.end()
+    }
+}
+
+/// The per-day table with ISO dates as keys.
+fn days<S: serde::Serializer>(
+    d: &BTreeMap<jiff::civil::Date, [u64; 5]>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_map(d.iter().map(|(k, v)| (k.to_string(), v)))
+}
+
+/// A delay as written (`0.51`, `12`), in milliseconds, rounded half up. Plain decimals are
+/// read by hand (one on every delivery line); anything else through `f64`.
+fn delay_ms(d: &str) -> Option<u64> {
+    let (int, frac) = d.split_once('.').unwrap_or((d, ""));
+    let plain = |t: &str| t.len() <= 12 && t.bytes().all(|c| c.is_ascii_digit());
+    if !int.is_empty() && plain(int) && plain(frac) {
+        let digits = |t: &[u8]| t.iter().fold(0u64, |n, c| n * 10 + u64::from(c - b'0'));
+        let f = frac.as_bytes();
+        let mut ms = digits(int.as_bytes()) * 1000;
+        for (i, scale) in [100, 10, 1].into_iter().enumerate() {
+            ms += f.get(i).map_or(0, |c| u64::from(c - b'0') * scale);
+        }
+        if f.get(3).is_some_and(|&c| c >= b'5') {
+            ms += 1;
+        }
+        return Some(ms);
+    }
+    let v: f64 = d.parse().ok()?;
+    (v.is_finite() && v >= 0.0).then(|| (v * 1000.0).round() as u64)
+}
+
+/// The domain of an address (all of it when it has no `@`, as pflogsumm does).
+fn domain(address: &str) -> &str {
+    address.rsplit_once('@').map_or(address, |(_, d)| d)
+}
+
+/// A table with a cap keyed by domain: `None` once full and the key is new.
+fn capped<'m, V: Default>(
+    map: &'m mut HashMap<String, V, crate::scan::FxBuild>,
+    key: &str,
+) -> Option<&'m mut V> {
+    if map.len() >= DOMAIN_CAP {
+        return map.get_mut(key);
+    }
+    if !map.contains_key(key) {
+        map.insert(key.to_owned(), V::default());
+    }
+    map.get_mut(key)
+}
+
 /// Counts for one client IP.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct IpStats {
@@ -223,6 +393,15 @@ pub struct Summary {
     pub bytes_delivered: u64,
     /// Per hour of the day (0–23): received, delivered, deferred, bounced, rejected.
     pub per_hour: [[u64; 5]; 24],
+    /// Per day (at most [`DAY_CAP`] days): received, delivered, deferred, bounced, rejected.
+    #[serde(serialize_with = "days")]
+    pub per_day: BTreeMap<jiff::civil::Date, [u64; 5]>,
+    /// Delays of the delivered recipients.
+    pub delays: Delays,
+    /// Deliveries per recipient domain (at most [`DOMAIN_CAP`]).
+    pub recipient_domains: HashMap<String, DeliveredTo, crate::scan::FxBuild>,
+    /// Messages per sender domain (at most [`DOMAIN_CAP`]).
+    pub sender_domains: HashMap<String, ReceivedFrom, crate::scan::FxBuild>,
     /// Messages per sender address.
     pub senders: Counts,
     /// Deliveries per recipient address.
@@ -269,6 +448,10 @@ impl Default for Summary {
             bytes_received: 0,
             bytes_delivered: 0,
             per_hour: [[0; 5]; 24],
+            per_day: BTreeMap::new(),
+            delays: Delays::default(),
+            recipient_domains: HashMap::default(),
+            sender_domains: HashMap::default(),
             senders: Counts::with_cap(ADDRESS_CAP),
             recipients: Counts::with_cap(ADDRESS_CAP),
             reject_reasons: BTreeMap::new(),
@@ -284,8 +467,8 @@ impl Default for Summary {
 }
 
 impl Summary {
-    /// Counts one event; `hour` is its hour of the day when known.
-    pub fn add(&mut self, e: &Event<'_>, hour: Option<u8>) {
+    /// Counts one event; `when` is its day and hour when known.
+    pub fn add(&mut self, e: &Event<'_>, when: Option<When>) {
         self.recognised += 1;
         let Some(kind) = e.kind else { return };
         let slot = match kind {
@@ -296,8 +479,15 @@ impl Summary {
             Kind::Rejected => Some(4),
             _ => None,
         };
-        if let (Some(h), Some(s)) = (hour, slot) {
-            self.per_hour[usize::from(h) % 24][s] += 1;
+        if let (Some(w), Some(s)) = (when, slot) {
+            self.per_hour[usize::from(w.hour) % 24][s] += 1;
+            if let Some(day) = self.per_day.get_mut(&w.day) {
+                day[s] += 1;
+            } else if self.per_day.len() < DAY_CAP {
+                let mut day = [0; 5];
+                day[s] = 1;
+                self.per_day.insert(w.day, day);
+            }
         }
         match kind {
             Kind::Received => {
@@ -306,6 +496,7 @@ impl Summary {
                     if let Some(from) = e.from {
                         self.senders
                             .add(if from.is_empty() { "from=<>" } else { from }, 1);
+                        self.received_from(from, e.size.unwrap_or(0));
                     }
                     self.bytes_received += e.size.unwrap_or(0);
                 }
@@ -323,6 +514,7 @@ impl Summary {
                     if let Some(from) = e.from {
                         self.senders
                             .add(if from.is_empty() { "from=<>" } else { from }, 1);
+                        self.received_from(from, size);
                     }
                 }
             }
@@ -347,9 +539,28 @@ impl Summary {
                     .copied()
                     .unwrap_or(0);
                 self.bytes_delivered += size;
+                let delay = e.delay.and_then(delay_ms);
+                if let Some(ms) = delay {
+                    self.delays.add(ms);
+                }
+                if let Some(d) =
+                    e.to.and_then(|to| capped(&mut self.recipient_domains, domain(to)))
+                {
+                    d.delivered += 1;
+                    d.bytes += size;
+                    if let Some(ms) = delay {
+                        d.delay_total_ms += ms;
+                        d.delay_max_ms = d.delay_max_ms.max(ms);
+                    }
+                }
             }
             Kind::Deferred => {
                 self.deferrals += 1;
+                if let Some(d) =
+                    e.to.and_then(|to| capped(&mut self.recipient_domains, domain(to)))
+                {
+                    d.deferrals += 1;
+                }
                 if let Some(qid) = e.queue_id
                     && self.deferred_ids.len() < 1_000_000
                     && self.deferred_ids.insert(qid.to_owned())
@@ -357,7 +568,14 @@ impl Summary {
                     self.deferred += 1;
                 }
             }
-            Kind::Bounced => self.bounced += 1,
+            Kind::Bounced => {
+                self.bounced += 1;
+                if let Some(d) =
+                    e.to.and_then(|to| capped(&mut self.recipient_domains, domain(to)))
+                {
+                    d.bounced += 1;
+                }
+            }
             Kind::Expired => self.expired += 1,
             Kind::Rejected => {
                 self.rejected += 1;
@@ -400,6 +618,19 @@ impl Summary {
             } else {
                 self.other_users += 1;
             }
+        }
+    }
+
+    /// Counts a message from `from` (the null sender under `from=<>`, as pflogsumm lists it).
+    fn received_from(&mut self, from: &str, size: u64) {
+        let key = if from.is_empty() {
+            "from=<>"
+        } else {
+            domain(from)
+        };
+        if let Some(d) = capped(&mut self.sender_domains, key) {
+            d.messages += 1;
+            d.bytes += size;
         }
     }
 
@@ -450,5 +681,49 @@ fn count_user(s: &mut UserStats, e: &Event<'_>, kind: Kind) {
         && !s.ips.iter().any(|x| x == ip)
     {
         s.ips.push(ip.to_owned());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_read_and_ranked() {
+        for (text, ms) in [
+            ("0.51", Some(510)),
+            ("12", Some(12_000)),
+            ("4.6449", Some(4645)),
+            ("0.0004", Some(0)),
+            ("3.", Some(3000)),
+            ("1e3", Some(1_000_000)),
+            ("-1", None),
+            ("x", None),
+        ] {
+            assert_eq!(delay_ms(text), ms, "{text}");
+        }
+        let mut d = Delays::default();
+        assert_eq!(d.quantile(0.5), None);
+        for ms in 1..=1000 {
+            d.add(ms);
+        }
+        let p50 = d.quantile(0.5).unwrap();
+        assert!((500..=532).contains(&p50), "{p50}");
+        assert_eq!(d.quantile(1.0), Some(1000));
+        assert_eq!(d.max_ms, 1000);
+        for ms in [0, 1, 31, 32, 33, 63, 64, 1000, 86_400_000, u64::MAX / 2] {
+            let b = Delays::bucket(ms);
+            assert!(
+                Delays::upper(b) >= ms && (b == 0 || Delays::upper(b - 1) < ms),
+                "{ms}"
+            );
+        }
+    }
+
+    #[test]
+    fn domains_of_addresses() {
+        assert_eq!(domain("a@b.example"), "b.example");
+        assert_eq!(domain("\"a@b\"@c.example"), "c.example");
+        assert_eq!(domain("root"), "root");
     }
 }
