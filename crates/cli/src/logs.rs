@@ -345,7 +345,8 @@ pub fn run(args: LogsArgs, _palette: Palette) -> Result<ExitCode, UsageError> {
             let Some(line) = envelope.as_ref() else {
                 continue;
             };
-            let parsed = smtpdoctor_logs::parse(line);
+            let mut parsed = None;
+            smtpdoctor_logs::parse_into(line, &mut parsed);
             let Some(event) = parsed.as_ref() else {
                 continue;
             };
@@ -371,7 +372,7 @@ pub fn run(args: LogsArgs, _palette: Palette) -> Result<ExitCode, UsageError> {
                 summary.add(event, when);
                 let listed = detail && (args.all || !event.kind.is_some_and(Kind::is_routine));
                 if listed || event.level == Level::Failure {
-                    let cause = causes.of(&event);
+                    let cause = causes.of(event);
                     if listed {
                         let rec = event_record(event, file, at.1, time, &clock, cause.as_ref());
                         emit(&mut sink, &mut body, &rec, event, &mut write_error);
@@ -1019,7 +1020,7 @@ fn seconds(ms: u64) -> String {
     let s = ms / 1000;
     if s < 60 {
         let tenths = ms / 100;
-        if tenths % 10 == 0 || s >= 10 {
+        if tenths.is_multiple_of(10) || s >= 10 {
             format!("{s}s")
         } else {
             format!("{}.{}s", tenths / 10, tenths % 10)

@@ -448,36 +448,38 @@ impl<'a> Event<'a> {
 
 /// Reads the message of a line (after its envelope) into an event, choosing the parser by the
 /// program that wrote it. `None` when no parser knows the line.
-#[inline]
 pub fn parse<'a>(line: &'a Line<'a>) -> Option<Event<'a>> {
+    let mut event = None;
+    parse_into(line, &mut event);
+    event
+}
+
+/// [`parse`] into a place the caller holds (`None` when no parser knows the line): an event is
+/// a few hundred bytes, and a reader of millions of lines would otherwise copy each one out of
+/// the parser and out of its `Option`.
+pub fn parse_into<'a>(line: &'a Line<'a>, out: &mut Option<Event<'a>>) {
     let program = line.program.as_deref().unwrap_or("");
     let message: &'a str = &line.message;
     let server = server_of(program, line);
-    // The event (a few hundred bytes) is changed in place, not moved through helpers.
-    let mut event = match server {
+    match server {
         Server::Postfix => {
             let daemon = program
                 .bytes()
                 .rposition(|c| c == b'/')
                 .map_or(program, |i| &program[i + 1..]);
-            let mut event = Some(Event::new(Server::Postfix, daemon));
-            if let Some(e) = &mut event
-                && postfix::fill(e, daemon, message)
-            {
-                hide_password(e);
-                return event;
+            let e = out.insert(Event::new(Server::Postfix, daemon));
+            if !postfix::fill(e, daemon, message) {
+                *out = None;
             }
-            return None;
         }
-        Server::Exim => exim::parse(message),
-        Server::Sendmail => sendmail::parse(program, message),
-        Server::Dovecot => dovecot::parse(program, message),
-        Server::Unknown => None,
-    };
-    if let Some(e) = &mut event {
+        Server::Exim => *out = exim::parse(message),
+        Server::Sendmail => *out = sendmail::parse(program, message),
+        Server::Dovecot => *out = dovecot::parse(program, message),
+        Server::Unknown => *out = None,
+    }
+    if let Some(e) = out {
         hide_password(e);
     }
-    event
 }
 
 /// Dovecot with `auth_verbose_passwords` (or debug logging) writes the password a client tried

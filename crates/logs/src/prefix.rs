@@ -82,13 +82,13 @@ impl<'a> Line<'a> {
 
     /// A text line.
     pub fn text(s: &'a str) -> Option<Line<'a>> {
-        let mut rest = s.trim_start();
+        let mut rest = trim_start(s);
         if rest.is_empty() || rest.starts_with('#') {
             return None;
         }
         rest = skip_tag(rest);
         let (stamp, after) = stamp(rest);
-        rest = skip_tag(after.trim_start());
+        rest = skip_tag(trim_start(after));
         // Exim: an optional zone and `[pid]` after its stamp.
         let mut pid = None;
         let mut stamp = stamp;
@@ -198,6 +198,15 @@ impl<'a> Line<'a> {
             pid: j.syslog_pid.or(j.pid).and_then(|p| p.parse().ok()),
             message,
         })
+    }
+}
+
+/// `str::trim_start`, with a quick answer for the usual case of nothing to trim (a line that
+/// starts with a printable ASCII character).
+fn trim_start(s: &str) -> &str {
+    match s.as_bytes().first() {
+        Some(c) if c.is_ascii_graphic() => s,
+        _ => s.trim_start(),
     }
 }
 
