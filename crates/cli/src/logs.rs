@@ -676,7 +676,7 @@ fn summary_value(s: &Summary) -> serde_json::Value {
         "distinct_sender_domains": s.sender_domains.len(),
         "per_hour": s.per_hour.iter().enumerate().map(|(h, v)| serde_json::json!({"hour": h, "received": v[0], "delivered": v[1], "deferred": v[2], "bounced": v[3], "rejected": v[4]})).collect::<Vec<_>>(),
         "reject_reasons": s.reject_reasons,
-        "outcomes": s.outcomes,
+        "outcomes": s.outcome_counts(),
         "top_senders": top(&s.senders),
         "top_recipients": top(&s.recipients),
         "ips": ips.iter().map(|(ip, st)| { let mut v = serde_json::to_value(st).unwrap_or_default(); v["ip"] = serde_json::json!(ip); v }).collect::<Vec<_>>(),
@@ -930,9 +930,10 @@ fn human_summary(s: &Summary, verdict: &Verdict, lines: &[String], filtered: boo
             let _ = writeln!(o, "  {n:>10}  {r}");
         }
     }
-    if !s.outcomes.is_empty() {
+    let outcomes = s.outcome_counts();
+    if !outcomes.is_empty() {
         let _ = writeln!(o, "\nMessages by outcome");
-        for (r, n) in &s.outcomes {
+        for (r, n) in &outcomes {
             let _ = writeln!(o, "  {n:>10}  {r}");
         }
     }

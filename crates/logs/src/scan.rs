@@ -339,6 +339,22 @@ mod tests {
     }
 
     #[test]
+    fn keys_keep_their_text() {
+        for t in [
+            "",
+            "A17F830001CA",
+            "12345678901234567890123",
+            "123456789012345678901234",
+            "é",
+        ] {
+            assert_eq!(Key::new(t).as_str(), t);
+            let copy = String::from(t);
+            assert_eq!(Key::new(t), Key::new(&copy));
+        }
+        assert_ne!(Key::new("ab"), Key::new("ab\0"));
+    }
+
+    #[test]
     fn find_agrees_with_str_find() {
         let hay = [
             "",
@@ -366,6 +382,38 @@ mod tests {
                 assert_eq!(find(h, p), h.find(p), "{h:?} {p:?}");
             }
             assert_eq!(find(h, ""), Some(0));
+        }
+    }
+}
+
+/// A short text (a queue id, an address) as a table key: held inline when it fits, so that a
+/// look-up neither allocates nor calls `memcmp`, and the table holds no pointer to chase.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub(crate) enum Key {
+    /// Up to 23 bytes (every text that fits is held this way, so equal texts are equal keys).
+    Inline(u8, [u8; 23]),
+    /// A longer one.
+    Heap(Box<str>),
+}
+
+impl Key {
+    pub(crate) fn new(s: &str) -> Key {
+        if s.len() <= 23 {
+            let mut bytes = [0; 23];
+            bytes[..s.len()].copy_from_slice(s.as_bytes());
+            Key::Inline(s.len() as u8, bytes)
+        } else {
+            Key::Heap(s.into())
+        }
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            // The bytes were a whole `str`.
+            Key::Inline(len, bytes) => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or("")
+            }
+            Key::Heap(s) => s,
         }
     }
 }

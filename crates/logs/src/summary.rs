@@ -2,6 +2,7 @@
 //! deferred, bounced, rejected, ...), plus what pflogsumm lacks: counts per client IP and per
 //! login. Every table is bounded: past its cap, new keys are counted under `other_*`.
 
+use crate::scan::Key;
 use crate::track::{Message, Outcome};
 use crate::{Event, Kind, Level, Server};
 use serde::Serialize;
@@ -134,6 +135,20 @@ impl Serialize for Delays {
     }
 }
 
+/// The outcome counts by name.
+fn outcomes<S: serde::Serializer>(
+    counts: &[u64; Outcome::ALL.len()],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_map(
+        Outcome::ALL
+            .iter()
+            .zip(counts)
+            .filter(|(_, n)| **n > 0)
+            .map(|(o, n)| (o.as_str(), n)),
+    )
+}
+
 /// The per-day table with ISO dates as keys.
 fn days<S: serde::Serializer>(
     d: &BTreeMap<jiff::civil::Date, [u64; 5]>,
@@ -168,18 +183,18 @@ fn domain(address: &str) -> &str {
     address.rsplit_once('@').map_or(address, |(_, d)| d)
 }
 
-/// A table with a cap keyed by domain: `None` once full and the key is new.
-fn capped<'m, V: Default>(
-    map: &'m mut HashMap<String, V, crate::scan::FxBuild>,
+/// Applies `f` to the stats of `key` in a table capped at [`DOMAIN_CAP`] (nothing once full
+/// and the key is new): one look-up when the key is there.
+fn bump<V: Default>(
+    map: &mut HashMap<String, V, crate::scan::FxBuild>,
     key: &str,
-) -> Option<&'m mut V> {
-    if map.len() >= DOMAIN_CAP {
-        return map.get_mut(key);
+    f: impl FnOnce(&mut V),
+) {
+    if let Some(v) = map.get_mut(key) {
+        f(v);
+    } else if map.len() < DOMAIN_CAP {
+        f(map.entry(key.to_owned()).or_default());
     }
-    if !map.contains_key(key) {
-        map.insert(key.to_owned(), V::default());
-    }
-    map.get_mut(key)
 }
 
 /// Counts for one client IP.
@@ -256,11 +271,10 @@ impl Counts {
 /// addresses is a trip to main memory.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Table<V> {
-    index: HashMap<Box<str>, u32, crate::scan::FxBuild>,
+    index: HashMap<Key, u32, crate::scan::FxBuild>,
     values: Vec<V>,
-    /// The last key looked up (a buffer reused) and its index.
-    last: Option<u32>,
-    last_key: String,
+    /// The last key looked up and its index.
+    last: Option<(Key, u32)>,
 }
 
 impl<V> Default for Table<V> {
@@ -269,7 +283,6 @@ impl<V> Default for Table<V> {
             index: HashMap::default(),
             values: Vec::new(),
             last: None,
-            last_key: String::new(),
         }
     }
 }
@@ -277,24 +290,23 @@ impl<V> Default for Table<V> {
 impl<V: Default> Table<V> {
     /// The stats of `key`, added when new unless `cap` keys are held already.
     fn entry(&mut self, key: &str, cap: usize) -> Option<&mut V> {
-        if let Some(i) = self.last
-            && self.last_key == key
+        let k = Key::new(key);
+        if let Some((last, i)) = &self.last
+            && *last == k
         {
-            return self.values.get_mut(i as usize);
+            return self.values.get_mut(*i as usize);
         }
-        let i = match self.index.get(key) {
+        let i = match self.index.get(&k) {
             Some(&i) => i,
             None if self.index.len() >= cap => return None,
             None => {
                 let i = u32::try_from(self.values.len()).ok()?;
-                self.index.insert(key.into(), i);
+                self.index.insert(k.clone(), i);
                 self.values.push(V::default());
                 i
             }
         };
-        self.last = Some(i);
-        self.last_key.clear();
-        self.last_key.push_str(key);
+        self.last = Some((k, i));
         self.values.get_mut(i as usize)
     }
 }
@@ -312,14 +324,16 @@ impl<V> Table<V> {
 
     /// The stats of one key.
     pub fn get(&self, key: &str) -> Option<&V> {
-        self.index.get(key).map(|&i| &self.values[i as usize])
+        self.index
+            .get(&Key::new(key))
+            .map(|&i| &self.values[i as usize])
     }
 
     /// Every key and its stats, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &V)> {
         self.index
             .iter()
-            .map(|(k, &i)| (&**k, &self.values[i as usize]))
+            .map(|(k, &i)| (k.as_str(), &self.values[i as usize]))
     }
 }
 
@@ -408,8 +422,10 @@ pub struct Summary {
     pub recipients: Counts,
     /// Refusals per reason.
     pub reject_reasons: BTreeMap<&'static str, u64>,
-    /// Messages per outcome (from the tracker).
-    pub outcomes: BTreeMap<&'static str, u64>,
+    /// Messages per outcome (from the tracker), indexed by [`Outcome`] (see
+    /// [`Summary::outcome_counts`]).
+    #[serde(serialize_with = "outcomes")]
+    pub outcomes: [u64; Outcome::ALL.len()],
     /// Per client IP.
     pub ips: Table<IpStats>,
     /// Per login.
@@ -419,9 +435,9 @@ pub struct Summary {
     /// Users counted after the cap.
     pub other_users: u64,
     #[serde(skip)]
-    sizes: HashMap<String, u64, crate::scan::FxBuild>,
+    sizes: HashMap<Key, u64, crate::scan::FxBuild>,
     #[serde(skip)]
-    deferred_ids: std::collections::HashSet<String, crate::scan::FxBuild>,
+    deferred_ids: std::collections::HashSet<Key, crate::scan::FxBuild>,
 }
 
 impl Default for Summary {
@@ -455,7 +471,7 @@ impl Default for Summary {
             senders: Counts::with_cap(ADDRESS_CAP),
             recipients: Counts::with_cap(ADDRESS_CAP),
             reject_reasons: BTreeMap::new(),
-            outcomes: BTreeMap::new(),
+            outcomes: [0; Outcome::ALL.len()],
             ips: Table::default(),
             users: Table::default(),
             other_ips: 0,
@@ -503,13 +519,13 @@ impl Summary {
             }
             Kind::Queued => {
                 // pflogsumm counts sizes and senders from qmgr, once per queue id.
-                if let Some(qid) = e.queue_id
-                    && !self.sizes.contains_key(qid)
+                if let Some(qid) = e.queue_id.map(Key::new)
+                    && !self.sizes.contains_key(&qid)
                 {
                     let size = e.size.unwrap_or(0);
                     self.bytes_received += size;
                     if self.sizes.len() < 1_000_000 {
-                        self.sizes.insert(qid.to_owned(), size);
+                        self.sizes.insert(qid, size);
                     }
                     if let Some(from) = e.from {
                         self.senders
@@ -535,7 +551,7 @@ impl Summary {
                 }
                 let size = e
                     .queue_id
-                    .and_then(|q| self.sizes.get(q))
+                    .and_then(|q| self.sizes.get(&Key::new(q)))
                     .copied()
                     .unwrap_or(0);
                 self.bytes_delivered += size;
@@ -543,37 +559,35 @@ impl Summary {
                 if let Some(ms) = delay {
                     self.delays.add(ms);
                 }
-                if let Some(d) =
-                    e.to.and_then(|to| capped(&mut self.recipient_domains, domain(to)))
-                {
-                    d.delivered += 1;
-                    d.bytes += size;
-                    if let Some(ms) = delay {
-                        d.delay_total_ms += ms;
-                        d.delay_max_ms = d.delay_max_ms.max(ms);
-                    }
+                if let Some(to) = e.to {
+                    bump(&mut self.recipient_domains, domain(to), |d| {
+                        d.delivered += 1;
+                        d.bytes += size;
+                        if let Some(ms) = delay {
+                            d.delay_total_ms += ms;
+                            d.delay_max_ms = d.delay_max_ms.max(ms);
+                        }
+                    });
                 }
             }
             Kind::Deferred => {
                 self.deferrals += 1;
-                if let Some(d) =
-                    e.to.and_then(|to| capped(&mut self.recipient_domains, domain(to)))
-                {
-                    d.deferrals += 1;
+                if let Some(to) = e.to {
+                    bump(&mut self.recipient_domains, domain(to), |d| {
+                        d.deferrals += 1
+                    });
                 }
                 if let Some(qid) = e.queue_id
                     && self.deferred_ids.len() < 1_000_000
-                    && self.deferred_ids.insert(qid.to_owned())
+                    && self.deferred_ids.insert(Key::new(qid))
                 {
                     self.deferred += 1;
                 }
             }
             Kind::Bounced => {
                 self.bounced += 1;
-                if let Some(d) =
-                    e.to.and_then(|to| capped(&mut self.recipient_domains, domain(to)))
-                {
-                    d.bounced += 1;
+                if let Some(to) = e.to {
+                    bump(&mut self.recipient_domains, domain(to), |d| d.bounced += 1);
                 }
             }
             Kind::Expired => self.expired += 1,
@@ -591,9 +605,9 @@ impl Summary {
             Kind::Warning => self.warnings += 1,
             Kind::Fatal => self.fatal += 1,
             Kind::Removed => {
-                if let Some(q) = e.queue_id {
-                    self.sizes.remove(q);
-                    self.deferred_ids.remove(q);
+                if let Some(q) = e.queue_id.map(Key::new) {
+                    self.sizes.remove(&q);
+                    self.deferred_ids.remove(&q);
                 }
             }
             _ => {}
@@ -628,18 +642,29 @@ impl Summary {
         } else {
             domain(from)
         };
-        if let Some(d) = capped(&mut self.sender_domains, key) {
+        bump(&mut self.sender_domains, key, |d| {
             d.messages += 1;
             d.bytes += size;
-        }
+        });
+    }
+
+    /// Messages per outcome seen, by name.
+    pub fn outcome_counts(&self) -> BTreeMap<&'static str, u64> {
+        Outcome::ALL
+            .iter()
+            .zip(self.outcomes)
+            .filter(|(_, n)| *n > 0)
+            .map(|(o, n)| (o.as_str(), n))
+            .collect()
     }
 
     /// Counts a closed message's outcome.
     pub fn message(&mut self, m: &Message) {
-        *self.outcomes.entry(m.outcome.as_str()).or_default() += 1;
+        self.outcomes[m.outcome as usize] += 1;
         if m.outcome == Outcome::Unfinished {
-            self.sizes.remove(&m.queue_id);
-            self.deferred_ids.remove(&m.queue_id);
+            let q = Key::new(&m.queue_id);
+            self.sizes.remove(&q);
+            self.deferred_ids.remove(&q);
         }
     }
 }
@@ -717,6 +742,13 @@ mod tests {
                 Delays::upper(b) >= ms && (b == 0 || Delays::upper(b - 1) < ms),
                 "{ms}"
             );
+        }
+    }
+
+    #[test]
+    fn outcomes_are_listed_in_order() {
+        for (i, o) in Outcome::ALL.iter().enumerate() {
+            assert_eq!(*o as usize, i);
         }
     }
 

@@ -8,6 +8,7 @@
 //! no news for [`Tracker::idle`] seconds of log time, or the oldest ones past
 //! [`Tracker::limit`], are closed as unfinished, so memory is bounded by the open messages.
 
+use crate::scan::Key;
 use crate::{Event, Kind, Server};
 use jiff::Timestamp;
 use serde::Serialize;
@@ -43,6 +44,19 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Every outcome, in declaration order (`ALL[o as usize] == o`).
+    pub const ALL: [Outcome; 9] = [
+        Outcome::Delivered,
+        Outcome::Partial,
+        Outcome::Bounced,
+        Outcome::Expired,
+        Outcome::Rejected,
+        Outcome::HandedOn,
+        Outcome::Discarded,
+        Outcome::Deferred,
+        Outcome::Unfinished,
+    ];
+
     /// The name used in JSON.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -237,7 +251,7 @@ impl Message {
 /// Follows messages; closed ones are handed to a callback.
 #[derive(Debug)]
 pub struct Tracker {
-    open: HashMap<String, Message, crate::scan::FxBuild>,
+    open: HashMap<Key, Message, crate::scan::FxBuild>,
     /// Seconds of log time without news after which a message is closed out.
     pub idle: i64,
     /// Most messages kept open at once.
@@ -314,7 +328,9 @@ impl Tracker {
             return;
         }
         let handed = match (kind, e.queued_as) {
-            (Kind::Delivered, Some(child)) if child != qid && self.open.contains_key(child) => {
+            (Kind::Delivered, Some(child))
+                if child != qid && self.open.contains_key(&Key::new(child)) =>
+            {
                 Some(child)
             }
             _ => None,
@@ -324,9 +340,9 @@ impl Tracker {
             // sent the message is the parent's.
             let origin = self
                 .open
-                .get(qid)
+                .get(&Key::new(qid))
                 .map(|p| (p.ip.clone(), p.host.clone(), p.user.clone()));
-            if let Some(c) = self.open.get_mut(child) {
+            if let Some(c) = self.open.get_mut(&Key::new(child)) {
                 c.parent = Some(qid.to_owned());
                 if let Some((ip, host, user)) = origin
                     && ip.is_some()
@@ -338,13 +354,14 @@ impl Tracker {
             }
         }
         // One look-up for the common case (a line about an open message).
-        let mut found = self.open.get_mut(qid);
+        let key = Key::new(qid);
+        let mut found = self.open.get_mut(&key);
         if kind == Kind::Received
             && let Some(old) = found.as_deref()
             && (!old.is_fresh() || old.removed)
         {
             // The id came back: the old message ends here.
-            let mut old = self.open.remove(qid).unwrap_or_else(|| unreachable!());
+            let mut old = self.open.remove(&key).unwrap_or_else(|| unreachable!());
             old.reused = true;
             old.decide();
             closed(old);
@@ -358,7 +375,7 @@ impl Tracker {
                 }
                 self.seq += 1;
                 let fresh = Message::new(qid, e.server, at, time, self.seq);
-                self.open.entry(fresh.queue_id.clone()).or_insert(fresh)
+                self.open.entry(key).or_insert(fresh)
             }
         };
         if time.is_some() {
@@ -473,7 +490,7 @@ impl Tracker {
     }
 
     fn close(&mut self, qid: &str, closed: &mut impl FnMut(Message)) {
-        if let Some(mut m) = self.open.remove(qid) {
+        if let Some(mut m) = self.open.remove(&Key::new(qid)) {
             if m.outcome != Outcome::Discarded {
                 m.decide();
             }
@@ -491,7 +508,7 @@ impl Tracker {
             return;
         };
         let idle = self.idle;
-        let stale: Vec<String> = self
+        let stale: Vec<Key> = self
             .open
             .iter()
             .filter(|(_, m)| {
@@ -501,7 +518,7 @@ impl Tracker {
             .map(|(k, _)| k.clone())
             .collect();
         for k in stale {
-            self.close(&k, closed);
+            self.close(k.as_str(), closed);
         }
         if self.open.len() > self.limit {
             self.evict(closed);
@@ -515,14 +532,14 @@ impl Tracker {
         let last = seqs.len() - 1;
         let (_, nth, _) = seqs.select_nth_unstable(cut.min(last));
         let nth = *nth;
-        let old: Vec<String> = self
+        let old: Vec<Key> = self
             .open
             .iter()
             .filter(|(_, m)| m.seq <= nth)
             .map(|(k, _)| k.clone())
             .collect();
         for k in old {
-            self.close(&k, closed);
+            self.close(k.as_str(), closed);
         }
     }
 
