@@ -11,7 +11,7 @@ use crate::args::{LogsArgs, LogsFormat};
 use serde::Serialize;
 use smtpdoctor_logs::clock::{self, Clock};
 use smtpdoctor_logs::input::Source;
-use smtpdoctor_logs::summary::Summary;
+use smtpdoctor_logs::summary::{IpStats, Summary, UserStats, When, top_by};
 use smtpdoctor_logs::track::{Message, Outcome, Tracker};
 use smtpdoctor_logs::{Event, Kind, Level, Line, Reason};
 use smtpdoctor_render::Palette;
@@ -301,17 +301,19 @@ pub fn run(args: LogsArgs, _palette: Palette) -> Result<ExitCode, UsageError> {
     let mut body = LogsBody::default();
     let mut clock = Clock::new(tz, args.year);
     let mut tracker = Tracker::new();
+    // Totals with no filter show nothing of a message but its outcome.
+    tracker.lean = !detail && !filtered;
     let mut summary = Summary::default();
     let mut causes = Causes {
         deep: !args.summary,
         ..Causes::default()
     };
     let mut unreadable = Vec::new();
-    let mut buf = Vec::with_capacity(1024);
     let mut write_error: Option<std::io::Error> = None;
     let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
     let mut closed: Vec<(Message, usize)> = Vec::new();
-    let mut hour_cache: (i64, u8) = (i64::MIN, 0);
+    // The day and hour of the last second seen (lines come many to a second).
+    let mut when_cache: Option<(i64, When)> = None;
     for (index, path) in paths.iter().enumerate() {
         let mut src = match Source::open(path) {
             Ok(s) => s,
@@ -324,44 +326,56 @@ pub fn run(args: LogsArgs, _palette: Palette) -> Result<ExitCode, UsageError> {
         clock.start_file(src.modified);
         let file = names[index].as_str();
         loop {
-            match src.next_line(&mut buf) {
-                Ok(true) => {}
-                Ok(false) => break,
+            let (number, bytes) = match src.next_bytes() {
+                Ok(Some(l)) => l,
+                Ok(None) => break,
                 Err(e) => {
                     eprintln!("smtpdoctor: error: {file}: {e}");
                     unreadable.push(file.to_owned());
                     break;
                 }
-            }
-            summary.lines += 1;
-            let text = match std::str::from_utf8(&buf) {
-                Ok(t) => std::borrow::Cow::Borrowed(t),
-                Err(_) => String::from_utf8_lossy(&buf),
             };
-            let Some(line) = Line::parse(&text) else {
+            summary.lines += 1;
+            let text = match std::str::from_utf8(bytes) {
+                Ok(t) => std::borrow::Cow::Borrowed(t),
+                Err(_) => String::from_utf8_lossy(bytes),
+            };
+            // Both borrowed, not moved out of their Options (copies of a few hundred bytes).
+            let envelope = Line::parse(&text);
+            let Some(line) = envelope.as_ref() else {
                 continue;
             };
-            let Some(event) = smtpdoctor_logs::parse(&line) else {
+            let mut parsed = None;
+            smtpdoctor_logs::parse_into(line, &mut parsed);
+            let Some(event) = parsed.as_ref() else {
                 continue;
             };
             let time = clock.resolve(line.stamp);
-            let at = (index, src.line);
-            tracker.feed(&event, at, time, &mut |m| closed.push((m, index)));
-            if filter.event(&event, time) {
-                let hour = time.map(|t| {
+            let at = (index, number);
+            tracker.feed(event, at, time, &mut |m| closed.push((m, index)));
+            if filter.event(event, time) {
+                let when = time.map(|t| {
                     let sec = t.as_second();
-                    if hour_cache.0 != sec {
-                        hour_cache = (sec, t.to_zoned(clock.zone().clone()).hour() as u8);
+                    match when_cache {
+                        Some((s, w)) if s == sec => w,
+                        _ => {
+                            let z = t.to_zoned(clock.zone().clone());
+                            let w = When {
+                                day: z.date(),
+                                hour: z.hour() as u8,
+                            };
+                            when_cache = Some((sec, w));
+                            w
+                        }
                     }
-                    hour_cache.1
                 });
-                summary.add(&event, hour);
+                summary.add(event, when);
                 let listed = detail && (args.all || !event.kind.is_some_and(Kind::is_routine));
                 if listed || event.level == Level::Failure {
-                    let cause = causes.of(&event);
+                    let cause = causes.of(event);
                     if listed {
-                        let rec = event_record(&event, file, at.1, time, &clock, cause.as_ref());
-                        emit(&mut sink, &mut body, &rec, &event, &mut write_error);
+                        let rec = event_record(event, file, at.1, time, &clock, cause.as_ref());
+                        emit(&mut sink, &mut body, &rec, event, &mut write_error);
                     }
                 }
             }
@@ -631,20 +645,8 @@ fn summary_value(s: &Summary) -> serde_json::Value {
             .map(|(k, n)| serde_json::json!({"address": k, "count": n}))
             .collect()
     };
-    let mut ips: Vec<(&String, &smtpdoctor_logs::summary::IpStats)> = s.ips.iter().collect();
-    ips.sort_by(|a, b| {
-        b.1.failures
-            .cmp(&a.1.failures)
-            .then(b.1.suspicious.cmp(&a.1.suspicious))
-            .then(a.0.cmp(b.0))
-    });
-    let mut users: Vec<(&String, &smtpdoctor_logs::summary::UserStats)> = s.users.iter().collect();
-    users.sort_by(|a, b| {
-        b.1.auth_failed
-            .cmp(&a.1.auth_failed)
-            .then(b.1.received.cmp(&a.1.received))
-            .then(a.0.cmp(b.0))
-    });
+    let ips = top_by(s.ips.iter().collect(), 100, ip_order);
+    let users = top_by(s.users.iter().collect(), 100, user_order);
     serde_json::json!({
         "lines": s.lines,
         "recognised": s.recognised,
@@ -664,16 +666,40 @@ fn summary_value(s: &Summary) -> serde_json::Value {
         "protocol": s.protocol,
         "bytes_received": s.bytes_received,
         "bytes_delivered": s.bytes_delivered,
+        "warnings": s.warnings,
+        "fatal": s.fatal,
+        "per_day": s.per_day.iter().map(|(d, v)| serde_json::json!({"date": d.to_string(), "received": v[0], "delivered": v[1], "deferred": v[2], "bounced": v[3], "rejected": v[4]})).collect::<Vec<_>>(),
+        "delays": s.delays,
+        "recipient_domains": top_by(s.recipient_domains.iter().collect(), 20, |a, b| b.1.delivered.cmp(&a.1.delivered).then(b.1.deferrals.cmp(&a.1.deferrals)).then(a.0.cmp(b.0))).into_iter().map(|(d, st)| { let mut v = serde_json::to_value(st).unwrap_or_default(); v["domain"] = serde_json::json!(d); v }).collect::<Vec<_>>(),
+        "distinct_recipient_domains": s.recipient_domains.len(),
+        "sender_domains": top_by(s.sender_domains.iter().collect(), 20, |a, b| b.1.messages.cmp(&a.1.messages).then(a.0.cmp(b.0))).into_iter().map(|(d, st)| { let mut v = serde_json::to_value(st).unwrap_or_default(); v["domain"] = serde_json::json!(d); v }).collect::<Vec<_>>(),
+        "distinct_sender_domains": s.sender_domains.len(),
         "per_hour": s.per_hour.iter().enumerate().map(|(h, v)| serde_json::json!({"hour": h, "received": v[0], "delivered": v[1], "deferred": v[2], "bounced": v[3], "rejected": v[4]})).collect::<Vec<_>>(),
         "reject_reasons": s.reject_reasons,
-        "outcomes": s.outcomes,
+        "outcomes": s.outcome_counts(),
         "top_senders": top(&s.senders),
         "top_recipients": top(&s.recipients),
-        "ips": ips.iter().take(100).map(|(ip, st)| { let mut v = serde_json::to_value(st).unwrap_or_default(); v["ip"] = serde_json::json!(ip); v }).collect::<Vec<_>>(),
-        "users": users.iter().take(100).map(|(u, st)| { let mut v = serde_json::to_value(st).unwrap_or_default(); v["user"] = serde_json::json!(u); v }).collect::<Vec<_>>(),
+        "ips": ips.iter().map(|(ip, st)| { let mut v = serde_json::to_value(st).unwrap_or_default(); v["ip"] = serde_json::json!(ip); v }).collect::<Vec<_>>(),
+        "users": users.iter().map(|(u, st)| { let mut v = serde_json::to_value(st).unwrap_or_default(); v["user"] = serde_json::json!(u); v }).collect::<Vec<_>>(),
         "distinct_ips": s.ips.len() as u64 + s.other_ips,
         "distinct_users": s.users.len() as u64 + s.other_users,
     })
+}
+
+/// Client IPs by failures, then suspicious events, then address.
+fn ip_order(a: &(&str, &IpStats), b: &(&str, &IpStats)) -> std::cmp::Ordering {
+    b.1.failures
+        .cmp(&a.1.failures)
+        .then(b.1.suspicious.cmp(&a.1.suspicious))
+        .then(a.0.cmp(b.0))
+}
+
+/// Logins by failed logins, then messages sent, then name.
+fn user_order(a: &(&str, &UserStats), b: &(&str, &UserStats)) -> std::cmp::Ordering {
+    b.1.auth_failed
+        .cmp(&a.1.auth_failed)
+        .then(b.1.received.cmp(&a.1.received))
+        .then(a.0.cmp(b.0))
 }
 
 fn judge(s: &Summary, causes: &Causes) -> (Verdict, Vec<Finding>) {
@@ -830,6 +856,8 @@ fn human_summary(s: &Summary, verdict: &Verdict, lines: &[String], filtered: boo
         (s.tls_failed, "TLS failures"),
         (s.lost_connections, "lost connections"),
         (s.protocol, "protocol violations"),
+        (s.warnings, "warnings"),
+        (s.fatal, "fatal errors and panics"),
     ] {
         let _ = writeln!(o, "  {n:>10}  {what}");
     }
@@ -838,35 +866,91 @@ fn human_summary(s: &Summary, verdict: &Verdict, lines: &[String], filtered: boo
         "  {:>10}  bytes received\n  {:>10}  bytes delivered",
         s.bytes_received, s.bytes_delivered
     );
+    if s.per_day.len() > 1 {
+        let _ = writeln!(
+            o,
+            "\nPer day (received, delivered, deferred, bounced, rejected)"
+        );
+        for (d, v) in &s.per_day {
+            let _ = writeln!(
+                o,
+                "  {d}  {:>9} {:>9} {:>9} {:>9} {:>9}",
+                v[0], v[1], v[2], v[3], v[4]
+            );
+        }
+    }
+    if s.delays.count > 0 {
+        let q = |p| seconds(s.delays.quantile(p).unwrap_or(0));
+        let _ = writeln!(
+            o,
+            "\nDelivery delays: median {}, 90% {}, 99% {}, longest {} ({} delivered)",
+            q(0.5),
+            q(0.9),
+            q(0.99),
+            seconds(s.delays.max_ms),
+            s.delays.count
+        );
+    }
+    if s.recipient_domains.len() > 1 {
+        let _ = writeln!(
+            o,
+            "\nRecipient domains (delivered, deferrals, bounced, average and longest delay)"
+        );
+        let top = top_by(s.recipient_domains.iter().collect(), 5, |a, b| {
+            b.1.delivered
+                .cmp(&a.1.delivered)
+                .then(b.1.deferrals.cmp(&a.1.deferrals))
+                .then(a.0.cmp(b.0))
+        });
+        for (d, v) in top {
+            let avg = v.delay_total_ms.checked_div(v.delivered).unwrap_or(0);
+            let _ = writeln!(
+                o,
+                "  {:>10} {:>6} {:>6} {:>9} {:>9}  {d}",
+                v.delivered,
+                v.deferrals,
+                v.bounced,
+                seconds(avg),
+                seconds(v.delay_max_ms)
+            );
+        }
+    }
+    if s.sender_domains.len() > 1 {
+        let _ = writeln!(o, "\nSender domains (messages, bytes)");
+        let top = top_by(s.sender_domains.iter().collect(), 5, |a, b| {
+            b.1.messages.cmp(&a.1.messages).then(a.0.cmp(b.0))
+        });
+        for (d, v) in top {
+            let _ = writeln!(o, "  {:>10} {:>12}  {d}", v.messages, v.bytes);
+        }
+    }
     if !s.reject_reasons.is_empty() {
         let _ = writeln!(o, "\nRefusals by reason");
         for (r, n) in &s.reject_reasons {
             let _ = writeln!(o, "  {n:>10}  {r}");
         }
     }
-    if !s.outcomes.is_empty() {
+    let outcomes = s.outcome_counts();
+    if !outcomes.is_empty() {
         let _ = writeln!(o, "\nMessages by outcome");
-        for (r, n) in &s.outcomes {
+        for (r, n) in &outcomes {
             let _ = writeln!(o, "  {n:>10}  {r}");
         }
     }
-    let mut ips: Vec<_> = s
-        .ips
-        .iter()
-        .filter(|(_, v)| v.failures + v.suspicious > 0)
-        .collect();
-    ips.sort_by(|a, b| {
-        b.1.failures
-            .cmp(&a.1.failures)
-            .then(b.1.suspicious.cmp(&a.1.suspicious))
-            .then(a.0.cmp(b.0))
-    });
+    let ips = top_by(
+        s.ips
+            .iter()
+            .filter(|(_, v)| v.failures + v.suspicious > 0)
+            .collect(),
+        15,
+        ip_order,
+    );
     if !ips.is_empty() {
         let _ = writeln!(
             o,
             "\nClient IPs with failures (failures, suspicious, refusals, failed logins, users)"
         );
-        for (ip, v) in ips.iter().take(15) {
+        for (ip, v) in &ips {
             let _ = writeln!(
                 o,
                 "  {ip:<40} {:>6} {:>6} {:>6} {:>6}  {}",
@@ -878,16 +962,10 @@ fn human_summary(s: &Summary, verdict: &Verdict, lines: &[String], filtered: boo
             );
         }
     }
-    let mut users: Vec<_> = s.users.iter().collect();
-    users.sort_by(|a, b| {
-        b.1.auth_failed
-            .cmp(&a.1.auth_failed)
-            .then(b.1.received.cmp(&a.1.received))
-            .then(a.0.cmp(b.0))
-    });
+    let users = top_by(s.users.iter().collect(), 15, user_order);
     if !users.is_empty() {
         let _ = writeln!(o, "\nLogins (failed logins, messages sent, logins, IPs)");
-        for (u, v) in users.iter().take(15) {
+        for (u, v) in &users {
             let _ = writeln!(
                 o,
                 "  {u:<40} {:>6} {:>6} {:>6}  {}",
@@ -936,6 +1014,23 @@ fn human_summary(s: &Summary, verdict: &Verdict, lines: &[String], filtered: boo
         let _ = writeln!(o, "  fix: {f}");
     }
     o
+}
+
+/// Milliseconds as seconds for people (`0.5s`, `12s`, `3m20s`, `2h05m`).
+fn seconds(ms: u64) -> String {
+    let s = ms / 1000;
+    if s < 60 {
+        let tenths = ms / 100;
+        if tenths.is_multiple_of(10) || s >= 10 {
+            format!("{s}s")
+        } else {
+            format!("{}.{}s", tenths / 10, tenths % 10)
+        }
+    } else if s < 3600 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{}h{:02}m", s / 3600, s / 60 % 60)
+    }
 }
 
 fn write_failed(e: std::io::Error) -> ExitCode {

@@ -18,6 +18,10 @@ pub struct Source {
     reader: Box<dyn BufRead>,
     /// Lines read so far.
     pub line: u64,
+    /// Bytes of the reader's buffer handed out by [`Source::next`] and not yet consumed.
+    pending: usize,
+    /// A line that straddles two fills of the reader's buffer, put together.
+    joined: Vec<u8>,
 }
 
 impl Source {
@@ -53,6 +57,8 @@ impl Source {
             modified,
             reader,
             line: 0,
+            pending: 0,
+            joined: Vec::new(),
         })
     }
 
@@ -63,6 +69,8 @@ impl Source {
             modified: None,
             reader,
             line: 0,
+            pending: 0,
+            joined: Vec::new(),
         }
     }
 
@@ -70,40 +78,70 @@ impl Source {
     /// end.
     pub fn next_line(&mut self, buf: &mut Vec<u8>) -> io::Result<bool> {
         buf.clear();
+        match self.next_bytes()? {
+            Some((_, l)) => {
+                buf.extend_from_slice(l);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// The next line's number (1-based) and bytes (without its line ending), or `None` at the
+    /// end. A line that lies whole in the reader's buffer is lent from there, uncopied; only one
+    /// that straddles two fills is put together in a buffer of the source's own.
+    pub fn next_bytes(&mut self) -> io::Result<Option<(u64, &[u8])>> {
+        if self.pending > 0 {
+            self.reader.consume(self.pending);
+            self.pending = 0;
+        }
+        self.joined.clear();
         let mut any = false;
         loop {
-            let chunk = match self.reader.fill_buf() {
-                Ok(c) => c,
+            // Where the line ends in the buffer: looked up first, and the buffer (already
+            // filled, so no read) asked for again to lend the line, for the borrow checker.
+            let (newline, len) = match self.reader.fill_buf() {
+                Ok(c) => (memchr::memchr(b'\n', c), c.len()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
-            if chunk.is_empty() {
-                if any {
-                    self.line += 1;
+            if len == 0 {
+                if !any {
+                    return Ok(None);
                 }
-                return Ok(any);
+                self.line += 1;
+                return Ok(Some((self.line, trim_cr(&self.joined))));
             }
-            any = true;
-            match memchr::memchr(b'\n', chunk) {
-                Some(i) => {
-                    let room = MAX_LINE.saturating_sub(buf.len());
-                    buf.extend_from_slice(&chunk[..i.min(room)]);
-                    self.reader.consume(i + 1);
-                    if buf.last() == Some(&b'\r') {
-                        buf.pop();
-                    }
+            match newline {
+                Some(i) if !any && i <= MAX_LINE => {
                     self.line += 1;
-                    return Ok(true);
+                    self.pending = i + 1;
+                    let chunk = self.reader.fill_buf()?;
+                    return Ok(Some((self.line, trim_cr(&chunk[..i]))));
+                }
+                Some(i) => {
+                    let chunk = self.reader.fill_buf()?;
+                    let room = MAX_LINE.saturating_sub(self.joined.len());
+                    self.joined.extend_from_slice(&chunk[..i.min(room)]);
+                    self.reader.consume(i + 1);
+                    self.line += 1;
+                    return Ok(Some((self.line, trim_cr(&self.joined))));
                 }
                 None => {
-                    let n = chunk.len();
-                    let room = MAX_LINE.saturating_sub(buf.len());
-                    buf.extend_from_slice(&chunk[..n.min(room)]);
-                    self.reader.consume(n);
+                    any = true;
+                    let chunk = self.reader.fill_buf()?;
+                    let room = MAX_LINE.saturating_sub(self.joined.len());
+                    self.joined.extend_from_slice(&chunk[..len.min(room)]);
+                    self.reader.consume(len);
                 }
             }
         }
     }
+}
+
+/// A line without the `\r` of a CRLF ending.
+fn trim_cr(l: &[u8]) -> &[u8] {
+    l.strip_suffix(b"\r").unwrap_or(l)
 }
 
 #[cfg(test)]

@@ -401,10 +401,37 @@ pub struct Event<'a> {
 
 impl<'a> Event<'a> {
     fn new(server: Server, daemon: &'a str) -> Event<'a> {
+        // Every field written out (not `..Event::default()`), so the event is built where it
+        // will live rather than copied there.
         Event {
+            kind: None,
+            level: Level::Info,
             server,
             daemon,
-            ..Event::default()
+            ip: None,
+            host: None,
+            port: None,
+            user: None,
+            queue_id: None,
+            message_id: None,
+            from: None,
+            to: None,
+            orig_to: None,
+            status: None,
+            dsn: None,
+            relay: None,
+            delay: None,
+            delays: None,
+            size: None,
+            nrcpt: None,
+            stage: None,
+            reply: None,
+            reason: None,
+            helo: None,
+            tls_version: None,
+            tls_cipher: None,
+            queued_as: None,
+            method: None,
         }
     }
 
@@ -422,37 +449,66 @@ impl<'a> Event<'a> {
 /// Reads the message of a line (after its envelope) into an event, choosing the parser by the
 /// program that wrote it. `None` when no parser knows the line.
 pub fn parse<'a>(line: &'a Line<'a>) -> Option<Event<'a>> {
+    let mut event = None;
+    parse_into(line, &mut event);
+    event
+}
+
+/// [`parse`] into a place the caller holds (`None` when no parser knows the line): an event is
+/// a few hundred bytes, and a reader of millions of lines would otherwise copy each one out of
+/// the parser and out of its `Option`.
+pub fn parse_into<'a>(line: &'a Line<'a>, out: &mut Option<Event<'a>>) {
     let program = line.program.as_deref().unwrap_or("");
     let message: &'a str = &line.message;
     let server = server_of(program, line);
-    let event = match server {
+    match server {
         Server::Postfix => {
-            let daemon = program.rsplit('/').next().unwrap_or(program);
-            postfix::parse(daemon, message)
+            let daemon = program
+                .bytes()
+                .rposition(|c| c == b'/')
+                .map_or(program, |i| &program[i + 1..]);
+            let e = out.insert(Event::new(Server::Postfix, daemon));
+            if !postfix::fill(e, daemon, message) {
+                *out = None;
+            }
         }
-        Server::Exim => exim::parse(message),
-        Server::Sendmail => sendmail::parse(program, message),
-        Server::Dovecot => dovecot::parse(program, message),
-        Server::Unknown => None,
-    }?;
-    Some(without_password(event))
+        Server::Exim => *out = exim::parse(message),
+        Server::Sendmail => *out = sendmail::parse(program, message),
+        Server::Dovecot => *out = dovecot::parse(program, message),
+        Server::Unknown => *out = None,
+    }
+    if let Some(e) = out {
+        hide_password(e);
+    }
 }
 
 /// Dovecot with `auth_verbose_passwords` (or debug logging) writes the password a client tried
 /// into the log: "Password mismatch (given password: ...)", "password=...". The event keeps the
 /// words before it, so no output of ours ever repeats a password.
-fn without_password(mut event: Event<'_>) -> Event<'_> {
-    if let Some(reply) = event.reply {
-        let lower = reply.to_ascii_lowercase();
-        if let Some(at) = ["given password", "password="]
-            .iter()
-            .filter_map(|marker| lower.find(marker))
-            .min()
-        {
-            event.reply = Some(reply[..at].trim_end_matches([' ', '(', ',', ':']));
-        }
+fn hide_password(event: &mut Event<'_>) {
+    if let Some(reply) = event.reply
+        && let Some(at) = password_at(reply)
+    {
+        event.reply = Some(reply[..at].trim_end_matches([' ', '(', ',', ':']));
     }
-    event
+}
+
+/// Where the first `given password` or `password=` starts, in any case (no copy of the text:
+/// every line with a reply comes here).
+fn password_at(text: &str) -> Option<usize> {
+    let b = text.as_bytes();
+    memchr::memchr2_iter(b'p', b'P', b).find_map(|i| {
+        if !b.get(i..i + 8)?.eq_ignore_ascii_case(b"password") {
+            return None;
+        }
+        if b.get(i + 8) == Some(&b'=') {
+            Some(i)
+        } else if i >= 6 && b[i - 6..i].eq_ignore_ascii_case(b"given ") {
+            Some(i - 6)
+        } else {
+            None
+        }
+    })
 }
 
 /// Which server wrote a line, from its program name (Exim's own logs have none).
@@ -465,7 +521,7 @@ pub fn server_of(program: &str, line: &Line<'_>) -> Server {
         };
     }
     let p = program.as_bytes();
-    if p.starts_with(b"postfix") || program.contains("postfix") {
+    if p.starts_with(b"postfix") || scan::has(program, "postfix") {
         Server::Postfix
     } else if p.starts_with(b"exim") {
         Server::Exim

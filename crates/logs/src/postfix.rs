@@ -3,7 +3,7 @@
 //! errors and panics any of them writes.
 
 use crate::scan::{
-    after, dsn_at, find, has, host_ip, kv, paren_tail, postfix_qid, reply_codes, value, word,
+    after, dsn_at, find, has, host_ip, kv, kvs, paren_tail, postfix_qid, reply_codes, value, word,
 };
 use crate::{Event, Kind, Level, Reason, Server};
 
@@ -11,6 +11,13 @@ use crate::{Event, Kind, Level, Reason, Server};
 /// `postfix/submission/smtpd` → `smtpd`).
 pub fn parse<'a>(daemon: &'a str, message: &'a str) -> Option<Event<'a>> {
     let mut e = Event::new(Server::Postfix, daemon);
+    fill(&mut e, daemon, message).then_some(e)
+}
+
+/// [`parse`] into an event made by the caller (no copy of it on the way back); whether the
+/// line was read.
+pub(crate) fn fill<'a>(e: &mut Event<'a>, daemon: &'a str, message: &'a str) -> bool {
+    let e = &mut *e;
     let mut m = message;
     if let Some((qid, rest)) = postfix_qid(m) {
         e.queue_id = Some(qid);
@@ -19,25 +26,25 @@ pub fn parse<'a>(daemon: &'a str, message: &'a str) -> Option<Event<'a>> {
         m = rest;
     }
     match daemon {
-        "smtpd" => smtpd(&mut e, m),
-        "postscreen" | "tlsproxy" => postscreen(&mut e, m),
-        "cleanup" => cleanup(&mut e, m),
-        "qmgr" | "nqmgr" | "oqmgr" => qmgr(&mut e, m),
+        "smtpd" => smtpd(e, m),
+        "postscreen" | "tlsproxy" => postscreen(e, m),
+        "cleanup" => cleanup(e, m),
+        "qmgr" | "nqmgr" | "oqmgr" => qmgr(e, m),
         "smtp" | "lmtp" | "local" | "virtual" | "pipe" | "error" | "retry" | "discard"
-        | "relay" => delivery(&mut e, m),
-        "bounce" => bounce(&mut e, m),
+        | "relay" => delivery(e, m),
+        "bounce" => bounce(e, m),
         "pickup" => {
             if let Some(from) = kv(m, "from") {
                 e.from = Some(from);
                 e.user = kv(m, "uid");
                 e.set(Kind::Received, Level::Info);
             } else {
-                general(&mut e, m);
+                general(e, m);
             }
         }
-        _ => general(&mut e, m),
+        _ => general(e, m),
     }
-    e.kind.is_some().then_some(e)
+    e.kind.is_some()
 }
 
 /// The daemon a message body without its program name most likely came from, by its shape.
@@ -147,7 +154,7 @@ fn warning<'a>(e: &mut Event<'a>, w: &'a str) {
         e.host = Some(word(rest));
         if let Some(a) = after(rest, "to address ") {
             e.ip = Some(a.split([':', ' ']).next().unwrap_or(a));
-            if a.contains(':') && !a.contains(": ") {
+            if a.contains(':') && !has(a, ": ") {
                 e.ip = Some(word(a));
             }
         }
@@ -205,8 +212,7 @@ fn client<'a>(e: &mut Event<'a>, s: &'a str) {
 fn smtpd<'a>(e: &mut Event<'a>, m: &'a str) {
     if let Some(c) = m.strip_prefix("client=") {
         client(e, c);
-        e.user = kv(m, "sasl_username");
-        e.method = kv(m, "sasl_method");
+        [e.user, e.method] = kvs(m, ["sasl_username", "sasl_method"]);
         e.set(Kind::Received, Level::Info);
     } else if let Some(c) = m.strip_prefix("connect from ") {
         client(e, c);
@@ -239,7 +245,7 @@ fn smtpd<'a>(e: &mut Event<'a>, m: &'a str) {
         || m.starts_with("too many errors after ")
         || m.starts_with("bare <LF> received after ")
     {
-        let r = &m[m.find(" after ").unwrap_or(0) + 7..];
+        let r = &m[find(m, " after ").unwrap_or(0) + 7..];
         e.stage = Some(word(r));
         if let Some(f) = after(r, " from ") {
             client(e, f);
@@ -295,7 +301,7 @@ fn reject<'a>(e: &mut Event<'a>, action: &'a str, r: &'a str) {
     if let Some(f) = after(r, " from ") {
         client(e, f);
         // The reply follows `host[ip]: ` (smtpd) or `host[ip]:port: ` (postscreen).
-        if let Some(close) = f.find("]") {
+        if let Some(close) = f.find(']') {
             let mut rest = &f[close + 1..];
             if let Some(p) = rest.strip_prefix(':') {
                 let n = p.bytes().take_while(u8::is_ascii_digit).count();
@@ -309,13 +315,11 @@ fn reject<'a>(e: &mut Event<'a>, action: &'a str, r: &'a str) {
             }
         }
     }
-    e.from = kv(r, "from");
-    e.to = kv(r, "to");
-    e.helo = kv(r, "helo");
+    [e.from, e.to, e.helo] = kvs(r, ["from", "to", "helo"]);
     if e.reply.is_none() || action == "milter-reject" && !has(e.reply.unwrap_or(""), " ") {
         // cleanup: `...; from=<a> to=<b> proto=ESMTP helo=<h>: 5.7.1 text`
         if let Some(h) = after(r, " helo=<")
-            && let Some(t) = h.find(">: ")
+            && let Some(t) = find(h, ">: ")
         {
             e.reply = Some(&h[t + 3..]);
         }
@@ -354,7 +358,7 @@ fn postscreen<'a>(e: &mut Event<'a>, m: &'a str) {
     let tail = &m[head.len()..].trim_start();
     let from_client = |e: &mut Event<'a>, s: &'a str| {
         // `from [ip]:port`, `OLD [ip]:port`, `rank 3 for [ip]:port`
-        let at = s.find(" [").map_or(0, |i| i + 1);
+        let at = find(s, " [").map_or(0, |i| i + 1);
         let at = if s.starts_with('[') { 0 } else { at };
         client(e, &s[at..]);
     };
@@ -422,14 +426,15 @@ fn qmgr<'a>(e: &mut Event<'a>, m: &'a str) {
     if m == "removed" {
         e.set(Kind::Removed, Level::Info);
     } else if m.starts_with("from=") {
-        e.from = kv(m, "from");
+        let [from, size, nrcpt] = kvs(m, ["from", "size", "nrcpt"]);
+        e.from = from;
         if has(m, "status=expired") {
             e.status = Some("expired");
             e.reply = paren_tail(m).or(Some("message expired"));
             e.set(Kind::Expired, Level::Failure);
         } else {
-            e.size = kv(m, "size").and_then(|s| s.parse().ok());
-            e.nrcpt = kv(m, "nrcpt").and_then(|s| s.parse().ok());
+            e.size = size.and_then(|s| s.parse().ok());
+            e.nrcpt = nrcpt.and_then(|s| s.parse().ok());
             e.set(Kind::Queued, Level::Info);
         }
     } else if m.starts_with("to=") {
@@ -448,7 +453,7 @@ fn delivery<'a>(e: &mut Event<'a>, m: &'a str) {
             e.reply = Some(m);
             e.set(Kind::ConnectFailed, Level::Info);
         } else if m.starts_with("lost connection with ") || m.starts_with("conversation with ") {
-            let r = &m[m.find(" with ").unwrap_or(0) + 6..];
+            let r = &m[find(m, " with ").unwrap_or(0) + 6..];
             client(e, r);
             e.relay = Some(relay_of(r));
             e.reply = Some(m);
@@ -491,19 +496,22 @@ fn delivery<'a>(e: &mut Event<'a>, m: &'a str) {
         }
         return;
     }
-    e.to = kv(m, "to");
-    e.orig_to = kv(m, "orig_to");
-    e.relay = kv(m, "relay");
+    let [to, orig_to, relay, delay, delays, dsn, status] = kvs(
+        m,
+        ["to", "orig_to", "relay", "delay", "delays", "dsn", "status"],
+    );
+    e.to = to;
+    e.orig_to = orig_to;
+    e.relay = relay;
     if let Some(relay) = e.relay
         && let Some((_, ip, port, _)) = host_ip(relay)
     {
         e.ip = Some(ip);
         e.port = port;
     }
-    e.delay = kv(m, "delay");
-    e.delays = kv(m, "delays");
-    e.dsn = kv(m, "dsn");
-    let status = kv(m, "status");
+    e.delay = delay;
+    e.delays = delays;
+    e.dsn = dsn;
     e.status = status;
     if let Some(s) = after(m, "status=") {
         let text = paren_tail(s);

@@ -82,13 +82,13 @@ impl<'a> Line<'a> {
 
     /// A text line.
     pub fn text(s: &'a str) -> Option<Line<'a>> {
-        let mut rest = s.trim_start();
+        let mut rest = trim_start(s);
         if rest.is_empty() || rest.starts_with('#') {
             return None;
         }
         rest = skip_tag(rest);
         let (stamp, after) = stamp(rest);
-        rest = skip_tag(after.trim_start());
+        rest = skip_tag(trim_start(after));
         // Exim: an optional zone and `[pid]` after its stamp.
         let mut pid = None;
         let mut stamp = stamp;
@@ -201,6 +201,15 @@ impl<'a> Line<'a> {
     }
 }
 
+/// `str::trim_start`, with a quick answer for the usual case of nothing to trim (a line that
+/// starts with a printable ASCII character).
+fn trim_start(s: &str) -> &str {
+    match s.as_bytes().first() {
+        Some(c) if c.is_ascii_graphic() => s,
+        _ => s.trim_start(),
+    }
+}
+
 /// Skips a `<13>` priority or a `<mail.info>` facility tag.
 fn skip_tag(s: &str) -> &str {
     if let Some(r) = s.strip_prefix('<')
@@ -216,8 +225,15 @@ fn skip_tag(s: &str) -> &str {
 
 /// The first space-separated token and the rest (spaces skipped).
 fn token(s: &str) -> (&str, &str) {
-    match s.find(' ') {
-        Some(i) => (&s[..i], s[i + 1..].trim_start_matches(' ')),
+    let b = s.as_bytes();
+    match memchr::memchr(b' ', b) {
+        Some(i) => {
+            let mut j = i + 1;
+            while b.get(j) == Some(&b' ') {
+                j += 1;
+            }
+            (&s[..i], &s[j..])
+        }
         None => (s, ""),
     }
 }
@@ -230,7 +246,7 @@ fn program(t: &str) -> Option<(&str, Option<u32>)> {
         return None;
     }
     if let Some(name) = t.strip_suffix(']')
-        && let Some(open) = name.rfind('[')
+        && let Some(open) = name.bytes().rposition(|c| c == b'[')
     {
         let pid = name[open + 1..].parse().ok();
         return Some((&name[..open], pid));

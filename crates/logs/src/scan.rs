@@ -2,19 +2,64 @@
 //! `host[ip]:port`.
 
 /// The text after the first `pat`.
+#[inline(always)]
 pub(crate) fn after<'a>(s: &'a str, pat: &str) -> Option<&'a str> {
-    let i = s.find(pat)?;
+    let i = find(s, pat)?;
     Some(&s[i + pat.len()..])
 }
 
-/// Where `pat` starts, if it is in `s`.
+/// Where `pat` first starts in `s`, if it does (as `str::find`, which builds a Two-Way searcher
+/// per call: too slow for a dozen short needles per line). The scan jumps with `memchr` from
+/// one occurrence of the needle's rarest byte (by [`RANK`]) to the next, and compares the
+/// needle there.
+#[inline(always)]
 pub(crate) fn find(s: &str, pat: &str) -> Option<usize> {
-    s.find(pat)
+    let (h, n) = (s.as_bytes(), pat.as_bytes());
+    if n.len() > h.len() {
+        return None;
+    }
+    let k = (0..n.len())
+        .min_by_key(|&i| RANK[usize::from(n[i])])
+        .unwrap_or(0);
+    let Some(&anchor) = n.get(k) else {
+        return Some(0);
+    };
+    let mut from = k;
+    let last = h.len() - n.len() + k;
+    while from <= last {
+        let i = from + memchr::memchr(anchor, &h[from..=last])?;
+        let at = i - k;
+        if &h[at..at + n.len()] == n {
+            return Some(at);
+        }
+        from = i + 1;
+    }
+    None
 }
 
+/// How common a byte is in mail logs, roughly (higher is more common): spaces, lower-case
+/// letters in English order, digits and the dots of names and addresses lead; brackets,
+/// parentheses and rare letters trail.
+static RANK: [u8; 256] = {
+    let mut t = [20u8; 256];
+    let common: &[u8] = b" etaoinsrhldcumfpgwy.bv0123456789k:,-/@=<>[]x_()jqz";
+    let mut i = 0;
+    while i < common.len() {
+        t[common[i] as usize] = 255 - i as u8 * 4;
+        i += 1;
+    }
+    let mut c = b'A';
+    while c <= b'Z' {
+        t[c as usize] = 60;
+        c += 1;
+    }
+    t
+};
+
 /// Whether `s` contains `pat`.
+#[inline(always)]
 pub(crate) fn has(s: &str, pat: &str) -> bool {
-    s.contains(pat)
+    find(s, pat).is_some()
 }
 
 /// The value of `key=` where the key starts a word (at the start, after a space, a comma or a
@@ -23,23 +68,51 @@ pub(crate) fn has(s: &str, pat: &str) -> bool {
 pub(crate) fn kv<'a>(s: &'a str, key: &str) -> Option<&'a str> {
     let b = s.as_bytes();
     let k = key.as_bytes();
-    let mut from = 0;
-    while let Some(i) = s[from..].find(key) {
-        let at = from + i;
-        let end = at + k.len();
+    // Every `=` is a candidate end of the key: few per line, found with memchr.
+    for eq in memchr::memchr_iter(b'=', b) {
+        let Some(at) = eq.checked_sub(k.len()) else {
+            continue;
+        };
         let boundary = at == 0 || matches!(b[at - 1], b' ' | b',' | b'(' | b'\t' | b';');
-        if boundary && b.get(end) == Some(&b'=') {
-            return Some(value(&s[end + 1..]));
+        if boundary && &b[at..eq] == k {
+            return Some(value(&s[eq + 1..]));
         }
-        from = at + 1;
     }
     None
+}
+
+/// The values of several keys at once, each as [`kv`] gives it, in one pass over the `=`
+/// signs: the word before an `=` (back to a space, comma, parenthesis, tab or semicolon) is
+/// the key it ends, and `kv` finds a key exactly where that word equals it.
+pub(crate) fn kvs<'a, const N: usize>(s: &'a str, keys: [&str; N]) -> [Option<&'a str>; N] {
+    let b = s.as_bytes();
+    let mut out = [None; N];
+    let mut left = N;
+    for eq in memchr::memchr_iter(b'=', b) {
+        let start = b[..eq]
+            .iter()
+            .rposition(|c| matches!(c, b' ' | b',' | b'(' | b'\t' | b';'))
+            .map_or(0, |i| i + 1);
+        let word = &b[start..eq];
+        // Compared by hand: the words are a few bytes, shorter than a memcmp call pays off.
+        let same = |k: &&str| k.len() == word.len() && k.bytes().zip(word).all(|(a, b)| a == *b);
+        if let Some(i) = keys.iter().position(same)
+            && out[i].is_none()
+        {
+            out[i] = Some(value(&s[eq + 1..]));
+            left -= 1;
+            if left == 0 {
+                break;
+            }
+        }
+    }
+    out
 }
 
 /// The value at the start of `s` (see [`kv`]).
 pub(crate) fn value(s: &str) -> &str {
     if let Some(rest) = s.strip_prefix('<') {
-        let end = rest.find('>').unwrap_or(rest.len());
+        let end = memchr::memchr(b'>', rest.as_bytes()).unwrap_or(rest.len());
         return &rest[..end];
     }
     let end = s
@@ -57,12 +130,14 @@ pub(crate) fn word(s: &str) -> &str {
 /// `host[ip]:port` at the start of `s` (port optional, host may be empty as in postscreen's
 /// `[ip]:port`): host, ip, port, and the rest after it.
 pub(crate) fn host_ip(s: &str) -> Option<(&str, &str, Option<&str>, &str)> {
-    let open = s.find('[')?;
-    let host = &s[..open];
-    if host.contains(' ') {
+    // One search for the `[`, which must come before any space.
+    let b = s.as_bytes();
+    let open = memchr::memchr2(b'[', b' ', b)?;
+    if b[open] == b' ' {
         return None;
     }
-    let close = open + s[open..].find(']')?;
+    let host = &s[..open];
+    let close = open + memchr::memchr(b']', &b[open..])?;
     let ip = strip_v6(&s[open + 1..close]);
     let mut rest = &s[close + 1..];
     let mut port = None;
@@ -92,24 +167,63 @@ pub(crate) fn is_ip(s: &str) -> bool {
         && s.bytes().any(|c| c.is_ascii_digit())
 }
 
+const QID_ALNUM: u8 = 1;
+const QID_SHORT: u8 = 2;
+const QID_DIGIT: u8 = 4;
+const QID_VOWEL: u8 = 8;
+
+/// Byte classes for [`postfix_qid`]: letters and digits, upper-case hex, digits, vowels.
+static QID_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        let mut v = 0;
+        if b.is_ascii_alphanumeric() {
+            v |= QID_ALNUM;
+        }
+        if b.is_ascii_digit() || (b >= b'A' && b <= b'F') {
+            v |= QID_SHORT;
+        }
+        if b.is_ascii_digit() {
+            v |= QID_DIGIT;
+        }
+        if matches!(b | 0x20, b'a' | b'e' | b'i' | b'o' | b'u') && b.is_ascii_alphabetic() {
+            v |= QID_VOWEL;
+        }
+        t[c] = v;
+        c += 1;
+    }
+    t
+};
+
 /// A Postfix queue id at the start of `s`, followed by `": "`: the id and the rest.
 pub(crate) fn postfix_qid(s: &str) -> Option<(&str, &str)> {
     let b = s.as_bytes();
-    let n = b.iter().take_while(|c| c.is_ascii_alphanumeric()).count();
+    // One pass (every line with a program comes here) over a table of byte classes: the
+    // length, and whether the id is short (upper-case hex), holds a digit, holds a vowel.
+    let (mut n, mut all, mut any) = (0, QID_SHORT, 0);
+    while n < b.len() && n < 33 {
+        let c = QID_CLASS[usize::from(b[n])];
+        if c == 0 {
+            break;
+        }
+        all &= c;
+        any |= c;
+        n += 1;
+    }
+    let (short, digit, vowel) = (
+        all & QID_SHORT != 0,
+        any & QID_DIGIT != 0,
+        any & QID_VOWEL != 0,
+    );
     if !(5..=32).contains(&n) || b.get(n) != Some(&b':') || b.get(n + 1) != Some(&b' ') {
         return None;
     }
     let id = &s[..n];
     // Short ids are upper-case hex; long ids (enable_long_queue_ids) are base 52 with digits.
-    let short = id
-        .bytes()
-        .all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(&c));
     // Long ids leave out vowels and always hold a digit: words such as `statistics` are not ids.
-    if !short
-        && (n < 10
-            || !id.bytes().any(|c| c.is_ascii_digit())
-            || id.bytes().any(|c| b"aeiouAEIOU".contains(&c)))
-    {
+    if !short && (n < 10 || !digit || vowel) {
         return None;
     }
     if id == "NOQUEUE" {
@@ -200,6 +314,107 @@ mod tests {
         );
         assert_eq!(reply_codes("5.7.1 content"), (None, Some("5.7.1")));
         assert!(is_ip("2001:db8::1") && is_ip("1.2.3.4") && !is_ip("deadbeef"));
+        assert_eq!(kv("to=<a>, status=sent", "status"), Some("sent"));
+        assert_eq!(kv("xto=<a>", "to"), None);
+        assert_eq!(kv("=x, a=1", "a"), Some("1"));
+    }
+
+    #[test]
+    fn kvs_agrees_with_kv() {
+        let keys = ["to", "orig_to", "relay", "from", "a", "status"];
+        for line in [
+            "to=<a@b>, orig_to=<c>, relay=local, delay=1, status=sent (ok)",
+            "orig_to=<x>, to=<y> to=<z>",
+            "xto=<a>, (to=b; from=<a to=q>",
+            "a=b=c, to==, relay=, status=x=y",
+            "from=<a@b>, size=3, nrcpt=1 (queue active)",
+            "=",
+            "",
+        ] {
+            let got = kvs(line, keys);
+            for (k, v) in keys.iter().zip(got) {
+                assert_eq!(v, kv(line, k), "{line:?} {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn keys_keep_their_text() {
+        for t in [
+            "",
+            "A17F830001CA",
+            "12345678901234567890123",
+            "123456789012345678901234",
+            "é",
+        ] {
+            assert_eq!(Key::new(t).as_str(), t);
+            let copy = String::from(t);
+            assert_eq!(Key::new(t), Key::new(&copy));
+        }
+        assert_ne!(Key::new("ab"), Key::new("ab\0"));
+    }
+
+    #[test]
+    fn find_agrees_with_str_find() {
+        let hay = [
+            "",
+            "a",
+            "  from  x from y",
+            "host mx[1.2.3.4] said: 450 4.7.1 (in reply to RCPT TO command)",
+            "ééé from ü[1.2.3.4]: status=sent (250 ok: queued as ABC)",
+            "status=status=",
+        ];
+        let pats = [
+            " from ",
+            "from",
+            "status=",
+            " ",
+            "(in reply to ",
+            "queued as ",
+            "ü",
+            "é f",
+            "=",
+            "xyz",
+            "status=status=status=",
+        ];
+        for h in hay {
+            for p in pats {
+                assert_eq!(find(h, p), h.find(p), "{h:?} {p:?}");
+            }
+            assert_eq!(find(h, ""), Some(0));
+        }
+    }
+}
+
+/// A short text (a queue id, an address) as a table key: held inline when it fits, so that a
+/// look-up neither allocates nor calls `memcmp`, and the table holds no pointer to chase.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub(crate) enum Key {
+    /// Up to 23 bytes (every text that fits is held this way, so equal texts are equal keys).
+    Inline(u8, [u8; 23]),
+    /// A longer one.
+    Heap(Box<str>),
+}
+
+impl Key {
+    pub(crate) fn new(s: &str) -> Key {
+        if s.len() <= 23 {
+            let mut bytes = [0; 23];
+            bytes[..s.len()].copy_from_slice(s.as_bytes());
+            Key::Inline(s.len() as u8, bytes)
+        } else {
+            Key::Heap(s.into())
+        }
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            // The bytes were a whole `str`.
+            Key::Inline(len, bytes) => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or("")
+            }
+            Key::Heap(s) => s,
+        }
     }
 }
 

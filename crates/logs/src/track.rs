@@ -8,6 +8,7 @@
 //! no news for [`Tracker::idle`] seconds of log time, or the oldest ones past
 //! [`Tracker::limit`], are closed as unfinished, so memory is bounded by the open messages.
 
+use crate::scan::Key;
 use crate::{Event, Kind, Server};
 use jiff::Timestamp;
 use serde::Serialize;
@@ -43,6 +44,19 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Every outcome, in declaration order (`ALL[o as usize] == o`).
+    pub const ALL: [Outcome; 9] = [
+        Outcome::Delivered,
+        Outcome::Partial,
+        Outcome::Bounced,
+        Outcome::Expired,
+        Outcome::Rejected,
+        Outcome::HandedOn,
+        Outcome::Discarded,
+        Outcome::Deferred,
+        Outcome::Unfinished,
+    ];
+
     /// The name used in JSON.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -237,11 +251,15 @@ impl Message {
 /// Follows messages; closed ones are handed to a callback.
 #[derive(Debug)]
 pub struct Tracker {
-    open: HashMap<String, Message, crate::scan::FxBuild>,
+    open: HashMap<Key, Message, crate::scan::FxBuild>,
     /// Seconds of log time without news after which a message is closed out.
     pub idle: i64,
     /// Most messages kept open at once.
     pub limit: usize,
+    /// Keep only what the outcome needs (the recipients and their statuses; whether a sender,
+    /// a client, a login, a hand-off were seen, not their text), not the replies, relays and
+    /// delays: for totals, where no message is shown or filtered on.
+    pub lean: bool,
     seq: u64,
     events: u64,
     latest: Option<Timestamp>,
@@ -261,6 +279,7 @@ impl Tracker {
             open: HashMap::default(),
             idle: 5 * 86400,
             limit: 200_000,
+            lean: false,
             seq: 0,
             events: 0,
             latest: None,
@@ -292,16 +311,6 @@ impl Tracker {
         }
         let Some(qid) = e.queue_id else { return };
         let Some(kind) = e.kind else { return };
-        let opening = matches!(kind, Kind::Received);
-        if opening
-            && let Some(old) = self.open.get(qid)
-            && (!old.is_fresh() || old.removed)
-        {
-            let mut old = self.open.remove(qid).unwrap_or_else(|| unreachable!());
-            old.reused = true;
-            old.decide();
-            closed(old);
-        }
         let tracked = matches!(
             kind,
             Kind::Received
@@ -318,21 +327,10 @@ impl Tracker {
         if !tracked {
             return;
         }
-        if kind == Kind::Rejected && !self.open.contains_key(qid) {
-            return;
-        }
-        if !self.open.contains_key(qid) {
-            if kind == Kind::Removed {
-                return;
-            }
-            self.seq += 1;
-            self.open.insert(
-                qid.to_owned(),
-                Message::new(qid, e.server, at, time, self.seq),
-            );
-        }
         let handed = match (kind, e.queued_as) {
-            (Kind::Delivered, Some(child)) if child != qid && self.open.contains_key(child) => {
+            (Kind::Delivered, Some(child))
+                if child != qid && self.open.contains_key(&Key::new(child)) =>
+            {
                 Some(child)
             }
             _ => None,
@@ -342,9 +340,9 @@ impl Tracker {
             // sent the message is the parent's.
             let origin = self
                 .open
-                .get(qid)
+                .get(&Key::new(qid))
                 .map(|p| (p.ip.clone(), p.host.clone(), p.user.clone()));
-            if let Some(c) = self.open.get_mut(child) {
+            if let Some(c) = self.open.get_mut(&Key::new(child)) {
                 c.parent = Some(qid.to_owned());
                 if let Some((ip, host, user)) = origin
                     && ip.is_some()
@@ -355,15 +353,42 @@ impl Tracker {
                 }
             }
         }
-        let m = self.open.get_mut(qid).unwrap_or_else(|| unreachable!());
+        // One look-up for the common case (a line about an open message).
+        let key = Key::new(qid);
+        let mut found = self.open.get_mut(&key);
+        if kind == Kind::Received
+            && let Some(old) = found.as_deref()
+            && (!old.is_fresh() || old.removed)
+        {
+            // The id came back: the old message ends here.
+            let mut old = self.open.remove(&key).unwrap_or_else(|| unreachable!());
+            old.reused = true;
+            old.decide();
+            closed(old);
+            found = None;
+        }
+        let m = match found {
+            Some(m) => m,
+            None => {
+                if matches!(kind, Kind::Rejected | Kind::Removed) {
+                    return;
+                }
+                self.seq += 1;
+                let fresh = Message::new(qid, e.server, at, time, self.seq);
+                self.open.entry(key).or_insert(fresh)
+            }
+        };
         if time.is_some() {
             m.last = time;
         }
+        let lean = self.lean;
+        // Lean: whether a field was seen is kept (it decides whether an id was reused), not
+        // its text (an empty string needs no allocation).
         let set = |slot: &mut Option<String>, v: Option<&str>| {
             if slot.is_none()
                 && let Some(v) = v
             {
-                *slot = Some(v.to_owned());
+                *slot = Some(if lean { String::new() } else { v.to_owned() });
             }
         };
         match kind {
@@ -411,18 +436,19 @@ impl Tracker {
                         }
                     }
                 } else if m.attempts.len() < ATTEMPTS_CAP {
+                    let keep = |v: Option<&str>| v.filter(|_| !lean).map(str::to_owned);
                     m.attempts.push(Attempt {
                         time,
                         at,
                         to: e.to.unwrap_or("").to_owned(),
-                        orig_to: e.orig_to.map(str::to_owned),
+                        orig_to: keep(e.orig_to),
                         status: kind,
-                        dsn: e.dsn.map(str::to_owned),
-                        relay: e.relay.map(str::to_owned),
-                        delay: e.delay.map(str::to_owned),
-                        delays: e.delays.map(str::to_owned),
-                        reply: e.reply.map(cap),
-                        handed_to: handed.map(str::to_owned),
+                        dsn: keep(e.dsn),
+                        relay: keep(e.relay),
+                        delay: keep(e.delay),
+                        delays: keep(e.delays),
+                        reply: e.reply.filter(|_| !lean).map(cap),
+                        handed_to: handed.map(|h| if lean { String::new() } else { h.to_owned() }),
                     });
                 }
                 if e.server == Server::Sendmail && kind != Kind::Deferred {
@@ -464,7 +490,7 @@ impl Tracker {
     }
 
     fn close(&mut self, qid: &str, closed: &mut impl FnMut(Message)) {
-        if let Some(mut m) = self.open.remove(qid) {
+        if let Some(mut m) = self.open.remove(&Key::new(qid)) {
             if m.outcome != Outcome::Discarded {
                 m.decide();
             }
@@ -482,7 +508,7 @@ impl Tracker {
             return;
         };
         let idle = self.idle;
-        let stale: Vec<String> = self
+        let stale: Vec<Key> = self
             .open
             .iter()
             .filter(|(_, m)| {
@@ -492,7 +518,7 @@ impl Tracker {
             .map(|(k, _)| k.clone())
             .collect();
         for k in stale {
-            self.close(&k, closed);
+            self.close(k.as_str(), closed);
         }
         if self.open.len() > self.limit {
             self.evict(closed);
@@ -506,14 +532,14 @@ impl Tracker {
         let last = seqs.len() - 1;
         let (_, nth, _) = seqs.select_nth_unstable(cut.min(last));
         let nth = *nth;
-        let old: Vec<String> = self
+        let old: Vec<Key> = self
             .open
             .iter()
             .filter(|(_, m)| m.seq <= nth)
             .map(|(k, _)| k.clone())
             .collect();
         for k in old {
-            self.close(&k, closed);
+            self.close(k.as_str(), closed);
         }
     }
 
