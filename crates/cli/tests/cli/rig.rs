@@ -698,6 +698,14 @@ rig_test!(mx_records_and_their_hosts, |rig| {
     assert_finding(&json, "mx.dangling");
     let json = assert_verdict(&mx("nowhere.mail.test", &[]), "problem", Some("dns"), 10);
     assert_finding(&json, "dns.nxdomain");
+    // An MX host at 10.0.0.25 (DNS data only; the redirect sends its port 25 to the rig): it
+    // works from here, but senders on the Internet cannot reach it.
+    let json = assert_verdict(&mx("private.mail.test", &[]), "ok", None, 0);
+    assert_finding(&json, "mx.private_address");
+    // "MX 10 192.0.2.25.": an address where a host name belongs, which resolves to nothing.
+    let json = assert_verdict(&mx("literal.mail.test", &[]), "problem", Some("dns"), 10);
+    assert_finding(&json, "mx.literal");
+    assert_eq!(json["mx"]["records"][0]["host"], "192.0.2.25");
 });
 
 /// A real SOCKS5 proxy (microsocks) on a free loopback port, stopped when dropped.
