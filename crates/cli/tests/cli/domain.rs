@@ -78,13 +78,23 @@ struct Policy {
 
 impl Policy {
     fn serve(host: &str, body: &str) -> Policy {
+        Policy::respond(
+            host,
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+    }
+    /// Serves `response` (a whole HTTP response: status line, headers, body) as `host`.
+    fn respond(host: &str, response: String) -> Policy {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .unwrap();
         let (addr, ca, _task) = runtime
-            .block_on(smtpdoctor_lab::https_server(host, body.to_string()))
+            .block_on(smtpdoctor_lab::https_responder(host, response))
             .unwrap();
         let ca_file = std::env::temp_dir().join(format!(
             "smtpdoctor-domain-ca-{}-{}.pem",
@@ -1490,4 +1500,129 @@ fn a_zone_the_name_server_does_not_serve_is_refused_not_missing() {
         assert_eq!(status(&json, check), "error", "{check}");
     }
     assert_finding(&json, "dns.refused");
+}
+
+#[test]
+fn dane_no_starttls_unusable_usage_bogus_zone_and_secure_denial() {
+    let Some(rig) = rig() else { return };
+    let anchor = rig["RM_TRUST_ANCHOR"].as_str();
+    let to = |key: &str| format!(":25:{}", rig[key]);
+    let (smtp, notls) = (to("RM_SMTP"), to("RM_SMTP_NOTLS"));
+    // dane.test's MX, validated TLSA, sent to a port without STARTTLS: DANE senders never fall
+    // back to plaintext.
+    let json = report(
+        &domain(
+            &rig,
+            "dane.test",
+            &["--trust-anchor", anchor, "--connect-to", &notls],
+        ),
+        "problem",
+        Some("tls_mismatch"),
+        1,
+    );
+    assert_eq!(status(&json, "dane"), "fail");
+    assert_eq!(severity(&json, "dane", "dane.no_tls"), "problem");
+    assert_eq!(
+        json["checks"]["dane"]["details"]["hosts"][0]["status"],
+        "no_tls"
+    );
+    let args = ["--trust-anchor", anchor, "--connect-to", &smtp];
+    // TLSA 1 1 1 (PKIX-EE), which SMTP cannot use.
+    let json = report(&domain(&rig, "pkix.dane.test", &args), "ok", None, 0);
+    assert_eq!(status(&json, "dane"), "warn");
+    assert_eq!(severity(&json, "dane", "dane.unusable"), "warning");
+    // Signatures that expired in 2020 under an anchored key: the MX records and TLSA are bogus.
+    let json = report(
+        &domain(&rig, "bogus.test", &args),
+        "problem",
+        Some("dns"),
+        10,
+    );
+    assert_eq!(status(&json, "mx"), "fail");
+    assert_eq!(severity(&json, "mx", "mx.dnssec_bogus"), "problem");
+    assert_eq!(severity(&json, "dane", "dane.bogus"), "problem");
+    // A validated denial of TLSA: nothing to say.
+    let json = report(&domain(&rig, "notlsa.dane.test", &args), "ok", None, 0);
+    assert_eq!(status(&json, "dane"), "none");
+    assert!(check_ids(&json, "dane").is_empty());
+    assert_eq!(json["checks"]["dane"]["details"]["mx_dnssec"], "secure");
+}
+
+#[test]
+fn two_records_each_of_dmarc_mta_sts_tls_rpt_and_dkim() {
+    let Some(rig) = rig() else { return };
+    let json = report(
+        &domain(
+            &rig,
+            "twice.bad.test",
+            &["--dkim-guess", "none", "--dkim-selector", "twice"],
+        ),
+        "problem",
+        Some("sender_auth_failure"),
+        1,
+    );
+    for (check, id, sev) in [
+        ("dkim", "dkim.multiple_records", "problem"),
+        ("dmarc", "dmarc.multiple_records", "problem"),
+        ("mta_sts", "mtasts.multiple_records", "problem"),
+        ("tls_rpt", "tlsrpt.multiple_records", "warning"),
+    ] {
+        assert_eq!(status(&json, check), "fail", "{check}");
+        assert_eq!(severity(&json, check, id), sev, "{check}");
+    }
+}
+
+#[test]
+fn mta_sts_policy_fetched_by_the_rfc_s_rules() {
+    let Some(rig) = rig() else { return };
+    let ok = |body: &str| {
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let large = format!("{GOOD_POLICY}{}", "# padding\n".repeat(7000));
+    for (response, id) in [
+        (
+            "HTTP/1.1 301 Moved Permanently\r\nLocation: https://mta-sts.auth.test/elsewhere.txt\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string(),
+            "mtasts.policy_redirect",
+        ),
+        (
+            "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string(),
+            "mtasts.policy_http_status",
+        ),
+        (
+            ok(GOOD_POLICY).replace("text/plain", "text/html"),
+            "mtasts.policy_content_type",
+        ),
+        (ok(&large), "mtasts.policy_too_large"),
+        (ok("version: STSv1\nmode: strict\n"), "mtasts.policy_syntax"),
+        (
+            ok("version: STSv1\nmode: enforce\nmx: mx.auth.test\nmax_age: 99999999\n"),
+            "mtasts.max_age_too_long",
+        ),
+    ] {
+        let policy = Policy::respond("mta-sts.auth.test", response);
+        let extra = policy.args();
+        let more: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let json = report(
+            &domain(&rig, "auth.test", &more),
+            "problem",
+            Some("tls_certificate"),
+            1,
+        );
+        assert_eq!(status(&json, "mta_sts"), "fail", "{id}");
+        assert_eq!(severity(&json, "mta_sts", id), "problem");
+    }
+    // mode none: the domain withdraws its policy, a warning.
+    let policy = Policy::serve(
+        "mta-sts.auth.test",
+        "version: STSv1\nmode: none\nmax_age: 86400\n",
+    );
+    let extra = policy.args();
+    let more: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let json = domain(&rig, "auth.test", &more).json();
+    assert_schema(&json);
+    assert_eq!(status(&json, "mta_sts"), "warn");
+    assert_eq!(severity(&json, "mta_sts", "mtasts.mode_none"), "warning");
 }
