@@ -1,7 +1,9 @@
 //! `smtpdoctor domain` against the rig's NSD zones (scripts/rig: auth.test has everything right,
-//! bad.test and its subdomains one planted problem each, test holds the blocklists, and
-//! 2.0.192.in-addr.arpa the reverse DNS of TEST-NET-1), the MTA-STS policy from the lab's HTTPS
-//! server, DANE against the rig's Postfix, and DNS faults from the in-process responder.
+//! bad.test and its subdomains one planted problem each, test holds the blocklists with their
+//! IPv4 and IPv6 test entries, mail.test the MX cases and the MTA-STS domains, the signed
+//! dane.test the DANE cases, and 2.0.192.in-addr.arpa the reverse DNS of TEST-NET-1), the
+//! MTA-STS policy from the lab's HTTPS server, DANE and MTA-STS against the rig's Postfix (its
+//! ports reached with --connect-to), and DNS faults from in-process responders.
 
 use crate::dns::{Answer, fake_dns};
 use crate::*;
