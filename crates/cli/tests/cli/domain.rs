@@ -1,7 +1,9 @@
 //! `smtpdoctor domain` against the rig's NSD zones (scripts/rig: auth.test has everything right,
-//! bad.test and its subdomains one planted problem each, test holds the blocklists, and
-//! 2.0.192.in-addr.arpa the reverse DNS of TEST-NET-1), the MTA-STS policy from the lab's HTTPS
-//! server, DANE against the rig's Postfix, and DNS faults from the in-process responder.
+//! bad.test and its subdomains one planted problem each, test holds the blocklists with their
+//! IPv4 and IPv6 test entries, mail.test the MX cases and the MTA-STS domains, the signed
+//! dane.test the DANE cases, and 2.0.192.in-addr.arpa the reverse DNS of TEST-NET-1), the
+//! MTA-STS policy from the lab's HTTPS server, DANE and MTA-STS against the rig's Postfix (its
+//! ports reached with --connect-to), and DNS faults from in-process responders.
 
 use crate::dns::{Answer, fake_dns};
 use crate::*;
@@ -78,13 +80,23 @@ struct Policy {
 
 impl Policy {
     fn serve(host: &str, body: &str) -> Policy {
+        Policy::respond(
+            host,
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+    }
+    /// Serves `response` (a whole HTTP response: status line, headers, body) as `host`.
+    fn respond(host: &str, response: String) -> Policy {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .unwrap();
         let (addr, ca, _task) = runtime
-            .block_on(smtpdoctor_lab::https_server(host, body.to_string()))
+            .block_on(smtpdoctor_lab::https_responder(host, response))
             .unwrap();
         let ca_file = std::env::temp_dir().join(format!(
             "smtpdoctor-domain-ca-{}-{}.pem",
@@ -1043,4 +1055,576 @@ fn dkim_guess_none_asks_only_the_given_selectors() {
         dkim_names(),
         vec!["_domainkey.example.test", "s9._domainkey.example.test"]
     );
+}
+
+/// The RFC 5782 section 5 IPv6 test entries, planted in the rig's bl.test (::FFFF:7F00:2 and
+/// 2001:db8::66 listed, ::FFFF:7F00:1 not) and missing from no6.test, an IPv4-only list that
+/// still answers for 2001:db8::66: that answer must not count as a listing.
+#[test]
+fn ipv6_blocklist_entries_in_the_rig_and_a_list_without_them() {
+    let Some(rig) = rig() else { return };
+    let run = smtpdoctor(
+        &[
+            "domain",
+            "auth.test",
+            "--dns",
+            &rig["RM_DNS"],
+            "--format",
+            "json",
+            "--timeout",
+            "5",
+            "--dnsbl",
+            "bl.test,no6.test",
+            "--rhsbl",
+            "dbl.test",
+            "--ip",
+            "2001:db8::66",
+            "--ip",
+            "2001:db8::1",
+        ],
+        &[],
+    );
+    let json = report(&run, "problem", Some("blacklisted_ip"), 1);
+    let bl = &json["checks"]["dnsbl"];
+    assert_eq!(bl["status"], "fail");
+    let listed = bl["details"]["listed"].as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(
+        (listed[0]["subject"].as_str(), listed[0]["zone"].as_str()),
+        (Some("2001:db8::66"), Some("bl.test"))
+    );
+    assert_eq!(
+        listed[0]["txt"][0],
+        "listed: see http://bl.test/lookup?2001:db8::66"
+    );
+    assert_eq!(severity(&json, "dnsbl", "dnsbl.listed"), "problem");
+    let zones = bl["details"]["zones"].as_array().unwrap();
+    let zone = |name: &str| zones.iter().find(|z| z["zone"] == name).unwrap().clone();
+    let bl6 = zone("bl.test");
+    assert_eq!(
+        bl6["test6_listed"]["name"],
+        "2.0.0.0.0.0.f.7.f.f.f.f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.bl.test"
+    );
+    assert_eq!(bl6["test6_listed"]["codes"][0], "127.0.0.2");
+    assert_eq!(bl6["test6_listed"]["txt"][0], "RFC 5782 IPv6 test entry");
+    assert_eq!(bl6["test6_unlisted"]["outcome"], "nx_domain");
+    let no6 = zone("no6.test");
+    assert_eq!(no6["test_listed"]["codes"][0], "127.0.0.2");
+    assert_eq!(no6["test6_listed"]["outcome"], "nx_domain");
+    let f = bl["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "dnsbl.no_ipv6")
+        .unwrap_or_else(|| panic!("{:?}", check_ids(&json, "dnsbl")));
+    assert_eq!(f["severity"], "info");
+    assert!(
+        f["summary"].as_str().unwrap().starts_with("no6.test"),
+        "{f}"
+    );
+    // no6.test answers 127.0.0.2 for 2001:db8::66 (the queries run alongside the self-tests),
+    // but a list that fails its IPv6 self-test is not used for IPv6: no listing from it.
+    let q = bl["details"]["queries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["zone"] == "no6.test" && q["subject"] == "2001:db8::66")
+        .unwrap_or_else(|| panic!("{}", bl["details"]["queries"]));
+    assert_eq!(q["answer"]["codes"][0], "127.0.0.2");
+}
+
+#[test]
+fn mx_with_a_private_address_or_an_address_literal() {
+    let Some(rig) = rig() else { return };
+    // mx.private.mail.test is 10.0.0.25 (DNS data only: nothing connects without TLSA or MTA-STS).
+    let json = report(&domain(&rig, "private.mail.test", &[]), "ok", None, 0);
+    assert_eq!(status(&json, "mx"), "warn");
+    assert_eq!(severity(&json, "mx", "mx.private_address"), "warning");
+    let f = &json["checks"]["mx"]["findings"][0];
+    assert!(f["summary"].as_str().unwrap().contains("10.0.0.25"), "{f}");
+    // "MX 10 192.0.2.25.": a name that looks like an address and resolves to nothing.
+    let json = report(
+        &domain(&rig, "literal.mail.test", &[]),
+        "problem",
+        Some("dns"),
+        10,
+    );
+    assert_eq!(status(&json, "mx"), "fail");
+    assert_eq!(severity(&json, "mx", "mx.literal"), "warning");
+    assert_eq!(
+        json["checks"]["mx"]["details"]["records"][0]["host"],
+        "192.0.2.25"
+    );
+}
+
+#[test]
+fn dane_covers_only_one_of_two_mx_hosts() {
+    let Some(rig) = rig() else { return };
+    // partial.dane.test (signed): MX 10 mx.dane.test (TLSA that matches the rig's Postfix) and
+    // MX 20 mx.notlsa.dane.test (a validated denial of TLSA).
+    let smtp = format!(":25:{}", rig["RM_SMTP"]);
+    let json = report(
+        &domain(
+            &rig,
+            "partial.dane.test",
+            &[
+                "--trust-anchor",
+                &rig["RM_TRUST_ANCHOR"],
+                "--connect-to",
+                &smtp,
+            ],
+        ),
+        "ok",
+        None,
+        0,
+    );
+    assert_eq!(status(&json, "dane"), "warn");
+    assert_eq!(severity(&json, "dane", "dane.partial"), "warning");
+    assert!(check_ids(&json, "dane").contains(&"dane.authenticated".to_string()));
+    let f = json["checks"]["dane"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "dane.partial")
+        .unwrap();
+    assert_eq!(f["category"], "tls_certificate");
+    let hosts = json["checks"]["dane"]["details"]["hosts"]
+        .as_array()
+        .unwrap();
+    assert_eq!(
+        hosts.len(),
+        1,
+        "only the host with TLSA is tried: {hosts:?}"
+    );
+    assert_eq!(hosts[0]["host"], "mx.dane.test");
+    assert_eq!(hosts[0]["status"], "authenticated");
+}
+
+/// `domain` for stsok.mail.test or ststest.mail.test (MX mail.test, the rig's Postfix) with a
+/// policy in `mode`, port 25 of mail.test sent to the rig's port `port` (an env key), and one
+/// --ca-file that holds the policy server's CA and the rig's root CA.
+fn mta_sts_against_postfix(
+    rig: &HashMap<String, String>,
+    name: &str,
+    mode: &str,
+    port: &str,
+) -> Run {
+    let policy = Policy::serve(
+        &format!("mta-sts.{name}"),
+        &format!("version: STSv1\nmode: {mode}\nmx: mail.test\nmax_age: 604800\n"),
+    );
+    let ca = std::env::temp_dir().join(format!(
+        "smtpdoctor-domain-ca-rig-{}-{name}-{mode}-{port}.pem",
+        std::process::id()
+    ));
+    let mut pem = std::fs::read_to_string(&policy.ca_file).unwrap();
+    pem.push_str(&std::fs::read_to_string(&rig["RM_ROOT_CA"]).unwrap());
+    std::fs::write(&ca, pem).unwrap();
+    let smtp = format!("mail.test:25:{}", rig[port]);
+    let run = domain(
+        rig,
+        name,
+        &[
+            "--connect-to",
+            &policy.connect_to,
+            "--ca-file",
+            &ca.to_string_lossy(),
+            "--connect-to",
+            &smtp,
+        ],
+    );
+    let _ = std::fs::remove_file(&ca);
+    run
+}
+
+#[test]
+fn mta_sts_mx_certificate_verified_wrong_or_no_starttls_by_mode() {
+    let Some(rig) = rig() else { return };
+    // The chain port presents leaf + intermediate for mail.test under the rig's root CA.
+    let json = report(
+        &mta_sts_against_postfix(&rig, "stsok.mail.test", "enforce", "RM_SMTP_CHAIN"),
+        "ok",
+        None,
+        0,
+    );
+    assert_eq!(
+        status(&json, "mta_sts"),
+        "pass",
+        "{}",
+        json["checks"]["mta_sts"]
+    );
+    assert_eq!(status(&json, "tls_rpt"), "pass");
+    let tls = &json["checks"]["mta_sts"]["details"]["mx_tls"][0];
+    assert_eq!(tls["host"], "mail.test");
+    assert_eq!(tls["tls"], "verified", "{tls}");
+    for id in [
+        "mtasts.mx_certificate",
+        "mtasts.mx_no_starttls",
+        "mtasts.mx_tls_failed",
+    ] {
+        assert!(
+            !check_ids(&json, "mta_sts").contains(&id.to_string()),
+            "{id}"
+        );
+    }
+    // The default port's self-signed certificate: senders that enforce refuse it; in testing
+    // mode they deliver and report.
+    let json = report(
+        &mta_sts_against_postfix(&rig, "stsok.mail.test", "enforce", "RM_SMTP"),
+        "problem",
+        Some("tls_certificate"),
+        1,
+    );
+    assert_eq!(status(&json, "mta_sts"), "fail");
+    assert_eq!(
+        severity(&json, "mta_sts", "mtasts.mx_certificate"),
+        "problem"
+    );
+    let json = report(
+        &mta_sts_against_postfix(&rig, "ststest.mail.test", "testing", "RM_SMTP"),
+        "ok",
+        None,
+        0,
+    );
+    assert_eq!(status(&json, "mta_sts"), "warn");
+    assert_eq!(
+        severity(&json, "mta_sts", "mtasts.mx_certificate"),
+        "warning"
+    );
+    assert_eq!(severity(&json, "mta_sts", "mtasts.mode_testing"), "warning");
+    // A port without STARTTLS: the same by mode.
+    let json = report(
+        &mta_sts_against_postfix(&rig, "stsok.mail.test", "enforce", "RM_SMTP_NOTLS"),
+        "problem",
+        Some("tls_certificate"),
+        1,
+    );
+    assert_eq!(
+        severity(&json, "mta_sts", "mtasts.mx_no_starttls"),
+        "problem"
+    );
+    let json = report(
+        &mta_sts_against_postfix(&rig, "ststest.mail.test", "testing", "RM_SMTP_NOTLS"),
+        "ok",
+        None,
+        0,
+    );
+    assert_eq!(
+        severity(&json, "mta_sts", "mtasts.mx_no_starttls"),
+        "warning"
+    );
+}
+
+#[test]
+fn tls_rpt_several_rua_uris_with_a_bad_mailto_and_a_duplicate() {
+    let Some(rig) = rig() else { return };
+    let json = domain(&rig, "reports.bad.test", &[]).json();
+    assert_schema(&json);
+    let t = &json["checks"]["tls_rpt"];
+    assert_eq!(t["status"], "fail", "{t}");
+    assert_eq!(
+        t["details"]["record"]["rua"][0].as_array().unwrap().len(),
+        4
+    );
+    assert_eq!(severity(&json, "tls_rpt", "tlsrpt.bad_mailto"), "warning");
+    assert_eq!(severity(&json, "tls_rpt", "tlsrpt.duplicate_uri"), "info");
+    let ids = check_ids(&json, "tls_rpt");
+    assert!(!ids.contains(&"tlsrpt.http_uri".to_string()), "{ids:?}");
+    assert!(!ids.contains(&"tlsrpt.uri_scheme".to_string()), "{ids:?}");
+    // A broken TLS-RPT record loses reports, never mail: no top-level problem from it.
+    assert!(
+        json["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["id"].as_str().unwrap().starts_with("tlsrpt."))
+            .all(|f| f["severity"] != "problem")
+    );
+}
+
+#[test]
+fn spf_neutral_no_all_voids_ptr_missing_target_loop_many_mx_and_a_large_answer() {
+    let Some(rig) = rig() else { return };
+    for (name, status_want, id, sev, result, counted) in [
+        (
+            "neutral.bad.test",
+            "warn",
+            "spf.neutral_all",
+            "warning",
+            "pass",
+            None,
+        ),
+        (
+            "noall.bad.test",
+            "warn",
+            "spf.no_all",
+            "warning",
+            "pass",
+            None,
+        ),
+        (
+            "voids.bad.test",
+            "fail",
+            "spf.too_many_void_lookups",
+            "problem",
+            "permerror",
+            Some(("void_lookups", 3)),
+        ),
+        (
+            "ptrmech.bad.test",
+            "fail",
+            "spf.ptr",
+            "warning",
+            "fail",
+            None,
+        ),
+        (
+            "missing.bad.test",
+            "fail",
+            "spf.missing_target",
+            "problem",
+            "permerror",
+            None,
+        ),
+        (
+            "loop.bad.test",
+            "fail",
+            "spf.loop",
+            "problem",
+            "permerror",
+            None,
+        ),
+        (
+            "manymx.bad.test",
+            "fail",
+            "spf.too_many_mx",
+            "problem",
+            "permerror",
+            None,
+        ),
+        (
+            "big.bad.test",
+            "warn",
+            "spf.udp_size",
+            "warning",
+            "pass",
+            None,
+        ),
+    ] {
+        let json = domain(&rig, name, &["--ip", "192.0.2.1"]).json();
+        assert_schema(&json);
+        assert_eq!(status(&json, "spf"), status_want, "{name}");
+        assert_eq!(severity(&json, "spf", id), sev, "{name}");
+        let details = &json["checks"]["spf"]["details"];
+        assert_eq!(details["results"][0]["result"], result, "{name}");
+        if let Some((field, n)) = counted {
+            assert_eq!(details[field], n, "{name}");
+        }
+    }
+}
+
+#[test]
+fn dkim_testing_flag_and_a_key_that_does_not_parse() {
+    let Some(rig) = rig() else { return };
+    let json = domain(
+        &rig,
+        "bad.test",
+        &[
+            "--dkim-guess",
+            "none",
+            "--dkim-selector",
+            "testing",
+            "--dkim-selector",
+            "broken",
+        ],
+    )
+    .json();
+    assert_schema(&json);
+    assert_eq!(status(&json, "dkim"), "fail");
+    assert_eq!(severity(&json, "dkim", "dkim.testing"), "warning");
+    assert_eq!(severity(&json, "dkim", "dkim.bad_key"), "problem");
+    let selectors = &json["checks"]["dkim"]["details"]["selectors"];
+    assert_eq!(selectors[0]["testing"], true);
+    assert_eq!(selectors[0]["key_bits"], 2048);
+    assert_eq!(selectors[1]["status"], "fail");
+}
+
+#[test]
+fn dmarc_weaker_subdomain_policies_testing_unauthorised_reports_and_psd() {
+    let Some(rig) = rig() else { return };
+    let json = domain(&rig, "dmarcweak.bad.test", &[]).json();
+    assert_schema(&json);
+    assert_eq!(status(&json, "dmarc"), "warn");
+    for id in [
+        "dmarc.sp_weaker",
+        "dmarc.np_weaker",
+        "dmarc.testing",
+        "dmarc.report_unauthorised",
+    ] {
+        assert_eq!(severity(&json, "dmarc", id), "warning", "{id}");
+    }
+    let auth = &json["checks"]["dmarc"]["details"]["report_authorisation"][0];
+    assert_eq!(auth["destination"], "elsewhere.test");
+    assert_eq!(auth["authorised"], false);
+    assert_eq!(
+        auth["query"],
+        "dmarcweak.bad.test._report._dmarc.elsewhere.test"
+    );
+    let json = domain(&rig, "dmarcpsd.bad.test", &[]).json();
+    assert_eq!(status(&json, "dmarc"), "pass");
+    assert_eq!(severity(&json, "dmarc", "dmarc.psd"), "info");
+}
+
+#[test]
+fn reverse_dns_with_two_ptr_records() {
+    let Some(rig) = rig() else { return };
+    let json = domain(&rig, "auth.test", &["--ip", "192.0.2.27"]).json();
+    assert_schema(&json);
+    assert_eq!(status(&json, "ptr"), "fail");
+    assert_eq!(severity(&json, "ptr", "ptr.multiple"), "warning");
+    assert_eq!(severity(&json, "ptr", "ptr.not_confirmed"), "problem");
+    let a = &json["checks"]["ptr"]["details"]["addresses"][0];
+    assert_eq!(a["ptr"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn a_zone_the_name_server_does_not_serve_is_refused_not_missing() {
+    let Some(rig) = rig() else { return };
+    // NSD answers REFUSED outside its zones: kept apart from NXDOMAIN and SERVFAIL.
+    let json = report(
+        &domain(&rig, "unserved.example", &[]),
+        "problem",
+        Some("dns"),
+        10,
+    );
+    assert_eq!(json["checks"]["mx"]["details"]["failure"], "refused");
+    for check in ["spf", "dmarc", "mta_sts", "tls_rpt"] {
+        assert_eq!(status(&json, check), "error", "{check}");
+    }
+    assert_finding(&json, "dns.refused");
+}
+
+#[test]
+fn dane_no_starttls_unusable_usage_bogus_zone_and_secure_denial() {
+    let Some(rig) = rig() else { return };
+    let anchor = rig["RM_TRUST_ANCHOR"].as_str();
+    let to = |key: &str| format!(":25:{}", rig[key]);
+    let (smtp, notls) = (to("RM_SMTP"), to("RM_SMTP_NOTLS"));
+    // dane.test's MX, validated TLSA, sent to a port without STARTTLS: DANE senders never fall
+    // back to plaintext.
+    let json = report(
+        &domain(
+            &rig,
+            "dane.test",
+            &["--trust-anchor", anchor, "--connect-to", &notls],
+        ),
+        "problem",
+        Some("tls_mismatch"),
+        1,
+    );
+    assert_eq!(status(&json, "dane"), "fail");
+    assert_eq!(severity(&json, "dane", "dane.no_tls"), "problem");
+    assert_eq!(
+        json["checks"]["dane"]["details"]["hosts"][0]["status"],
+        "no_tls"
+    );
+    let args = ["--trust-anchor", anchor, "--connect-to", &smtp];
+    // TLSA 1 1 1 (PKIX-EE), which SMTP cannot use.
+    let json = report(&domain(&rig, "pkix.dane.test", &args), "ok", None, 0);
+    assert_eq!(status(&json, "dane"), "warn");
+    assert_eq!(severity(&json, "dane", "dane.unusable"), "warning");
+    // Signatures that expired in 2020 under an anchored key: the MX records and TLSA are bogus.
+    let json = report(
+        &domain(&rig, "bogus.test", &args),
+        "problem",
+        Some("dns"),
+        10,
+    );
+    assert_eq!(status(&json, "mx"), "fail");
+    assert_eq!(severity(&json, "mx", "mx.dnssec_bogus"), "problem");
+    assert_eq!(severity(&json, "dane", "dane.bogus"), "problem");
+    // A validated denial of TLSA: nothing to say.
+    let json = report(&domain(&rig, "notlsa.dane.test", &args), "ok", None, 0);
+    assert_eq!(status(&json, "dane"), "none");
+    assert!(check_ids(&json, "dane").is_empty());
+    assert_eq!(json["checks"]["dane"]["details"]["mx_dnssec"], "secure");
+}
+
+#[test]
+fn two_records_each_of_dmarc_mta_sts_tls_rpt_and_dkim() {
+    let Some(rig) = rig() else { return };
+    let json = report(
+        &domain(
+            &rig,
+            "twice.bad.test",
+            &["--dkim-guess", "none", "--dkim-selector", "twice"],
+        ),
+        "problem",
+        Some("sender_auth_failure"),
+        1,
+    );
+    for (check, id, sev) in [
+        ("dkim", "dkim.multiple_records", "problem"),
+        ("dmarc", "dmarc.multiple_records", "problem"),
+        ("mta_sts", "mtasts.multiple_records", "problem"),
+        ("tls_rpt", "tlsrpt.multiple_records", "warning"),
+    ] {
+        assert_eq!(status(&json, check), "fail", "{check}");
+        assert_eq!(severity(&json, check, id), sev, "{check}");
+    }
+}
+
+#[test]
+fn mta_sts_policy_fetched_by_the_rfc_s_rules() {
+    let Some(rig) = rig() else { return };
+    let ok = |body: &str| {
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let large = format!("{GOOD_POLICY}{}", "# padding\n".repeat(7000));
+    for (response, id) in [
+        (
+            "HTTP/1.1 301 Moved Permanently\r\nLocation: https://mta-sts.auth.test/elsewhere.txt\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string(),
+            "mtasts.policy_redirect",
+        ),
+        (
+            "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string(),
+            "mtasts.policy_http_status",
+        ),
+        (
+            ok(GOOD_POLICY).replace("text/plain", "text/html"),
+            "mtasts.policy_content_type",
+        ),
+        (ok(&large), "mtasts.policy_too_large"),
+        (ok("version: STSv1\nmode: strict\n"), "mtasts.policy_syntax"),
+        (
+            ok("version: STSv1\nmode: enforce\nmx: mx.auth.test\nmax_age: 99999999\n"),
+            "mtasts.max_age_too_long",
+        ),
+    ] {
+        let policy = Policy::respond("mta-sts.auth.test", response);
+        let extra = policy.args();
+        let more: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let json = report(
+            &domain(&rig, "auth.test", &more),
+            "problem",
+            Some("tls_certificate"),
+            1,
+        );
+        assert_eq!(status(&json, "mta_sts"), "fail", "{id}");
+        assert_eq!(severity(&json, "mta_sts", id), "problem");
+    }
+    // mode none: the domain withdraws its policy, a warning.
+    let policy = Policy::serve(
+        "mta-sts.auth.test",
+        "version: STSv1\nmode: none\nmax_age: 86400\n",
+    );
+    let extra = policy.args();
+    let more: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let json = domain(&rig, "auth.test", &more).json();
+    assert_schema(&json);
+    assert_eq!(status(&json, "mta_sts"), "warn");
+    assert_eq!(severity(&json, "mta_sts", "mtasts.mode_none"), "warning");
 }

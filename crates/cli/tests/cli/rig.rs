@@ -698,6 +698,14 @@ rig_test!(mx_records_and_their_hosts, |rig| {
     assert_finding(&json, "mx.dangling");
     let json = assert_verdict(&mx("nowhere.mail.test", &[]), "problem", Some("dns"), 10);
     assert_finding(&json, "dns.nxdomain");
+    // An MX host at 10.0.0.25 (DNS data only; the redirect sends its port 25 to the rig): it
+    // works from here, but senders on the Internet cannot reach it.
+    let json = assert_verdict(&mx("private.mail.test", &[]), "ok", None, 0);
+    assert_finding(&json, "mx.private_address");
+    // "MX 10 192.0.2.25.": an address where a host name belongs, which resolves to nothing.
+    let json = assert_verdict(&mx("literal.mail.test", &[]), "problem", Some("dns"), 10);
+    assert_finding(&json, "mx.literal");
+    assert_eq!(json["mx"]["records"][0]["host"], "192.0.2.25");
 });
 
 /// A real SOCKS5 proxy (microsocks) on a free loopback port, stopped when dropped.
@@ -1101,4 +1109,30 @@ rig_test!(dane_unsigned_not_applied_and_bogus, |rig| {
     assert_eq!(json["mx"]["records"][0]["dane"]["zone"]["anchored"], true);
     // The records are still shown, unvalidated.
     assert_eq!(json["mx"]["records"][0]["dane"]["records"][0]["usage"], 3);
+    // TLSA 1 1 1 (PKIX-EE) in the signed zone: a usage SMTP cannot use.
+    let json = assert_verdict(&dane(&rig, "pkix.dane.test", true), "ok", None, 0);
+    assert_eq!(
+        severity_of(&json, "dane.unusable").as_deref(),
+        Some("warning")
+    );
+
+    // Validated TLSA, and the MX port offers no STARTTLS: DANE senders never send in plaintext.
+    let notls = format!(":25:127.0.0.1:{}", rig.port("RM_SMTP_NOTLS"));
+    let json = assert_verdict(
+        &rig.check(&[
+            "--mx",
+            "dane.test",
+            "--dns",
+            rig.v("RM_DNS"),
+            "--connect-to",
+            &notls,
+            "--trust-anchor",
+            rig.v("RM_TRUST_ANCHOR"),
+        ]),
+        "problem",
+        Some("tls_mismatch"),
+        11,
+    );
+    assert_finding(&json, "dane.no_tls");
+    assert_eq!(json["hops"][0]["dane"], "no_tls");
 });
