@@ -632,3 +632,9 @@ impl From<args::TlsArg> for TlsMode {
         }
     }
 }
+
+/// mimalloc instead of glibc's malloc: a `domain --domains` batch of 1,000 domains spent 20–25 %
+/// of its CPU in malloc and its arena locks; with mimalloc it needs about 20 % less CPU per domain
+/// (bench/README.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

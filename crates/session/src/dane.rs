@@ -26,28 +26,29 @@ pub async fn lookup(mx: &mut MxEvidence, how: &Resolution, anchors: &Anchors, ti
     if mx.failure.is_some() || mx.null_mx {
         return;
     }
-    let validator = match tokio::time::timeout(timeout, Validator::new(how.dns, anchors, timeout))
-        .await
-        .unwrap_or_else(|_| Err("setting up DNSSEC validation took too long".to_string()))
-    {
-        Ok(v) => Arc::new(v),
-        Err(e) => {
-            for r in mx.records.iter_mut().filter(|r| !r.addresses.is_empty()) {
-                let mut evidence = empty(&r.host);
-                evidence.failure = Some(DnsFailure::Other);
-                evidence.detail = Some(e.clone());
-                r.dane = Some(evidence);
+    let validator =
+        match tokio::time::timeout(timeout, Validator::for_run(how.dns, anchors, timeout))
+            .await
+            .unwrap_or_else(|_| Err("setting up DNSSEC validation took too long".to_string()))
+        {
+            Ok(v) => v,
+            Err(e) => {
+                for r in mx.records.iter_mut().filter(|r| !r.addresses.is_empty()) {
+                    let mut evidence = empty(&r.host);
+                    evidence.failure = Some(DnsFailure::Other);
+                    evidence.detail = Some(e.clone());
+                    r.dane = Some(evidence);
+                }
+                return;
             }
-            return;
-        }
-    };
+        };
     mx.trust_anchors = validator.described.clone();
     if let Ok(domain) = Name::from_ascii(format!("{}.", mx.domain)) {
         let status = async {
             if mx.implicit {
                 address_status(&validator, &domain).await
             } else {
-                validator.lookup(&domain, RecordType::MX).await.dnssec
+                validator.status(&domain, RecordType::MX).await
             }
         };
         mx.dnssec = tokio::time::timeout(timeout, status).await.ok().flatten();
@@ -80,17 +81,21 @@ fn empty(host: &str) -> DaneEvidence {
     }
 }
 
-/// One MX host's TLSA records and the DNSSEC status of its addresses.
+/// One MX host's TLSA records and, when it has any, the DNSSEC status of its addresses.
 async fn host_evidence(validator: &Validator, host: &str, timeout: Duration) -> DaneEvidence {
     let started = Instant::now();
     let mut evidence = empty(host);
     let probe = async {
         let name = Name::from_ascii(format!("{host}.")).ok()?;
         let tlsa = Name::from_ascii(&evidence.name).ok()?;
-        let (found, address_dnssec) = tokio::join!(
-            validator.lookup(&tlsa, RecordType::TLSA),
-            address_status(validator, &name)
-        );
+        // The addresses' status matters only to TLSA records (RFC 7672 section 2.2.2: without
+        // them there is nothing to apply), so a host without any is spared those look-ups.
+        let found = validator.lookup(&tlsa, RecordType::TLSA).await;
+        let address_dnssec = if found.records.is_empty() {
+            None
+        } else {
+            address_status(validator, &name).await
+        };
         Some((found, address_dnssec))
     };
     match tokio::time::timeout(timeout, probe).await {

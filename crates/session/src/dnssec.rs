@@ -227,7 +227,34 @@ pub struct Validator {
     pub described: Vec<String>,
 }
 
+/// Validators handed out again, per server and timeout, while resolvers are shared.
+type SharedValidators =
+    tokio::sync::Mutex<std::collections::HashMap<(Option<SocketAddr>, Duration), Arc<Validator>>>;
+static SHARED: std::sync::OnceLock<SharedValidators> = std::sync::OnceLock::new();
+
 impl Validator {
+    /// A validator for `dns`: a new one, or once [`target::share_resolvers`] was called the same
+    /// one for the rest of the process (one run, one set of anchors), so that a `domain
+    /// --domains` batch builds the validating resolver, its key cache and the anchored keys
+    /// once, and reads each zone's facts once. The first caller builds it while the others wait;
+    /// a failure is not kept.
+    pub async fn for_run(
+        dns: Option<SocketAddr>,
+        anchors: &Anchors,
+        timeout: Duration,
+    ) -> Result<Arc<Validator>, String> {
+        if !target::sharing() {
+            return Validator::new(dns, anchors, timeout).await.map(Arc::new);
+        }
+        let mut map = SHARED.get_or_init(Default::default).lock().await;
+        if let Some(v) = map.get(&(dns, timeout)) {
+            return Ok(v.clone());
+        }
+        let v = Arc::new(Validator::new(dns, anchors, timeout).await?);
+        map.insert((dns, timeout), v.clone());
+        Ok(v)
+    }
+
     /// Sets up validation through `dns` (else the system's first name server: plain queries and
     /// validation must ask the same server). A file's anchors
     /// are turned into trusted keys here: the zone's DNSKEY set is fetched and, when a key the
@@ -284,6 +311,16 @@ impl Validator {
     /// the server cannot show the chain above it. A vouched-for zone is validated, and a failure
     /// there is bogus.
     pub async fn lookup(&self, name: &Name, rtype: RecordType) -> Validated {
+        self.lookup_with(name, rtype, true).await
+    }
+
+    /// The DNSSEC status of an answer alone, as [`Validator::lookup`] gives it: in a zone that
+    /// nothing vouches for the answer is insecure whatever it holds, so it is not asked for.
+    pub async fn status(&self, name: &Name, rtype: RecordType) -> Option<Dnssec> {
+        self.lookup_with(name, rtype, false).await.dnssec
+    }
+
+    async fn lookup_with(&self, name: &Name, rtype: RecordType, records: bool) -> Validated {
         let mut out = Validated::default();
         let zone = self.zone_facts(name).await;
         if let Some(zone) = zone.as_ref().filter(|z| !z.ds && !z.anchored) {
@@ -298,7 +335,9 @@ impl Validator {
                 zone.apex
             ));
             out.zone = Some(zone.clone());
-            self.read_plain(name, rtype, &mut out).await;
+            if records {
+                self.read_plain(name, rtype, &mut out).await;
+            }
             return out;
         }
         match self.resolver.lookup(name.clone(), rtype).await {
@@ -572,11 +611,14 @@ async fn exchange(
         .map_err(|e| e.to_string())?;
     socket.connect(server).await.map_err(|e| e.to_string())?;
     socket.send(&bytes).await.map_err(|e| e.to_string())?;
-    let mut buf = vec![0u8; 65535];
+    // Room for any datagram, not zeroed (`recv_buf` fills the spare capacity): this runs for
+    // every DNSSEC look-up of a batch.
+    let mut buf = Vec::with_capacity(65535);
     let reply = loop {
-        let n = socket.recv(&mut buf).await.map_err(|e| e.to_string())?;
+        buf.clear();
+        socket.recv_buf(&mut buf).await.map_err(|e| e.to_string())?;
         // Anything that is not the answer to this query is ignored, as a resolver would.
-        if let Ok(m) = Message::from_vec(&buf[..n])
+        if let Ok(m) = Message::from_vec(&buf)
             && m.metadata.id == id
         {
             break m;

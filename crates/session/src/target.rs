@@ -283,6 +283,12 @@ pub fn share_resolvers() {
     SHARED.get_or_init(Default::default);
 }
 
+/// Whether [`share_resolvers`] was called: other per-run state (the DNSSEC validator) is shared
+/// on the same terms.
+pub(crate) fn sharing() -> bool {
+    SHARED.get().is_some()
+}
+
 /// A resolver that sends every query to `dns` when given, else the system's configuration
 /// (the same one each time after [`share_resolvers`]).
 pub fn resolver(dns: Option<SocketAddr>, timeout: Duration) -> Result<TokioResolver, String> {
