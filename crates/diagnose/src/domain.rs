@@ -1355,7 +1355,7 @@ fn self_test(z: &DnsblZone, resolver: &str, v6: bool) -> Option<Finding> {
     }
     if !listed.codes.iter().any(|c| listing(c)) {
         if v6 && listed.codes.is_empty() {
-            return Some(dnsbl_finding("dnsbl.no_ipv6", Severity::Info, Category::BlacklistedIp, format!("{zone} does not list IPv6 addresses: the IPv6 addresses are not looked up in it"))
+            return Some(dnsbl_finding("dnsbl.no_ipv6", Severity::Info, Category::BlacklistedIp, format!("{zone} does not list IPv6 addresses: its answers for IPv6 addresses are not used"))
                 .detail(format!("{} answered {}; a list that covers IPv6 lists {must} (RFC 5782 section 5).", listed.name, listed.outcome.describe()))
                 .fix("Add a list that covers IPv6 to --dnsbl if you send over IPv6 (zen.spamhaus.org does)."));
         }
