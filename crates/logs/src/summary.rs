@@ -252,7 +252,9 @@ struct Short([u8; SHORT + 1]);
 impl Short {
     fn new(s: &str) -> Option<Short> {
         let mut b = [0; SHORT + 1];
-        b[0] = u8::try_from(s.len()).ok().filter(|&n| usize::from(n) <= SHORT)?;
+        b[0] = u8::try_from(s.len())
+            .ok()
+            .filter(|&n| usize::from(n) <= SHORT)?;
         b[1..=s.len()].copy_from_slice(s.as_bytes());
         Some(Short(b))
     }
@@ -322,7 +324,9 @@ impl Counts {
 
     /// The `n` largest, largest first (ties by key).
     pub fn top(&self, n: usize) -> Vec<(&str, u64)> {
-        top_by(self.iter().collect(), n, |a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)))
+        top_by(self.iter().collect(), n, |a, b| {
+            b.1.cmp(&a.1).then(a.0.cmp(b.0))
+        })
     }
 }
 
