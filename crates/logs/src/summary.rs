@@ -800,4 +800,40 @@ mod tests {
         assert_eq!(domain("\"a@b\"@c.example"), "c.example");
         assert_eq!(domain("root"), "root");
     }
+
+    #[test]
+    fn counts_short_and_long_keys_share_one_cap() {
+        let long = "a-rather-long-local-part-of-forty-bytes@example.org";
+        assert!(long.len() > SHORT);
+        let mut c = Counts::with_cap(3);
+        c.add("a@b.example", 2);
+        c.add(long, 1);
+        c.add(long, 4);
+        c.add(&"x".repeat(SHORT), 1);
+        c.add("new@b.example", 7);
+        c.add(&format!("{long}.net"), 1);
+        c.add("a@b.example", 1);
+        assert_eq!(c.len(), 3);
+        assert_eq!(c.other, 8);
+        assert_eq!(
+            c.top(5),
+            vec![(long, 5), ("a@b.example", 3), (&*"x".repeat(SHORT), 1)]
+        );
+    }
+
+    #[test]
+    fn table_keeps_stats_by_key_up_to_its_cap() {
+        let mut t: Table<UserStats> = Table::default();
+        let long = "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff";
+        t.entry("192.0.2.1", 2).unwrap().received += 1;
+        t.entry(long, 2).unwrap().received += 2;
+        t.entry("192.0.2.1", 2).unwrap().received += 1;
+        assert!(t.entry("192.0.2.9", 2).is_none());
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.get("192.0.2.1").map(|s| s.received), Some(2));
+        assert_eq!(t.get(long).map(|s| s.received), Some(2));
+        let mut all: Vec<&str> = t.iter().map(|(k, _)| k).collect();
+        all.sort();
+        assert_eq!(all, ["192.0.2.1", long]);
+    }
 }
