@@ -229,7 +229,7 @@ pub struct UserStats {
     pub ips: Vec<String>,
 }
 
-/// A counter table with a cap. Keys up to [`SHORT`] bytes (most addresses) are held inline,
+/// A counter table with a cap. Keys up to 39 bytes (most addresses) are held inline,
 /// so a look-up in a table of a hundred thousand addresses compares the key where it lands
 /// instead of following a pointer to it; longer ones are held as strings.
 #[derive(Debug, Clone, Default, PartialEq)]
