@@ -976,7 +976,7 @@ fn human_summary(s: &Summary, verdict: &Verdict, lines: &[String], filtered: boo
             );
         }
     }
-    if s.senders.counts.len() > 1 || s.recipients.counts.len() > 1 {
+    if s.senders.len() > 1 || s.recipients.len() > 1 {
         let _ = writeln!(o, "\nTop senders");
         for (a, n) in s.senders.top(5) {
             let _ = writeln!(o, "  {n:>10}  {a}");

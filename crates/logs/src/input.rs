@@ -42,7 +42,7 @@ impl Source {
                 .and_then(|t| jiff::Timestamp::try_from(t).ok());
             (Box::new(f), modified)
         };
-        let mut buffered = BufReader::with_capacity(1 << 18, raw);
+        let mut buffered = BufReader::with_capacity(1 << 17, raw);
         let head = buffered.fill_buf()?;
         let reader: Box<dyn BufRead> = if head.starts_with(&[0x1f, 0x8b]) {
             Box::new(BufReader::with_capacity(

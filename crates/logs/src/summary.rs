@@ -229,60 +229,119 @@ pub struct UserStats {
     pub ips: Vec<String>,
 }
 
-/// A counter table with a cap.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+/// A counter table with a cap. Keys up to 39 bytes (most addresses) are held inline,
+/// so a look-up in a table of a hundred thousand addresses compares the key where it lands
+/// instead of following a pointer to it; longer ones are held as strings.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Counts {
-    /// Count per key.
-    pub counts: HashMap<String, u64, crate::scan::FxBuild>,
+    short: HashMap<Short, u64, crate::scan::FxBuild>,
+    long: HashMap<String, u64, crate::scan::FxBuild>,
     /// Counts of keys that arrived after the cap.
     pub other: u64,
-    #[serde(skip)]
     cap: usize,
+}
+
+/// The longest key [`Counts`] holds inline.
+const SHORT: usize = 39;
+
+/// A key of at most [`SHORT`] bytes, zero-padded (so equal texts are equal keys), hashed in
+/// one pass over its 40 bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Short([u8; SHORT + 1]);
+
+impl Short {
+    fn new(s: &str) -> Option<Short> {
+        let mut b = [0; SHORT + 1];
+        b[0] = u8::try_from(s.len())
+            .ok()
+            .filter(|&n| usize::from(n) <= SHORT)?;
+        b[1..=s.len()].copy_from_slice(s.as_bytes());
+        Some(Short(b))
+    }
+
+    fn as_str(&self) -> &str {
+        // The bytes were a whole `str`.
+        std::str::from_utf8(&self.0[1..=usize::from(self.0[0])]).unwrap_or("")
+    }
+}
+
+impl std::hash::Hash for Short {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        h.write(&self.0);
+    }
+}
+
+impl Serialize for Counts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Counts", 2)?;
+        st.serialize_field("counts", &self.iter().collect::<BTreeMap<_, _>>())?;
+        st.serialize_field("other", &self.other)?;
+        st.end()
+    }
 }
 
 impl Counts {
     fn with_cap(cap: usize) -> Counts {
         Counts {
-            counts: HashMap::default(),
-            other: 0,
             cap,
+            ..Counts::default()
         }
     }
 
     fn add(&mut self, key: &str, n: u64) {
-        if let Some(c) = self.counts.get_mut(key) {
-            *c += n;
-        } else if self.counts.len() < self.cap {
-            self.counts.insert(key.to_owned(), n);
-        } else {
-            self.other += n;
+        let room = self.len() < self.cap;
+        let slot = match Short::new(key) {
+            Some(k) if room => Some(self.short.entry(k).or_default()),
+            Some(k) => self.short.get_mut(&k),
+            None => match self.long.get_mut(key) {
+                Some(c) => Some(c),
+                None if room => Some(self.long.entry(key.to_owned()).or_default()),
+                None => None,
+            },
+        };
+        match slot {
+            Some(c) => *c += n,
+            None => self.other += n,
         }
+    }
+
+    /// Keys held.
+    pub fn len(&self) -> usize {
+        self.short.len() + self.long.len()
+    }
+
+    /// Whether no key is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every key and its count, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, u64)> {
+        let short = self.short.iter().map(|(k, c)| (k.as_str(), *c));
+        short.chain(self.long.iter().map(|(k, c)| (k.as_str(), *c)))
     }
 
     /// The `n` largest, largest first (ties by key).
     pub fn top(&self, n: usize) -> Vec<(&str, u64)> {
-        let v: Vec<(&str, u64)> = self.counts.iter().map(|(k, c)| (k.as_str(), *c)).collect();
-        top_by(v, n, |a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)))
+        top_by(self.iter().collect(), n, |a, b| {
+            b.1.cmp(&a.1).then(a.0.cmp(b.0))
+        })
     }
 }
 
-/// Stats per key (client IP, login), with a cap. The last key looked up is remembered: the
-/// lines of one session follow each other closely, and a look-up in a table of a million
-/// addresses is a trip to main memory.
+/// Stats per key (client IP, login), with a cap. One table holds the key and its stats side
+/// by side: a look-up in a table of a million addresses is a trip to main memory, and the
+/// stats then sit next to the key just compared instead of in a second array.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Table<V> {
-    index: HashMap<Key, u32, crate::scan::FxBuild>,
-    values: Vec<V>,
-    /// The last key looked up and its index.
-    last: Option<(Key, u32)>,
+    map: HashMap<Key, V, crate::scan::FxBuild>,
 }
 
 impl<V> Default for Table<V> {
     fn default() -> Self {
         Table {
-            index: HashMap::default(),
-            values: Vec::new(),
-            last: None,
+            map: HashMap::default(),
         }
     }
 }
@@ -291,49 +350,32 @@ impl<V: Default> Table<V> {
     /// The stats of `key`, added when new unless `cap` keys are held already.
     fn entry(&mut self, key: &str, cap: usize) -> Option<&mut V> {
         let k = Key::new(key);
-        if let Some((last, i)) = &self.last
-            && *last == k
-        {
-            return self.values.get_mut(*i as usize);
+        if self.map.len() < cap {
+            return Some(self.map.entry(k).or_default());
         }
-        let i = match self.index.get(&k) {
-            Some(&i) => i,
-            None if self.index.len() >= cap => return None,
-            None => {
-                let i = u32::try_from(self.values.len()).ok()?;
-                self.index.insert(k.clone(), i);
-                self.values.push(V::default());
-                i
-            }
-        };
-        self.last = Some((k, i));
-        self.values.get_mut(i as usize)
+        self.map.get_mut(&k)
     }
 }
 
 impl<V> Table<V> {
     /// Keys held.
     pub fn len(&self) -> usize {
-        self.values.len()
+        self.map.len()
     }
 
     /// Whether no key is held.
     pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
+        self.map.is_empty()
     }
 
     /// The stats of one key.
     pub fn get(&self, key: &str) -> Option<&V> {
-        self.index
-            .get(&Key::new(key))
-            .map(|&i| &self.values[i as usize])
+        self.map.get(&Key::new(key))
     }
 
     /// Every key and its stats, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &V)> {
-        self.index
-            .iter()
-            .map(|(k, &i)| (k.as_str(), &self.values[i as usize]))
+        self.map.iter().map(|(k, v)| (k.as_str(), v))
     }
 }
 
@@ -757,5 +799,41 @@ mod tests {
         assert_eq!(domain("a@b.example"), "b.example");
         assert_eq!(domain("\"a@b\"@c.example"), "c.example");
         assert_eq!(domain("root"), "root");
+    }
+
+    #[test]
+    fn counts_short_and_long_keys_share_one_cap() {
+        let long = "a-rather-long-local-part-of-forty-bytes@example.org";
+        assert!(long.len() > SHORT);
+        let mut c = Counts::with_cap(3);
+        c.add("a@b.example", 2);
+        c.add(long, 1);
+        c.add(long, 4);
+        c.add(&"x".repeat(SHORT), 1);
+        c.add("new@b.example", 7);
+        c.add(&format!("{long}.net"), 1);
+        c.add("a@b.example", 1);
+        assert_eq!(c.len(), 3);
+        assert_eq!(c.other, 8);
+        assert_eq!(
+            c.top(5),
+            vec![(long, 5), ("a@b.example", 3), (&*"x".repeat(SHORT), 1)]
+        );
+    }
+
+    #[test]
+    fn table_keeps_stats_by_key_up_to_its_cap() {
+        let mut t: Table<UserStats> = Table::default();
+        let long = "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff";
+        t.entry("192.0.2.1", 2).unwrap().received += 1;
+        t.entry(long, 2).unwrap().received += 2;
+        t.entry("192.0.2.1", 2).unwrap().received += 1;
+        assert!(t.entry("192.0.2.9", 2).is_none());
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.get("192.0.2.1").map(|s| s.received), Some(2));
+        assert_eq!(t.get(long).map(|s| s.received), Some(2));
+        let mut all: Vec<&str> = t.iter().map(|(k, _)| k).collect();
+        all.sort();
+        assert_eq!(all, ["192.0.2.1", long]);
     }
 }

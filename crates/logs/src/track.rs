@@ -508,16 +508,18 @@ impl Tracker {
             return;
         };
         let idle = self.idle;
-        let stale: Vec<Key> = self
+        // Oldest first, as at the end of the input (not in the table's order).
+        let mut stale: Vec<(u64, Key)> = self
             .open
             .iter()
             .filter(|(_, m)| {
                 m.last
                     .is_some_and(|l| now.as_second() - l.as_second() > idle)
             })
-            .map(|(k, _)| k.clone())
+            .map(|(k, m)| (m.seq, k.clone()))
             .collect();
-        for k in stale {
+        stale.sort_unstable_by_key(|(seq, _)| *seq);
+        for (_, k) in stale {
             self.close(k.as_str(), closed);
         }
         if self.open.len() > self.limit {
@@ -532,13 +534,14 @@ impl Tracker {
         let last = seqs.len() - 1;
         let (_, nth, _) = seqs.select_nth_unstable(cut.min(last));
         let nth = *nth;
-        let old: Vec<Key> = self
+        let mut old: Vec<(u64, Key)> = self
             .open
             .iter()
             .filter(|(_, m)| m.seq <= nth)
-            .map(|(k, _)| k.clone())
+            .map(|(k, m)| (m.seq, k.clone()))
             .collect();
-        for k in old {
+        old.sort_unstable_by_key(|(seq, _)| *seq);
+        for (_, k) in old {
             self.close(k.as_str(), closed);
         }
     }
