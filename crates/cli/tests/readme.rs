@@ -8,8 +8,9 @@ use std::collections::HashMap;
 use std::process::{Command, Stdio};
 
 /// One example: its name, the command shown to the reader, the arguments really run (`{KEY}`
-/// is replaced from the rig's env file), whether it needs the rig, and the directory it runs in
-/// (relative to this crate), so that file names in its output read as in the command shown.
+/// is replaced from the rig's env file, `{KEY.port}` by the port of its ADDR:PORT value),
+/// whether it needs the rig, and the directory it runs in (relative to this crate), so that file
+/// names in its output read as in the command shown.
 struct Example {
     name: &'static str,
     shown: &'static str,
@@ -48,7 +49,7 @@ const EXAMPLES: &[Example] = &[
         shown: "smtpdoctor check mail.test:2587 --user user@mail.test --password-env SMTP_PASSWORD --to user@mail.test --ca-file rig-ca.pem",
         args: &[
             "check",
-            "mail.test:2587",
+            "mail.test:{RM_SUBMISSION.port}",
             "--resolve",
             "mail.test:127.0.0.1",
             "--user",
@@ -68,7 +69,7 @@ const EXAMPLES: &[Example] = &[
         shown: "smtpdoctor check mail.test:2587 --tls implicit --user user@mail.test --password-env SMTP_PASSWORD --ca-file rig-ca.pem",
         args: &[
             "check",
-            "mail.test:2587",
+            "mail.test:{RM_SUBMISSION.port}",
             "--resolve",
             "mail.test:127.0.0.1",
             "--tls",
@@ -88,7 +89,7 @@ const EXAMPLES: &[Example] = &[
         shown: "smtpdoctor check mail.test:2587 --user user@mail.test --password-env SMTP_PASSWORD",
         args: &[
             "check",
-            "mail.test:2587",
+            "mail.test:{RM_SUBMISSION.port}",
             "--resolve",
             "mail.test:127.0.0.1",
             "--user",
@@ -104,7 +105,7 @@ const EXAMPLES: &[Example] = &[
         shown: "smtpdoctor check mail.test:2587 --user user@mail.test --password-env WRONG_PASSWORD --ca-file rig-ca.pem --transcript",
         args: &[
             "check",
-            "mail.test:2587",
+            "mail.test:{RM_SUBMISSION.port}",
             "--resolve",
             "mail.test:127.0.0.1",
             "--user",
@@ -182,17 +183,78 @@ fn rig_env() -> Option<HashMap<String, String>> {
     )
 }
 
-fn run(example: &Example, env: &HashMap<String, String>) -> String {
-    let args: Vec<String> = example
-        .args
+/// The rig's default ports, which the README shows: a rig started on other ports (its
+/// `RM_PORT_*` variables) runs the examples on its own ports, and its output is read back with the
+/// default ones.
+const DEFAULT_PORTS: &[(&str, u16)] = &[
+    ("RM_SMTP", 2525),
+    ("RM_SMTP_CHAIN", 2526),
+    ("RM_SMTP_NOTLS", 2527),
+    ("RM_SUBMISSION", 2587),
+    ("RM_SMTPS", 2465),
+    ("RM_CHAIN_OK", 2466),
+    ("RM_CHAIN_LEAFONLY", 2467),
+    ("RM_CERT_EXPIRED", 2468),
+    ("RM_CERT_NOTYET", 2469),
+    ("RM_CERT_WEAK", 2470),
+    ("RM_DNS", 5353),
+];
+
+/// The port of an ADDR:PORT setting of the rig.
+fn port_of(env: &HashMap<String, String>, key: &str) -> Option<u16> {
+    env.get(key)?.rsplit_once(':')?.1.parse().ok()
+}
+
+/// Replaces each `{KEY}` and `{KEY.port}` in `arg` from the rig's env file.
+fn fill(arg: &str, env: &HashMap<String, String>) -> String {
+    let mut out = String::new();
+    let mut rest = arg;
+    while let Some(open) = rest.find('{') {
+        let close = open + rest[open..].find('}').expect("placeholder closed");
+        let key = &rest[open + 1..close];
+        out.push_str(&rest[..open]);
+        match key.strip_suffix(".port") {
+            Some(key) => out.push_str(
+                &port_of(env, key)
+                    .unwrap_or_else(|| panic!("rig env has no port for {key}"))
+                    .to_string(),
+            ),
+            None => out.push_str(&env[key]),
+        }
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Writes the rig's ports in `text` as the defaults the README shows (whole numbers only).
+fn default_ports(text: &str, env: &HashMap<String, String>) -> String {
+    let moved: HashMap<String, String> = DEFAULT_PORTS
         .iter()
-        .map(
-            |a| match a.strip_prefix('{').and_then(|a| a.strip_suffix('}')) {
-                Some(key) => env[key].clone(),
-                None => a.to_string(),
-            },
-        )
+        .filter_map(|(key, default)| {
+            let port = port_of(env, key)?;
+            (port != *default).then(|| (port.to_string(), default.to_string()))
+        })
         .collect();
+    if moved.is_empty() {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    let mut digits = String::new();
+    for c in text.chars().map(Some).chain([None]) {
+        if let Some(d) = c.filter(char::is_ascii_digit) {
+            digits.push(d);
+            continue;
+        }
+        out.push_str(moved.get(&digits).unwrap_or(&digits));
+        digits.clear();
+        out.extend(c);
+    }
+    out
+}
+
+fn run(example: &Example, env: &HashMap<String, String>) -> String {
+    let args: Vec<String> = example.args.iter().map(|a| fill(a, env)).collect();
     let mut command = Command::new(env!("CARGO_BIN_EXE_smtpdoctor"));
     if let Some(dir) = example.dir {
         command.current_dir(format!("{}/{dir}", env!("CARGO_MANIFEST_DIR")));
@@ -216,7 +278,7 @@ fn run(example: &Example, env: &HashMap<String, String>) -> String {
     format!(
         "$ {}\n{}",
         example.shown,
-        String::from_utf8_lossy(&out.stdout).trim_end()
+        default_ports(String::from_utf8_lossy(&out.stdout).trim_end(), env)
     )
 }
 

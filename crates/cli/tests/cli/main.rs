@@ -158,6 +158,56 @@ pub fn rig() -> Option<HashMap<String, String>> {
     }
 }
 
+/// The port of one of the rig's ADDR:PORT settings (`RM_SMTPS`, `RM_SUBMISSION`, ...): the rig
+/// takes its ports from its environment, so no test may assume the defaults.
+pub fn rig_port(rig: &HashMap<String, String>, key: &str) -> u16 {
+    let value = rig
+        .get(key)
+        .unwrap_or_else(|| panic!("the rig's env file has no {key}"));
+    value
+        .rsplit_once(':')
+        .and_then(|(_, port)| port.parse().ok())
+        .unwrap_or_else(|| panic!("{key}={value} is not ADDR:PORT"))
+}
+
+/// The rig's default ports (scripts/rig), which snapshots show.
+const RIG_DEFAULT_PORTS: &[(&str, u16)] = &[
+    ("RM_SMTP", 2525),
+    ("RM_SMTP_CHAIN", 2526),
+    ("RM_SMTP_NOTLS", 2527),
+    ("RM_SUBMISSION", 2587),
+    ("RM_SMTPS", 2465),
+    ("RM_CHAIN_OK", 2466),
+    ("RM_CHAIN_LEAFONLY", 2467),
+    ("RM_CERT_EXPIRED", 2468),
+    ("RM_CERT_NOTYET", 2469),
+    ("RM_CERT_WEAK", 2470),
+    ("RM_DNS", 5353),
+];
+
+/// `text` with the rig's ports written as its defaults (whole numbers only), so that a snapshot
+/// taken on the default rig matches a rig started on other ports.
+pub fn with_default_rig_ports(text: &str, rig: &HashMap<String, String>) -> String {
+    let moved: HashMap<String, String> = RIG_DEFAULT_PORTS
+        .iter()
+        .filter(|(key, _)| rig.contains_key(*key))
+        .map(|(key, default)| (rig_port(rig, key).to_string(), default.to_string()))
+        .filter(|(port, default)| port != default)
+        .collect();
+    let mut out = String::new();
+    let mut digits = String::new();
+    for c in text.chars().map(Some).chain([None]) {
+        if let Some(d) = c.filter(char::is_ascii_digit) {
+            digits.push(d);
+            continue;
+        }
+        out.push_str(moved.get(&digits).unwrap_or(&digits));
+        digits.clear();
+        out.extend(c);
+    }
+    out
+}
+
 /// Validates a report against the repository's JSON Schema for its command
 /// (`docs/schema/<command>.schema.json`; `check` when the command is not named).
 pub fn assert_schema(json: &Value) {

@@ -149,7 +149,8 @@ fn no_secret_in_real_server_runs() {
     let Some(rig) = rig() else { return };
     let pass = rig["RM_PASS"].clone();
     let user = rig["RM_USER"].clone();
-    let forms = forbidden(&pass, &user, "127.0.0.1", 2587);
+    let port = rig_port(&rig, "RM_SUBMISSION");
+    let forms = forbidden(&pass, &user, "127.0.0.1", port);
     let sub = rig["RM_SUBMISSION"].clone();
     let ca = rig["RM_SELFSIGNED"].clone();
     let env = [
@@ -157,7 +158,7 @@ fn no_secret_in_real_server_runs() {
         ("WRONG", PASSWORD),
         ("RUST_LOG", "trace"),
     ];
-    let wrong = forbidden(PASSWORD, &user, "127.0.0.1", 2587);
+    let wrong = forbidden(PASSWORD, &user, "127.0.0.1", port);
     for mech in ["PLAIN", "LOGIN", "CRAM-MD5"] {
         for (var, forms) in [("SECRET", &forms), ("WRONG", &wrong)] {
             for format in ["json", "human"] {

@@ -247,6 +247,8 @@ fn source<'a>(json: &'a Value, kind: &str) -> Vec<&'a Value> {
 #[test]
 fn srv_records_and_the_real_server_confirm_the_login() {
     let Some(rig) = rig() else { return };
+    let smtps = rig_port(&rig, "RM_SMTPS");
+    let sub = rig_port(&rig, "RM_SUBMISSION");
     let pass = rig["RM_PASS"].clone();
     let run = setup(
         &rig,
@@ -267,18 +269,18 @@ fn srv_records_and_the_real_server_confirm_the_login() {
             r["port"].as_u64(),
             r["security"].as_str()
         ),
-        (Some("mail.test"), Some(2465), Some("implicit"))
+        (Some("mail.test"), Some(u64::from(smtps)), Some("implicit"))
     );
     assert_eq!(r["proven"], true);
     assert_eq!(r["username"], rig["RM_USER"]);
     let srv = source(&json, "srv");
     assert_eq!(srv.len(), 2);
     assert!(srv.iter().all(|s| s["status"] == "found"));
-    let implicit = candidate(&json, "mail.test:2465", "implicit");
+    let implicit = candidate(&json, &format!("mail.test:{smtps}"), "implicit");
     assert_eq!(implicit["outcome"], "confirmed");
     assert_eq!(implicit["rank"], 1);
     assert_eq!(implicit["credentials_sent"], true);
-    let starttls = candidate(&json, "mail.test:2587", "starttls");
+    let starttls = candidate(&json, &format!("mail.test:{sub}"), "starttls");
     assert_eq!(starttls["outcome"], "reachable");
     assert_eq!(
         starttls["credentials_sent"], false,
@@ -297,7 +299,7 @@ fn srv_records_and_the_real_server_confirm_the_login() {
         .filter(|e| e["text"].as_str().is_some_and(|t| t.starts_with("AUTH ")))
         .count();
     assert_eq!(auths, 1, "exactly one AUTH command in the whole run");
-    for form in forbidden(&pass, &rig["RM_USER"], "mail.test", 2465) {
+    for form in forbidden(&pass, &rig["RM_USER"], "mail.test", smtps) {
         assert!(
             !run.stdout.contains(&form) && !run.stderr.contains(&form),
             "a secret form leaked: {form}"
@@ -309,10 +311,16 @@ fn srv_records_and_the_real_server_confirm_the_login() {
 #[test]
 fn without_a_password_the_best_candidate_is_not_yet_proven() {
     let Some(rig) = rig() else { return };
-    let run = setup(&rig, &rig["RM_USER"], &[], &[]);
+    let smtps = rig_port(&rig, "RM_SMTPS");
+    // Setup guesses port 2525 whatever the rig's ports; it reaches the rig's MX port.
+    let mx = [
+        "--connect-to".into(),
+        format!("mail.test:2525:{}", rig["RM_SMTP"]),
+    ];
+    let run = setup(&rig, &rig["RM_USER"], &mx, &[]);
     let json = assert_verdict(&run, "inconclusive", None, 15);
     assert_eq!(json["recommended"]["host"], "mail.test");
-    assert_eq!(json["recommended"]["port"], 2465);
+    assert_eq!(json["recommended"]["port"], smtps);
     assert_eq!(json["recommended"]["proven"], false);
     assert!(
         json["candidates"]
@@ -359,11 +367,13 @@ fn a_wrong_password_is_tried_once_and_named() {
 #[test]
 fn autoconfig_over_https_disagrees_with_srv_and_the_test_settles_it() {
     let Some(rig) = rig() else { return };
+    let smtps = rig_port(&rig, "RM_SMTPS");
+    let sub = rig_port(&rig, "RM_SUBMISSION");
     let mut web = Web::new(&rig, "disagree");
     web.https(
         "autoconfig.mail.test",
         ok_xml(&autoconfig_with(
-            &[("mail.test", 2587, "SSL"), ("mail.test", 2465, "SSL")],
+            &[("mail.test", sub, "SSL"), ("mail.test", smtps, "SSL")],
             "%EMAILLOCALPART%",
             "<enable visiturl=\"https://mail.test/app-passwords\"><instruction>Create an app password first.</instruction></enable>",
         )),
@@ -391,23 +401,23 @@ fn autoconfig_over_https_disagrees_with_srv_and_the_test_settles_it() {
             .iter()
             .all(|s| s["status"] == "skipped")
     );
-    let both = candidate(&json, "mail.test:2465", "implicit");
+    let both = candidate(&json, &format!("mail.test:{smtps}"), "implicit");
     assert_eq!(both["sources"], serde_json::json!(["srv", "autoconfig"]));
     assert_eq!(
         both["username"], "user",
         "the source that names a login name is followed"
     );
-    let wrong = candidate(&json, "mail.test:2587", "implicit");
+    let wrong = candidate(&json, &format!("mail.test:{sub}"), "implicit");
     assert_eq!(wrong["outcome"], "failed");
     assert_eq!(wrong["check"]["verdict"]["category"], "tls_mismatch");
     assert_eq!(
-        candidate(&json, "mail.test:2587", "starttls")["outcome"],
+        candidate(&json, &format!("mail.test:{sub}"), "starttls")["outcome"],
         "reachable"
     );
     assert_finding(&json, "setup.sources.disagree");
     assert_finding(&json, "setup.source.failed");
     let d = &json["disagreements"][0];
-    assert_eq!(d["about"], "security of mail.test:2587");
+    assert_eq!(d["about"], format!("security of mail.test:{sub}"));
     assert!(d["settled"].as_str().unwrap().contains("STARTTLS"), "{d}");
 }
 
@@ -416,10 +426,11 @@ fn autoconfig_over_https_disagrees_with_srv_and_the_test_settles_it() {
 #[test]
 fn autoconfig_through_an_https_proxy() {
     let Some(rig) = rig() else { return };
+    let smtps = rig_port(&rig, "RM_SMTPS");
     let mut web = Web::new(&rig, "proxy");
     web.https(
         "autoconfig.mail.test",
-        ok_xml(&autoconfig(&[("mail.test", 2465, "SSL")])),
+        ok_xml(&autoconfig(&[("mail.test", smtps, "SSL")])),
     );
     let proxy = web.connect_proxy("autoconfig.mail.test");
     let args = vec![
@@ -437,7 +448,7 @@ fn autoconfig_through_an_https_proxy() {
     let ac = source(&json, "autoconfig");
     assert_eq!(ac[0]["status"], "found", "{}", ac[0]);
     assert_eq!(ac[0]["fetch"]["proxy"], proxy.trim_start_matches("http://"));
-    let c = candidate(&json, "mail.test:2465", "implicit");
+    let c = candidate(&json, &format!("mail.test:{smtps}"), "implicit");
     assert_eq!(c["sources"], serde_json::json!(["srv", "autoconfig"]));
 }
 
@@ -445,11 +456,12 @@ fn autoconfig_through_an_https_proxy() {
 #[test]
 fn autoconfig_over_plain_http_is_never_trusted() {
     let Some(rig) = rig() else { return };
+    let smtps = rig_port(&rig, "RM_SMTPS");
     let pass = rig["RM_PASS"].clone();
     let mut web = Web::new(&rig, "http");
     web.http(
         "autoconfig.nosub.mail.test",
-        ok_xml(&autoconfig(&[("mail.test", 2465, "SSL")])),
+        ok_xml(&autoconfig(&[("mail.test", smtps, "SSL")])),
     );
     let more = [
         &web.args()[..],
@@ -464,7 +476,7 @@ fn autoconfig_over_plain_http_is_never_trusted() {
     let json = assert_verdict(&run, "inconclusive", None, 15);
     let http = source(&json, "autoconfig_http");
     assert_eq!(http[0]["status"], "found");
-    let c = candidate(&json, "mail.test:2465", "implicit");
+    let c = candidate(&json, &format!("mail.test:{smtps}"), "implicit");
     assert_eq!(c["sources"], serde_json::json!(["autoconfig_http"]));
     assert_eq!(
         (c["trusted"].as_bool(), c["credentials_sent"].as_bool()),
@@ -556,6 +568,7 @@ fn inferred_providers_are_labelled_and_get_no_password() {
 #[test]
 fn an_off_domain_srv_target_needs_the_user_to_vouch() {
     let Some(rig) = rig() else { return };
+    let smtps = rig_port(&rig, "RM_SMTPS");
     let pass = rig["RM_PASS"].clone();
     let env = [("RIGPASS", pass.as_str())];
     let mut more = vec![
@@ -568,15 +581,15 @@ fn an_off_domain_srv_target_needs_the_user_to_vouch() {
     let run = setup(&rig, "user@offsite.mail.test", &more, &env);
     let json = assert_verdict(&run, "inconclusive", None, 15);
     assert_finding(&json, "setup.srv.off_domain");
-    let c = candidate(&json, "mail.test:2465", "implicit");
+    let c = candidate(&json, &format!("mail.test:{smtps}"), "implicit");
     assert_eq!(
         (c["trusted"].as_bool(), c["credentials_sent"].as_bool()),
         (Some(false), Some(false))
     );
-    more.extend(["--server".into(), "mail.test:2465".into()]);
+    more.extend(["--server".into(), format!("mail.test:{smtps}")]);
     let run = setup(&rig, "user@offsite.mail.test", &more, &env);
     let json = assert_verdict(&run, "ok", None, 0);
-    let c = candidate(&json, "mail.test:2465", "auto");
+    let c = candidate(&json, &format!("mail.test:{smtps}"), "auto");
     assert_eq!(c["sources"], serde_json::json!(["user"]));
     assert_eq!(c["outcome"], "confirmed");
     assert_eq!(c["tls_found"], "implicit");
@@ -587,6 +600,7 @@ fn an_off_domain_srv_target_needs_the_user_to_vouch() {
 #[test]
 fn a_silent_autoconfig_server_is_bounded_by_the_timeout() {
     let Some(rig) = rig() else { return };
+    let smtps = rig_port(&rig, "RM_SMTPS");
     let mut web = Web::new(&rig, "silent");
     web.silent("autoconfig.mail.test");
     let mut args = web.args();
@@ -601,7 +615,7 @@ fn a_silent_autoconfig_server_is_bounded_by_the_timeout() {
         ac[0]
     );
     // The SRV records still count: one slow source never loses the others.
-    assert_eq!(json["recommended"]["port"], 2465);
+    assert_eq!(json["recommended"]["port"], smtps);
     assert!(
         run.elapsed < std::time::Duration::from_secs(15),
         "{:?}",
@@ -635,6 +649,7 @@ fn a_domain_with_nothing_at_all() {
 #[test]
 fn the_support_report_holds_the_settings_and_never_the_secret() {
     let Some(rig) = rig() else { return };
+    let smtps = rig_port(&rig, "RM_SMTPS");
     let pass = rig["RM_PASS"].clone();
     let dir = std::env::temp_dir().join(format!("smtpdoctor-setup-report-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -655,13 +670,13 @@ fn the_support_report_holds_the_settings_and_never_the_secret() {
         );
         assert_verdict(&run, "ok", None, 0);
         let text = std::fs::read_to_string(&path).unwrap();
-        for form in forbidden(&pass, &rig["RM_USER"], "mail.test", 2465) {
+        for form in forbidden(&pass, &rig["RM_USER"], "mail.test", smtps) {
             assert!(!text.contains(&form), "{name} holds a secret form {form}");
         }
         for needed in [
             "Settings for the mail client",
             "mail.test",
-            "2465",
+            smtps.to_string().as_str(),
             "Sources",
             "Candidates",
             "235 2.7.0",
@@ -698,12 +713,13 @@ fn the_support_report_holds_the_settings_and_never_the_secret() {
 #[test]
 fn the_autoconfig_file_of_the_mx_domain_is_trusted_for_its_own_hosts() {
     let Some(rig) = rig() else { return };
+    let smtps = rig_port(&rig, "RM_SMTPS");
     let pass = rig["RM_PASS"].clone();
     let mut web = Web::new(&rig, "formx");
     web.https(
         "autoconfig.mail.test",
         ok_xml(&autoconfig(&[
-            ("mail.test", 2465, "SSL"),
+            ("mail.test", smtps, "SSL"),
             ("smtp.elsewhere.test", 587, "STARTTLS"),
         ])),
     );
@@ -746,7 +762,7 @@ fn the_autoconfig_file_of_the_mx_domain_is_trusted_for_its_own_hosts() {
     );
     let ispdb = source(&json, "ispdb_mx");
     assert!(ispdb.iter().all(|s| s["status"] == "skipped"), "{ispdb:?}");
-    let c = candidate(&json, "mail.test:2465", "implicit");
+    let c = candidate(&json, &format!("mail.test:{smtps}"), "implicit");
     assert_eq!(c["sources"], serde_json::json!(["autoconfig_mx"]));
     assert_eq!(
         (c["trusted"].as_bool(), c["credentials_sent"].as_bool()),
@@ -762,7 +778,7 @@ fn the_autoconfig_file_of_the_mx_domain_is_trusted_for_its_own_hosts() {
         (Some(false), Some(false))
     );
     assert_finding(&json, "setup.mx_source.outside");
-    for form in forbidden(&pass, &rig["RM_USER"], "mail.test", 2465) {
+    for form in forbidden(&pass, &rig["RM_USER"], "mail.test", smtps) {
         assert!(!run.stdout.contains(&form), "a secret form leaked: {form}");
     }
     // The address's own MX domain is never asked as a third party.
@@ -777,11 +793,12 @@ fn the_autoconfig_file_of_the_mx_domain_is_trusted_for_its_own_hosts() {
 #[test]
 fn the_isp_database_is_asked_and_trusted() {
     let Some(rig) = rig() else { return };
+    let smtps = rig_port(&rig, "RM_SMTPS");
     let pass = rig["RM_PASS"].clone();
     let mut web = Web::new(&rig, "ispdb");
     web.https(
         "ispdb.test",
-        ok_xml(&autoconfig(&[("mail.test", 2465, "SSL")])),
+        ok_xml(&autoconfig(&[("mail.test", smtps, "SSL")])),
     );
     let more = [
         &web.args()[..],
@@ -802,7 +819,7 @@ fn the_isp_database_is_asked_and_trusted() {
     let db = source(&json, "ispdb");
     assert_eq!(db[0]["query"], "https://ispdb.test/v1.1/nosub.mail.test");
     assert_eq!(db[0]["status"], "found", "{}", db[0]);
-    let c = candidate(&json, "mail.test:2465", "implicit");
+    let c = candidate(&json, &format!("mail.test:{smtps}"), "implicit");
     assert_eq!(c["sources"], serde_json::json!(["ispdb"]));
     assert_eq!(c["credentials_sent"], true);
     assert_eq!(c["outcome"], "confirmed");
@@ -966,6 +983,7 @@ fn markdown_report_snapshot() {
     for (from, to) in swaps {
         text = text.replace(&from, &to);
     }
+    let text = with_default_rig_ports(&text, &rig);
     // The rig makes its certificates at its first start: their dates and digests vary.
     let text: String = text
         .lines()
@@ -1078,6 +1096,7 @@ fn a_password_echoed_on_another_connection_is_scrubbed_everywhere() {
 #[test]
 fn the_password_goes_once_to_one_server_under_every_name() {
     let Some(rig) = rig() else { return };
+    let smtps = rig_port(&rig, "RM_SMTPS");
     let user = format!("names-{}@mail.test", std::process::id());
     let run = setup(
         &rig,
@@ -1089,13 +1108,13 @@ fn the_password_goes_once_to_one_server_under_every_name() {
             "--password-env".into(),
             "RIGPASS".into(),
             "--server".into(),
-            "localhost:2465".into(),
+            format!("localhost:{smtps}"),
             "--server".into(),
-            "127.0.0.1:2465".into(),
+            format!("127.0.0.1:{smtps}"),
             "--server".into(),
-            "LOCALHOST.:2465".into(),
+            format!("LOCALHOST.:{smtps}"),
             "--server".into(),
-            "[::1]:2465".into(),
+            format!("[::1]:{smtps}"),
             "--server-tls".into(),
             "implicit".into(),
         ],
@@ -1135,12 +1154,13 @@ fn the_password_goes_once_to_one_server_under_every_name() {
 #[test]
 fn a_plain_http_file_neither_chooses_the_login_nor_controls_the_terminal() {
     let Some(rig) = rig() else { return };
+    let smtps = rig_port(&rig, "RM_SMTPS");
     let mut web = Web::new(&rig, "planted");
     web.http(
         "autoconfig.nosub.mail.test",
         ok_xml(
             &autoconfig_with(
-                &[("mail.test", 2465, "SSL")],
+                &[("mail.test", smtps, "SSL")],
                 "chosen-by-attacker",
                 "<enable visiturl=\"https://nosub.mail.test/x\"><instruction>Evil \u{1b}[2J\u{1b}]0;PWNED\u{7} done</instruction></enable>",
             )
@@ -1156,7 +1176,7 @@ fn a_plain_http_file_neither_chooses_the_login_nor_controls_the_terminal() {
         &[
             "--no-guess".into(),
             "--server".into(),
-            "mail.test:2465".into(),
+            format!("mail.test:{smtps}"),
             "--server-tls".into(),
             "implicit".into(),
             "--password-env".into(),
@@ -1167,7 +1187,7 @@ fn a_plain_http_file_neither_chooses_the_login_nor_controls_the_terminal() {
     let env = [("RIGPASS", "not-the-password-planted")];
     let run = setup(&rig, "user@nosub.mail.test", &more, &env);
     let json = assert_verdict(&run, "problem", Some("auth_failed"), 12);
-    let c = candidate(&json, "mail.test:2465", "implicit");
+    let c = candidate(&json, &format!("mail.test:{smtps}"), "implicit");
     assert_eq!(c["credentials_sent"], true);
     assert_eq!(c["username"], "user@nosub.mail.test", "{c}");
     assert_eq!(json["recommended"]["username"], "user@nosub.mail.test");
