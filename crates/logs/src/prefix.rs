@@ -334,26 +334,9 @@ fn token(s: &str) -> (&str, &str) {
     }
 }
 
-/// The first space in `b`. Eight bytes at a time in a word, not with `memchr`: the tokens
-/// of an envelope are a few bytes, shorter than its set-up pays for.
+/// The first space in `b` (see [`crate::scan::byte_at`]).
 fn space(b: &[u8]) -> Option<usize> {
-    const ONES: u64 = u64::from_le_bytes([1; 8]);
-    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
-    let mut chunks = b.chunks_exact(8);
-    let mut at = 0;
-    for c in &mut chunks {
-        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        // A byte of `x` is zero where `w` holds a space; the lowest flagged byte is the first
-        // zero (flags above a zero can be false, the lowest cannot).
-        let x = w ^ (ONES * u64::from(b' '));
-        let zero = x.wrapping_sub(ONES) & !x & HIGH;
-        if zero != 0 {
-            return Some(at + (zero.trailing_zeros() / 8) as usize);
-        }
-        at += 8;
-    }
-    let tail = chunks.remainder();
-    tail.iter().position(|&c| c == b' ').map(|i| at + i)
+    crate::scan::byte_at(b' ', b)
 }
 
 /// `prog[pid]:`, `prog:`, `prog(args):`, `prog(args)<session>:`: the program and pid.
