@@ -274,11 +274,13 @@ fn classic(s: &str) -> Option<Line<'_>> {
     let (prog, message) = token(after);
     // `name[digits]:`, the name starting with a letter or `/`, as `program` reads it.
     let t = prog.strip_suffix("]:")?.as_bytes();
-    let open = memchr::memrchr(b'[', t)?;
-    let (name, digits) = (&t[..open], &t[open + 1..]);
-    if !(1..=9).contains(&digits.len()) || !digits.iter().all(u8::is_ascii_digit) {
+    // The digits back from the end, then the `[` (the last one, as `program` takes).
+    let n = t.iter().rev().take_while(|c| c.is_ascii_digit()).count();
+    if !(1..=9).contains(&n) || t.len() <= n || t[t.len() - n - 1] != b'[' {
         return None;
     }
+    let open = t.len() - n - 1;
+    let (name, digits) = (&t[..open], &t[open + 1..]);
     let n = *name.first()?;
     if !(n.is_ascii_alphabetic() || n == b'/') {
         return None;
