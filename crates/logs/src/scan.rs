@@ -148,7 +148,7 @@ pub(crate) fn value(s: &str) -> &str {
 
 /// The text up to the first space.
 pub(crate) fn word(s: &str) -> &str {
-    &s[..s.find(' ').unwrap_or(s.len())]
+    &s[..byte_at(b' ', s.as_bytes()).unwrap_or(s.len())]
 }
 
 /// `host[ip]:port` at the start of `s` (port optional, host may be empty as in postscreen's
