@@ -20,6 +20,9 @@ pub struct Clock {
     last_month: u8,
     /// The last classic stamp converted (month, day, seconds) and its instant.
     cache: Option<((i16, u8, u8, u32), Timestamp)>,
+    /// The last classic stamp resolved and its answer: lines come many to a second, and the
+    /// same stamp again changes neither the year nor the month seen last.
+    last: Option<(Stamp, Option<Timestamp>)>,
 }
 
 impl Clock {
@@ -32,6 +35,7 @@ impl Clock {
             reference: Timestamp::now(),
             last_month: 0,
             cache: None,
+            last: None,
         }
     }
 
@@ -45,6 +49,7 @@ impl Clock {
         self.reference = reference.unwrap_or_else(Timestamp::now);
         self.year = None;
         self.last_month = 0;
+        self.last = None;
     }
 
     /// The instant of a stamp, or `None` when it has none or names no real time.
@@ -69,6 +74,19 @@ impl Clock {
                     None => self.tz.to_ambiguous_timestamp(dt).compatible().ok(),
                 }
             }
+            Stamp::Classic { .. } => match self.last {
+                Some((s, t)) if s == stamp => t,
+                _ => {
+                    let t = self.classic(stamp);
+                    self.last = Some((stamp, t));
+                    t
+                }
+            },
+        }
+    }
+
+    fn classic(&mut self, stamp: Stamp) -> Option<Timestamp> {
+        match stamp {
             Stamp::Classic {
                 month,
                 day,
@@ -88,6 +106,7 @@ impl Clock {
                 };
                 Timestamp::new(base.as_second(), nanos as i32).ok()
             }
+            _ => None,
         }
     }
 

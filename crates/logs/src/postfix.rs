@@ -348,7 +348,10 @@ fn tls_established(m: &str) -> Option<&str> {
 fn tls_params<'a>(e: &mut Event<'a>, m: &'a str) {
     if let Some(i) = find(m, " with cipher ") {
         let before = &m[..i];
-        e.tls_version = Some(&before[before.rfind(' ').map_or(0, |j| j + 1)..]);
+        // A loop back from the end (the version is the last word): `rfind` would set up a
+        // reverse search over the whole line's start.
+        let start = before.bytes().rposition(|c| c == b' ').map_or(0, |j| j + 1);
+        e.tls_version = Some(&before[start..]);
         e.tls_cipher = Some(word(&m[i + 13..]));
     }
 }

@@ -73,7 +73,14 @@ impl<'a> Line<'a> {
     /// journald JSON; anything else as text. `None` for blank lines, comments and lines that are
     /// neither.
     pub fn parse(s: &'a str) -> Option<Line<'a>> {
-        let s = s.trim_end_matches(['\r', '\n']);
+        // `trim_end_matches(['\r', '\n'])`, byte by byte (both are ASCII, so the cut is on a
+        // character boundary).
+        let b = s.as_bytes();
+        let mut end = b.len();
+        while end > 0 && matches!(b[end - 1], b'\r' | b'\n') {
+            end -= 1;
+        }
+        let s = &s[..end];
         if s.starts_with('{') {
             return Line::journal(s);
         }
@@ -82,6 +89,14 @@ impl<'a> Line<'a> {
 
     /// A text line.
     pub fn text(s: &'a str) -> Option<Line<'a>> {
+        if let Some(line) = classic(s) {
+            return Some(line);
+        }
+        Line::general(s)
+    }
+
+    /// A text line of any shape (see the module's list).
+    fn general(s: &'a str) -> Option<Line<'a>> {
         let mut rest = trim_start(s);
         if rest.is_empty() || rest.starts_with('#') {
             return None;
@@ -201,6 +216,89 @@ impl<'a> Line<'a> {
     }
 }
 
+/// The usual line, `Mmm dd hh:mm:ss host prog[pid]: msg`, read at fixed places: the same
+/// result as the general reader in [`Line::text`], or `None` on anything less usual (a one-digit
+/// day after one space, fractions, tags, a host that could be something else, no pid), which
+/// the general reader then takes. Most lines of a Postfix log are this shape.
+fn classic(s: &str) -> Option<Line<'_>> {
+    let b = s.as_bytes();
+    if b.len() < 17 || b[3] != b' ' || b[6] != b' ' || b[9] != b':' || b[12] != b':' {
+        return None;
+    }
+    // A fraction or a zone after the seconds fails this: the general reader takes those.
+    if b[15] != b' ' {
+        return None;
+    }
+    let month = match &b[..3] {
+        b"Jan" => 1,
+        b"Feb" => 2,
+        b"Mar" => 3,
+        b"Apr" => 4,
+        b"May" => 5,
+        b"Jun" => 6,
+        b"Jul" => 7,
+        b"Aug" => 8,
+        b"Sep" => 9,
+        b"Oct" => 10,
+        b"Nov" => 11,
+        b"Dec" => 12,
+        _ => return None,
+    };
+    // Each digit's value, or above 9 (wrapping below `0`) when it is no digit.
+    let d = |i: usize| u32::from(b[i].wrapping_sub(b'0'));
+    let day = match (b[4], d(5)) {
+        (b' ', v) if v <= 9 => v,
+        (_, v) if v <= 9 && d(4) <= 9 => d(4) * 10 + v,
+        _ => return None,
+    };
+    let (h1, h2, m1, m2, s1, s2) = (d(7), d(8), d(10), d(11), d(13), d(14));
+    if h1 > 9 || h2 > 9 || m1 > 9 || m2 > 9 || s1 > 9 || s2 > 9 {
+        return None;
+    }
+    let (h, m, sec) = (h1 * 10 + h2, m1 * 10 + m2, s1 * 10 + s2);
+    // The limits of `clock`, the leap second read as 59 as there.
+    if h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
+    // The host: the general reader trims (Unicode) white space and skips a `<tag>` first.
+    let rest = &s[16..];
+    let first = *rest.as_bytes().first()?;
+    if !first.is_ascii_graphic() || matches!(first, b'<' | b'[') {
+        return None;
+    }
+    let (host, after) = token(rest);
+    // A host token the general reader would take for an Exim id or a program.
+    if host.ends_with(':') || crate::exim::message_id(host).is_some() {
+        return None;
+    }
+    let (prog, message) = token(after);
+    // `name[digits]:`, the name starting with a letter or `/`, as `program` reads it.
+    let t = prog.strip_suffix("]:")?.as_bytes();
+    // The digits back from the end, then the `[` (the last one, as `program` takes).
+    let n = t.iter().rev().take_while(|c| c.is_ascii_digit()).count();
+    if !(1..=9).contains(&n) || t.len() <= n || t[t.len() - n - 1] != b'[' {
+        return None;
+    }
+    let open = t.len() - n - 1;
+    let (name, digits) = (&t[..open], &t[open + 1..]);
+    let n = *name.first()?;
+    if !(n.is_ascii_alphabetic() || n == b'/') {
+        return None;
+    }
+    Some(Line {
+        stamp: Stamp::Classic {
+            month: month as u8,
+            day: day as u8,
+            secs: h * 3600 + m * 60 + sec.min(59),
+            nanos: 0,
+        },
+        host: Some(Cow::Borrowed(host)),
+        program: Some(Cow::Borrowed(&prog[..open])),
+        pid: Some(num(digits)),
+        message: Cow::Borrowed(message),
+    })
+}
+
 /// `str::trim_start`, with a quick answer for the usual case of nothing to trim (a line that
 /// starts with a printable ASCII character).
 fn trim_start(s: &str) -> &str {
@@ -226,7 +324,7 @@ fn skip_tag(s: &str) -> &str {
 /// The first space-separated token and the rest (spaces skipped).
 fn token(s: &str) -> (&str, &str) {
     let b = s.as_bytes();
-    match memchr::memchr(b' ', b) {
+    match space(b) {
         Some(i) => {
             let mut j = i + 1;
             while b.get(j) == Some(&b' ') {
@@ -236,6 +334,11 @@ fn token(s: &str) -> (&str, &str) {
         }
         None => (s, ""),
     }
+}
+
+/// The first space in `b` (see [`crate::scan::byte_at`]).
+fn space(b: &[u8]) -> Option<usize> {
+    crate::scan::byte_at(b' ', b)
 }
 
 /// `prog[pid]:`, `prog:`, `prog(args):`, `prog(args)<session>:`: the program and pid.
@@ -411,6 +514,73 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn space_finds_the_first() {
+        let texts = [
+            "",
+            " ",
+            "a",
+            "abcdefgh",
+            "abcdefg ",
+            "abcdefgh ",
+            "a b c",
+            "\u{a0} x",
+            "ÿÿÿÿ   ",
+        ];
+        for t in texts {
+            assert_eq!(space(t.as_bytes()), t.find(' '), "{t:?}");
+        }
+        let long = "x".repeat(40);
+        for i in 0..40 {
+            let mut s = long.clone().into_bytes();
+            s[i] = b' ';
+            s[(i + 3).min(39)] = b' ';
+            assert_eq!(space(&s), Some(i));
+        }
+    }
+
+    #[test]
+    fn classic_reads_as_the_general_reader() {
+        let lines = [
+            "Mar  7 02:09:33 mx postfix/smtpd[27246]: connect from x[1.2.3.4]",
+            "Mar 17 23:59:60 mx postfix/qmgr[1]: ABCDE12345: removed",
+            "Dec 07 00:00:00 mx.example.org /usr/sbin/postfix[123456789]: x",
+            "Jan  1 00:00:01 mx postfix/smtpd[10886]:",
+            "Jan  1 00:00:01 mx postfix/smtpd[10886]:   spaced",
+            "Jan  1 00:00:01 mx  postfix/smtpd[10886]: two spaces",
+            "Jan  1 00:00:01  mx postfix/smtpd[10886]: two spaces",
+            "Jan  1 24:00:01 mx postfix/smtpd[10886]: bad hour",
+            "Jan  1 00:60:01 mx postfix/smtpd[10886]: bad minute",
+            "Jan 1 00:00:01 mx postfix/smtpd[10886]: one space",
+            "Jan  1 00:00:01.5 mx postfix/smtpd[10886]: fraction",
+            "Jan  1 00:00:01 <mail.info> mx postfix/smtpd[10886]: tag",
+            "Jan  1 00:00:01 [mx] postfix/smtpd[10886]: bracket",
+            "Jan  1 00:00:01 mx: postfix/smtpd[10886]: colon",
+            "Jan  1 00:00:01 1pABCD-000123-AB postfix/smtpd[1]: exim id",
+            "Jan  1 00:00:01 mx postfix/smtpd[+1]: plus",
+            "Jan  1 00:00:01 mx postfix/smtpd[1234567890]: long pid",
+            "Jan  1 00:00:01 mx postfix/smtpd[]: no pid",
+            "Jan  1 00:00:01 mx [x][1]: bracket name",
+            "Jan  1 00:00:01 mx 9x[1]: digit name",
+            "Jan  1 00:00:01 mx a[b][1]: two brackets",
+            "Jan  1 00:00:01 mx dovecot: imap-login: no pid",
+            "Jxn  1 00:00:01 mx postfix/smtpd[1]: month",
+            "Jan  x 00:00:01 mx postfix/smtpd[1]: day",
+            "Jan x1 00:00:01 mx postfix/smtpd[1]: day",
+            "Jan  1 0a:00:01 mx postfix/smtpd[1]: clock",
+            "Jan  1 00:00:01 mx",
+            "Jan  1 00:00:01 mx\u{a0}postfix/smtpd[1]: non-ASCII",
+        ];
+        let mut fast = 0;
+        for l in lines {
+            if let Some(c) = classic(l) {
+                fast += 1;
+                assert_eq!(Some(c), Line::general(l), "{l}");
+            }
+        }
+        assert_eq!(fast, 7);
+    }
 
     #[test]
     fn envelopes() {

@@ -27,7 +27,7 @@ pub(crate) fn find(s: &str, pat: &str) -> Option<usize> {
     let mut from = k;
     let last = h.len() - n.len() + k;
     while from <= last {
-        let i = from + memchr::memchr(anchor, &h[from..=last])?;
+        let i = from + byte_at(anchor, &h[from..=last])?;
         let at = i - k;
         if &h[at..at + n.len()] == n {
             return Some(at);
@@ -35,6 +35,30 @@ pub(crate) fn find(s: &str, pat: &str) -> Option<usize> {
         from = i + 1;
     }
     None
+}
+
+/// Where `needle` first is in `b`, eight bytes at a time in a word: the same answer as
+/// `memchr`, cheaper on the short stretches (a few dozen bytes) of a log line these helpers
+/// scan, where `memchr`'s set-up costs more than its vectors save.
+#[inline]
+pub(crate) fn byte_at(needle: u8, b: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+    let mut chunks = b.chunks_exact(8);
+    let mut at = 0;
+    for c in &mut chunks {
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        // A byte of `x` is zero where `w` holds the needle; the lowest flagged byte is the
+        // first zero (flags above a zero can be false, the lowest cannot).
+        let x = w ^ (ONES * u64::from(needle));
+        let zero = x.wrapping_sub(ONES) & !x & HIGH;
+        if zero != 0 {
+            return Some(at + (zero.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    let tail = chunks.remainder();
+    tail.iter().position(|&c| c == needle).map(|i| at + i)
 }
 
 /// How common a byte is in mail logs, roughly (higher is more common): spaces, lower-case
@@ -112,7 +136,7 @@ pub(crate) fn kvs<'a, const N: usize>(s: &'a str, keys: [&str; N]) -> [Option<&'
 /// The value at the start of `s` (see [`kv`]).
 pub(crate) fn value(s: &str) -> &str {
     if let Some(rest) = s.strip_prefix('<') {
-        let end = memchr::memchr(b'>', rest.as_bytes()).unwrap_or(rest.len());
+        let end = byte_at(b'>', rest.as_bytes()).unwrap_or(rest.len());
         return &rest[..end];
     }
     let end = s
@@ -124,7 +148,7 @@ pub(crate) fn value(s: &str) -> &str {
 
 /// The text up to the first space.
 pub(crate) fn word(s: &str) -> &str {
-    &s[..s.find(' ').unwrap_or(s.len())]
+    &s[..byte_at(b' ', s.as_bytes()).unwrap_or(s.len())]
 }
 
 /// `host[ip]:port` at the start of `s` (port optional, host may be empty as in postscreen's
@@ -137,7 +161,7 @@ pub(crate) fn host_ip(s: &str) -> Option<(&str, &str, Option<&str>, &str)> {
         return None;
     }
     let host = &s[..open];
-    let close = open + memchr::memchr(b']', &b[open..])?;
+    let close = open + byte_at(b']', &b[open..])?;
     let ip = strip_v6(&s[open + 1..close]);
     let mut rest = &s[close + 1..];
     let mut port = None;
@@ -284,6 +308,17 @@ pub(crate) fn paren_tail(s: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_at_agrees_with_memchr() {
+        let text = b"Jan  1 00:00:01 mx postfix/smtpd[10886]: connect from a[1.2.3.4] \xff\x80";
+        for n in 0..text.len() {
+            for needle in [b' ', b'[', b']', b':', b'x', 0xff, 0x80, 0x7f, 0] {
+                let h = &text[n..];
+                assert_eq!(byte_at(needle, h), memchr::memchr(needle, h));
+            }
+        }
+    }
 
     #[test]
     fn helpers() {
