@@ -311,7 +311,7 @@ pub fn run(args: LogsArgs, _palette: Palette) -> Result<ExitCode, UsageError> {
     let mut unreadable = Vec::new();
     let mut write_error: Option<std::io::Error> = None;
     let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-    let mut closed: Vec<(Message, usize)> = Vec::new();
+    let mut closed: Vec<Message> = Vec::new();
     // The day and hour of the last second seen (lines come many to a second).
     let mut when_cache: Option<(i64, When)> = None;
     for (index, path) in paths.iter().enumerate() {
@@ -352,7 +352,7 @@ pub fn run(args: LogsArgs, _palette: Palette) -> Result<ExitCode, UsageError> {
             };
             let time = clock.resolve(line.stamp);
             let at = (index, number);
-            tracker.feed(event, at, time, &mut |m| closed.push((m, index)));
+            tracker.feed(event, at, time, &mut |m| closed.push(m));
             if filter.event(event, time) {
                 let when = time.map(|t| {
                     let sec = t.as_second();
@@ -379,7 +379,7 @@ pub fn run(args: LogsArgs, _palette: Palette) -> Result<ExitCode, UsageError> {
                     }
                 }
             }
-            for (m, _) in closed.drain(..) {
+            for m in closed.drain(..) {
                 message_out(
                     &m,
                     &names,
@@ -402,8 +402,8 @@ pub fn run(args: LogsArgs, _palette: Palette) -> Result<ExitCode, UsageError> {
             break;
         }
     }
-    tracker.finish(&mut |m| closed.push((m, 0)));
-    for (m, _) in closed.drain(..) {
+    tracker.finish(&mut |m| closed.push(m));
+    for m in closed.drain(..) {
         message_out(
             &m,
             &names,

@@ -210,23 +210,12 @@ pub fn mx_domains(mx: &str, domain: &str, psl: Option<&PublicSuffixList>) -> Vec
 }
 
 fn skipped(https: bool, query: String, why: &str) -> SourceReport {
-    SourceReport {
-        kind: if https {
-            SourceKind::Autoconfig
-        } else {
-            SourceKind::AutoconfigHttp
-        },
-        query,
-        status: SourceStatus::Skipped,
-        detail: why.to_string(),
-        settings: Vec::new(),
-        srv: Vec::new(),
-        fetch: None,
-        autoconfig: None,
-        preset: None,
-        scope: None,
-        ms: 0,
-    }
+    let kind = if https {
+        SourceKind::Autoconfig
+    } else {
+        SourceKind::AutoconfigHttp
+    };
+    crate::discover::not_asked(kind, query, why)
 }
 
 fn url(https: bool, host: &str, path: &str) -> String {

@@ -281,7 +281,8 @@ fn late(kind: SourceKind, query: String) -> SourceReport {
     s
 }
 
-fn not_asked(kind: SourceKind, query: String, why: &str) -> SourceReport {
+/// A source that was not asked (or did not finish), with why: status `skipped`, nothing found.
+pub(crate) fn not_asked(kind: SourceKind, query: String, why: &str) -> SourceReport {
     SourceReport {
         kind,
         query,
